@@ -1,0 +1,91 @@
+"""The application factory: wiring only, no I/O at import time."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_session import Session as ServerSideSessions
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway import db, errors, store
+from gateway.extensions import csrf, limiter
+from gateway.ops import headers, health
+from gateway.ops import logging as ops_logging
+from gateway.settings import Settings, load_settings, require_secret_key
+
+SESSION_COOKIE = "switchyard_session"
+
+
+def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
+    """Build the gateway. `demo` (a DemoConfig, only from `gateway demo`) adds the
+    development identity provider; no environment variable can turn it on."""
+    settings = settings or load_settings()
+    ops_logging.configure_logging(settings.log_level)
+    app = Flask(__name__, instance_relative_config=False)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.extensions["settings"] = settings
+    app.config.update(_flask_config(settings, demo is not None))
+
+    database_url = settings.database_url or f"sqlite:///{Path(app.instance_path) / 'gateway.db'}"
+    db.init_app(app, database_url)
+    app.extensions["database_url"] = database_url
+    store.init_app(app, settings.redis_url)
+    app.config["SESSION_REDIS"] = store.get_store(app)
+    ServerSideSessions(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+
+    ops_logging.init_app(app)
+    headers.init_app(app, https=settings.is_https)
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    _register_capabilities(app, settings)
+    if demo is not None:
+        from gateway.devidp import init_app as init_devidp
+
+        init_devidp(app, demo)
+    return app
+
+
+def _register_capabilities(app: Flask, settings: Settings) -> None:
+    from gateway.directory import views as directory_views
+    from gateway.routing import views as routing_views
+    from gateway.sso import init_app as init_sso
+
+    init_sso(app, settings)
+    app.register_blueprint(routing_views.bp)
+    app.register_blueprint(directory_views.bp)
+
+
+def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
+    secret = settings.secret_key if (settings.secret_key or not demo) else secrets.token_urlsafe(48)
+    return {
+        "SECRET_KEY": secret or require_secret_key(settings),
+        "SESSION_TYPE": "redis",
+        "SESSION_KEY_PREFIX": "session:",
+        "SESSION_PERMANENT": True,
+        "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,
+        "SESSION_COOKIE_NAME": SESSION_COOKIE,
+        "SESSION_COOKIE_SECURE": settings.is_https,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_SERIALIZATION_FORMAT": "json",
+        "WTF_CSRF_TIME_LIMIT": 3600,
+        "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
+    }
+
+
+def settings_of(app: Flask) -> Settings:
+    settings: Settings = app.extensions["settings"]
+    return settings

@@ -1,0 +1,1 @@
+"""The entitlement directory: accounts, users, permissions, product lines, entitlements."""

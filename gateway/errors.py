@@ -1,0 +1,77 @@
+"""Error pages for people and problem+json documents for APIs, from one hierarchy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(Exception):
+    """Base of every expected failure: carries what the person or client is told."""
+
+    status = 400
+    title = "Request refused"
+    event = "request.refused"
+
+    def __init__(self, detail: str, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context = context
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    title = "Sign-in is temporarily unavailable"
+    event = "dependency.unavailable"
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body["request_id"] = g.get("request_id")
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def error_page(status: int, title: str, detail: str, **extra: Any) -> tuple[str, int]:
+    return render_template("error.html", title=title, detail=detail, status=status, **extra), status
+
+
+def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
+    if wants_problem_json():
+        return problem(status, title, detail)
+    return error_page(status, title, detail, **extra)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(GatewayError)
+    def _gateway_error(error: GatewayError) -> Any:
+        log.warning(
+            error.detail,
+            extra={"event": error.event, "status": error.status, **error.context},
+        )
+        return render_error(error.status, error.title, error.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        log.info(
+            "http error", extra={"event": "http.error", "status": status, "path": request.path}
+        )
+        return render_error(status, error.name, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled error", extra={"event": "request.crashed"})
+        return render_error(500, "Something went wrong", "The error has been logged.")

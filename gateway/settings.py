@@ -1,0 +1,128 @@
+"""One typed settings object, read from GATEWAY_* environment variables.
+
+Every variable the gateway reads is named here once, with its type and default.
+Invalid or missing values stop start-up with one message naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PERMISSIONS = ("portal", "licensing", "downloads", "admin")
+
+DEFAULT_ATTRIBUTE_MAP = {
+    "email": "email",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "account_number": "accountId",
+}
+
+
+class SettingsError(Exception):
+    """Raised when the environment does not describe a runnable gateway."""
+
+
+class Settings(BaseSettings):
+    """The gateway's whole configuration; see the README for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    # Where the durable directory lives. Unset: a SQLite file in the instance folder.
+    database_url: str | None = None
+    # Shared short-lived state. Unset: an embedded in-process store (single instance only).
+    redis_url: str | None = None
+    # python3-saml settings folder (settings.json, advanced_settings.json, certs/).
+    saml_dir: Path = Path("idp_config")
+    # Signs cookies and CSRF tokens; required outside demo and tests.
+    secret_key: str | None = None
+    # Public URL of this gateway; the SP entity ID and ACS URL derive from it.
+    base_url: str = "http://localhost:8000"
+    # Accept unsolicited (IdP-initiated) SAML responses.
+    saml_idp_initiated: bool = False
+    # SAML attribute names for our identity fields (JSON object); NameID is the subject.
+    saml_attribute_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
+    # Tolerated clock difference with the IdP, in seconds.
+    saml_clock_skew_seconds: int = Field(default=90, ge=0, le=300)
+    # Permissions a user gets when first seen at sign-in (space-separated).
+    jit_permissions: str = "portal licensing downloads"
+    # Days after its end date an entitlement still counts as active.
+    entitlement_grace_days: int = Field(default=0, ge=0, le=365)
+    # Shown on the "no entitlements" page.
+    support_contact: str = "support@example.com"
+    # How long a signed-in session lasts, in minutes.
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    # Sign-in rate limit per client address (flask-limiter notation).
+    signin_rate_limit: str = "30/minute"
+    # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
+    log_level: str = "INFO"
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://sso.example.com")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("jit_permissions")
+    @classmethod
+    def _known_permissions(cls, value: str) -> str:
+        unknown = set(value.split()) - set(PERMISSIONS)
+        if unknown:
+            raise ValueError(f"unknown permissions {sorted(unknown)}; known: {list(PERMISSIONS)}")
+        return value
+
+    @field_validator("saml_attribute_map")
+    @classmethod
+    def _complete_attribute_map(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = set(DEFAULT_ATTRIBUTE_MAP) - set(value)
+        if missing:
+            raise ValueError(f"missing keys {sorted(missing)}")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_strong(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @property
+    def is_https(self) -> bool:
+        """Whether the public URL is https, which decides Secure cookies and HSTS."""
+        return self.base_url.startswith("https://")
+
+    @property
+    def jit_permission_set(self) -> frozenset[str]:
+        return frozenset(self.jit_permissions.split())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from GATEWAY_* environment variables; keyword overrides win.
+
+    Raises SettingsError naming the offending GATEWAY_* variable.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = f"GATEWAY_{field.upper()}"
+        raise SettingsError(f"{variable}: {first['msg']}") from None
+
+
+def require_secret_key(settings: Settings) -> str:
+    """The secret key, or a SettingsError: production never runs on a made-up key."""
+    if not settings.secret_key:
+        raise SettingsError(
+            "GATEWAY_SECRET_KEY: required (at least 32 random characters); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    return settings.secret_key

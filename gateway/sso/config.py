@@ -1,0 +1,178 @@
+"""python3-saml settings, built once at start-up from the settings folder and our URL.
+
+The folder supplies the IdP (the community portal) and optional SP keys; the SP's
+own URLs always derive from GATEWAY_BASE_URL, and the security options that make
+the library strict are forced here whatever the folder says.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from onelogin.saml2.errors import OneLogin_Saml2_Error
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+
+from gateway.settings import SettingsError
+
+# Options that keep python3-saml strict; a settings folder cannot weaken them.
+FORCED_SECURITY = {
+    "wantAssertionsSigned": True,
+    "wantNameId": True,
+    "wantAttributeStatement": True,
+    "rejectDeprecatedAlgorithm": True,
+    "allowRepeatAttributeName": False,
+    # We accept no encrypted assertions: python3-saml decrypts before it checks
+    # the signature and accepts rsa-1_5 and CBC (see SECURITY.md).
+    "wantAssertionsEncrypted": False,
+    "wantNameIdEncrypted": False,
+    "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "digestAlgorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+}
+
+
+@dataclass(frozen=True)
+class SamlEndpoints:
+    """Our own SAML URLs, and the pieces python3-saml wants to rebuild them."""
+
+    entity_id: str
+    acs_url: str
+    sls_url: str
+    https: bool
+    host: str
+    path_prefix: str
+
+    @classmethod
+    def from_base_url(cls, base_url: str) -> SamlEndpoints:
+        parts = urlsplit(base_url)
+        return cls(
+            entity_id=f"{base_url}/saml/metadata",
+            acs_url=f"{base_url}/saml/acs",
+            sls_url=f"{base_url}/saml/sls",
+            https=parts.scheme == "https",
+            host=parts.netloc,
+            path_prefix=parts.path.rstrip("/"),
+        )
+
+    def request_data(self, path: str, *, post: dict[str, Any] | None = None,
+                     get: dict[str, Any] | None = None) -> dict[str, Any]:
+        """python3-saml's request dict, built from configuration, never from the Host header."""
+        return {
+            "https": "on" if self.https else "off",
+            "http_host": self.host,
+            "script_name": self.path_prefix + path,
+            "get_data": get or {},
+            "post_data": post or {},
+        }
+
+
+@dataclass(frozen=True)
+class SamlConfig:
+    """Both python3-saml settings objects: sign-in (signed assertion required) and
+    logout (signed message required: an unsigned LogoutRequest is logout CSRF)."""
+
+    endpoints: SamlEndpoints
+    login: OneLogin_Saml2_Settings
+    logout: OneLogin_Saml2_Settings
+    idp_entity_id: str
+    idp_slo_url: str | None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"GATEWAY_SAML_DIR: {path} is missing") from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"GATEWAY_SAML_DIR: {path} is not valid JSON ({error})") from None
+    return loaded
+
+
+def _optional_pem(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def saml_settings_dict(saml_dir: Path, endpoints: SamlEndpoints) -> dict[str, Any]:
+    """The merged settings dict with our URLs and forced security applied."""
+    settings = _read_json(saml_dir / "settings.json")
+    advanced_path = saml_dir / "advanced_settings.json"
+    if advanced_path.is_file():
+        settings = {**_read_json(advanced_path), **settings}
+    idp = settings.get("idp") or {}
+    if idp.get("certFingerprint") or idp.get("certFingerprintAlgorithm"):
+        raise SettingsError(
+            "GATEWAY_SAML_DIR: idp.certFingerprint is not accepted; pin the IdP's certificate "
+            "with idp.x509cert (or idp.x509certMulti for a rollover)"
+        )
+    if not idp.get("x509cert") and not (idp.get("x509certMulti") or {}).get("signing"):
+        raise SettingsError(
+            f"GATEWAY_SAML_DIR: {saml_dir / 'settings.json'} has no idp.x509cert; "
+            "paste the community portal's signing certificate there"
+        )
+    sp = dict(settings.get("sp") or {})
+    sp["entityId"] = endpoints.entity_id
+    sp["assertionConsumerService"] = {
+        "url": endpoints.acs_url,
+        "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+    }
+    sp["singleLogoutService"] = {
+        "url": endpoints.sls_url,
+        "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+    }
+    sp_cert = _optional_pem(saml_dir / "certs" / "sp.crt")
+    sp_key = _optional_pem(saml_dir / "certs" / "sp.key")
+    if sp_cert and sp_key:
+        sp["x509cert"], sp["privateKey"] = sp_cert, sp_key
+    security = {**(settings.get("security") or {}), **FORCED_SECURITY}
+    has_sp_key = bool(sp.get("privateKey"))
+    security.setdefault("authnRequestsSigned", has_sp_key)
+    security["logoutRequestSigned"] = has_sp_key
+    security["logoutResponseSigned"] = has_sp_key
+    return {**settings, "strict": True, "debug": False, "sp": sp, "security": security}
+
+
+def load_saml_config(saml_dir: Path, base_url: str) -> SamlConfig:
+    """Build the python3-saml settings once; any problem names GATEWAY_SAML_DIR."""
+    endpoints = SamlEndpoints.from_base_url(base_url)
+    settings = saml_settings_dict(saml_dir, endpoints)
+    logout_settings = {
+        **settings,
+        "security": {**settings["security"], "wantMessagesSigned": True},
+    }
+    login_settings = {
+        **settings,
+        "security": {**settings["security"], "wantMessagesSigned": False},
+    }
+    try:
+        login = OneLogin_Saml2_Settings(login_settings, sp_validation_only=False)
+        logout = OneLogin_Saml2_Settings(logout_settings, sp_validation_only=False)
+    except OneLogin_Saml2_Error as error:
+        raise SettingsError(f"GATEWAY_SAML_DIR: invalid SAML settings ({error})") from None
+    idp = settings["idp"]
+    slo = (idp.get("singleLogoutService") or {}).get("url") or None
+    return SamlConfig(endpoints, login, logout, idp["entityId"], slo)
+
+
+def write_saml_dir(saml_dir: Path, *, idp_entity_id: str, idp_sso_url: str,
+                   idp_slo_url: str | None, idp_cert_base64: str) -> None:
+    """Write a settings folder for an IdP (used by the demo and the tests)."""
+    saml_dir.mkdir(parents=True, exist_ok=True)
+    (saml_dir / "certs").mkdir(exist_ok=True)
+    idp: dict[str, Any] = {
+        "entityId": idp_entity_id,
+        "singleSignOnService": {
+            "url": idp_sso_url,
+            "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+        },
+        "x509cert": idp_cert_base64,
+    }
+    if idp_slo_url:
+        idp["singleLogoutService"] = {
+            "url": idp_slo_url,
+            "binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+        }
+    settings = {"strict": True, "sp": {}, "idp": idp}
+    (saml_dir / "settings.json").write_text(json.dumps(settings, indent=2))

@@ -1,0 +1,49 @@
+"""Sign-in failures: each maps to one page that tells the person what happened."""
+
+from __future__ import annotations
+
+from gateway.errors import GatewayError
+
+
+class SignInError(GatewayError):
+    status = 400
+    title = "We could not sign you in"
+    event = "signin.refused"
+
+
+class SamlResponseRejected(SignInError):
+    """The IdP's response failed validation; nothing about the user is trusted."""
+
+    event = "saml.response_rejected"
+
+
+class SamlReplay(SamlResponseRejected):
+    event = "saml.replay"
+
+
+class UnsafeRedirect(SignInError):
+    title = "That link points somewhere we do not send people"
+    event = "signin.unsafe_redirect"
+
+
+class UnknownAccount(SignInError):
+    status = 403
+    title = "Your organisation is not set up here yet"
+    event = "signin.unknown_account"
+
+
+class AccountDisabled(SignInError):
+    status = 403
+    title = "Your access has been switched off"
+    event = "signin.user_disabled"
+
+
+class SamlLogoutRejected(SignInError):
+    title = "We could not process that sign-out message"
+    event = "saml.logout_rejected"
+
+
+class NotSignedIn(GatewayError):
+    status = 401
+    title = "Not signed in"
+    event = "session.missing"

@@ -1,0 +1,16 @@
+"""The identity an upstream IdP vouched for, independent of the protocol used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    subject: str
+    email: str
+    first_name: str
+    last_name: str
+    account_number: str
+    issuer: str
+    session_index: str | None = None

@@ -1,0 +1,253 @@
+"""SAML Service Provider steps as plain functions: start a sign-in, accept a response.
+
+python3-saml does the XML signature work; everything SECURITY.md lists as a gap in
+it (replay, unsolicited responses, correlation stripping, loose Destination and
+Recipient, missing Audience or expiry, IssueInstant, comments in NameID, escaping
+exceptions) is closed here, before any value from the response is trusted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from lxml import etree
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
+from onelogin.saml2.response import OneLogin_Saml2_Response
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from gateway.sso.config import SamlConfig
+from gateway.sso.errors import SamlReplay, SamlResponseRejected
+from gateway.sso.identity import Identity
+from gateway.store import set_once, take
+
+log = logging.getLogger(__name__)
+
+PENDING_PREFIX = "saml:pending:"
+SEEN_PREFIX = "saml:seen:"
+PENDING_TTL = timedelta(minutes=10)
+MAX_RESPONSE_BYTES = 256 * 1024
+NS = {"samlp": Saml.NS_SAMLP, "saml": Saml.NS_SAML}
+
+
+@dataclass(frozen=True)
+class AcceptedResponse:
+    """A validated response: who signed in, and where they meant to go."""
+
+    identity: Identity
+    target: str | None
+    relay_state: str | None
+    solicited: bool
+
+
+def start_login(config: SamlConfig, store: redis.Redis, target: str | None) -> str:
+    """The IdP URL carrying a fresh AuthnRequest; remembers its ID server-side.
+
+    The pending ID is keyed by itself, not by a cookie, because the ACS receives a
+    cross-site POST that a SameSite=Lax cookie does not accompany.
+    """
+    auth = OneLogin_Saml2_Auth(config.endpoints.request_data("/saml/login"), old_settings=config.login)
+    url: str = auth.login(return_to=config.endpoints.acs_url)
+    request_id = auth.get_last_request_id()
+    pending = json.dumps({"target": target})
+    set_once(store, PENDING_PREFIX + request_id, pending, int(PENDING_TTL.total_seconds()))
+    return url
+
+
+def decode_response(encoded: str) -> bytes:
+    """Strict base64 decode with a size cap; refuses DTDs before any parser sees them."""
+    if not encoded or len(encoded) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
+        raise SamlResponseRejected("The sign-in response is missing or too large.")
+    try:
+        xml = base64.b64decode(encoded.encode(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SamlResponseRejected("The sign-in response is not valid base64.") from None
+    lowered = xml.lower()
+    if b"<!doctype" in lowered or b"<!entity" in lowered:
+        raise SamlResponseRejected("The sign-in response contains a document type declaration.")
+    return xml
+
+
+def accept_response(
+    config: SamlConfig,
+    store: redis.Redis,
+    form: dict[str, str],
+    *,
+    attribute_map: dict[str, str],
+    idp_initiated: bool,
+    clock_skew: timedelta,
+    now: datetime | None = None,
+) -> AcceptedResponse:
+    """Validate a POSTed SAMLResponse completely, then consume its one-time state."""
+    now = now or datetime.now(UTC)
+    xml = decode_response(form.get("SAMLResponse", ""))
+    document = _parse(xml)
+    envelope_irt = document.get("InResponseTo")
+    assertion_irt = _assertion_in_response_to(document)
+    request_id = _correlate(envelope_irt, assertion_irt, idp_initiated)
+
+    response = _library_validate(config, xml, request_id)
+    _check_envelope(document, config, now, clock_skew)
+    identity = _identity(response, config.idp_entity_id, attribute_map)
+    expires = _assertion_expiry(document, now)
+
+    # Replay: each response and assertion ID is accepted once, across every worker.
+    ttl = int((expires - now).total_seconds() + clock_skew.total_seconds()) + 1
+    for kind, element_id in (("response", response.get_id()), ("assertion", response.get_assertion_id())):
+        if not set_once(store, f"{SEEN_PREFIX}{kind}:{element_id}", "1", ttl):
+            raise SamlReplay("This sign-in response has already been used.", element_id=element_id)
+
+    target = None
+    if request_id is not None:
+        pending = take(store, PENDING_PREFIX + request_id)
+        if pending is None:
+            raise SamlResponseRejected(
+                "This sign-in response does not answer a sign-in we started (or it was already used).",
+                in_response_to=request_id,
+            )
+        target = json.loads(pending)["target"]
+    return AcceptedResponse(identity, target, form.get("RelayState"), request_id is not None)
+
+
+def _parse(xml: bytes) -> Any:
+    try:
+        document = OneLogin_Saml2_XML.to_etree(xml)
+    except Exception as error:  # python3-saml raises bare Exception for DTDs
+        raise SamlResponseRejected(f"The sign-in response is not well-formed XML ({type(error).__name__}).") from None
+    if etree.QName(document).text != f"{{{Saml.NS_SAMLP}}}Response":
+        raise SamlResponseRejected("The message is not a SAML Response.")
+    if document.xpath("//saml:EncryptedAssertion", namespaces=NS):
+        raise SamlResponseRejected("Encrypted assertions are not accepted.")
+    # Comments inside signed content survive canonicalisation unnoticed and can
+    # truncate a NameID when read naively (CVE-2017-11427 class). No IdP needs them.
+    if document.xpath("//comment() | //processing-instruction()"):
+        raise SamlResponseRejected("The sign-in response contains XML comments.")
+    return document
+
+
+def _assertion_in_response_to(document: Any) -> str | None:
+    values = document.xpath(
+        "/samlp:Response/saml:Assertion/saml:Subject/saml:SubjectConfirmation"
+        "/saml:SubjectConfirmationData/@InResponseTo",
+        namespaces=NS,
+    )
+    distinct = set(values)
+    if len(distinct) > 1:
+        raise SamlResponseRejected("The assertion answers more than one request.")
+    return distinct.pop() if distinct else None
+
+
+def _correlate(envelope_irt: str | None, assertion_irt: str | None, idp_initiated: bool) -> str | None:
+    """The request ID this response answers, or None for an allowed unsolicited one.
+
+    The signed assertion's InResponseTo is the one that counts: the envelope may be
+    unsigned, so an attacker can strip or change it there.
+    """
+    if envelope_irt is not None and assertion_irt is None:
+        raise SamlResponseRejected("The assertion is not bound to the sign-in request it claims to answer.")
+    if envelope_irt is not None and envelope_irt != assertion_irt:
+        raise SamlResponseRejected("The response and its assertion answer different requests.")
+    if assertion_irt is None and not idp_initiated:
+        raise SamlResponseRejected(
+            "Sign-in must start from the license center link; unsolicited responses are not accepted."
+        )
+    return assertion_irt
+
+
+def _library_validate(config: SamlConfig, xml: bytes, request_id: str | None) -> OneLogin_Saml2_Response:
+    request_data = config.endpoints.request_data("/saml/acs")
+    try:
+        response = OneLogin_Saml2_Response(config.login, base64.b64encode(xml).decode())
+        response.is_valid(request_data, request_id=request_id, raise_exceptions=True)
+    except SamlResponseRejected:
+        raise
+    except Exception as error:  # python3-saml and lxml raise many types; all mean "invalid"
+        raise SamlResponseRejected(f"The sign-in response failed validation: {error}") from None
+    return response
+
+
+def _check_envelope(document: Any, config: SamlConfig, now: datetime, skew: timedelta) -> None:
+    """The checks python3-saml leaves loose: exact, present, and on time."""
+    acs = config.endpoints.acs_url
+    if document.get("Destination") != acs:
+        raise SamlResponseRejected("The response is addressed to another service (Destination).")
+    assertion = document.xpath("/samlp:Response/saml:Assertion", namespaces=NS)[0]
+    confirmations = assertion.xpath(
+        f"saml:Subject/saml:SubjectConfirmation[@Method='{Saml.CM_BEARER}']/saml:SubjectConfirmationData",
+        namespaces=NS,
+    )
+    if not confirmations or any(c.get("Recipient") != acs for c in confirmations):
+        raise SamlResponseRejected("The assertion is meant for another service (Recipient).")
+    if any(c.get("NotOnOrAfter") is None for c in confirmations):
+        raise SamlResponseRejected("The assertion has no expiry (SubjectConfirmationData NotOnOrAfter).")
+    audiences = assertion.xpath("saml:Conditions/saml:AudienceRestriction/saml:Audience/text()", namespaces=NS)
+    if config.endpoints.entity_id not in audiences:
+        raise SamlResponseRejected("The assertion is meant for another service (Audience).")
+    conditions = assertion.xpath("saml:Conditions", namespaces=NS)[0]
+    not_before, not_after = conditions.get("NotBefore"), conditions.get("NotOnOrAfter")
+    if not_after is None:
+        raise SamlResponseRejected("The assertion has no expiry (Conditions NotOnOrAfter).")
+    if _time(not_after) + skew <= now:
+        raise SamlResponseRejected("The sign-in response has expired.")
+    if not_before is not None and _time(not_before) - skew > now:
+        raise SamlResponseRejected("The sign-in response is not valid yet.")
+    for element in (document, assertion):
+        issued = _time(element.get("IssueInstant"))
+        if issued - skew > now or issued + PENDING_TTL + skew < now:
+            raise SamlResponseRejected("The sign-in response was issued at an implausible time.")
+
+
+def _assertion_expiry(document: Any, now: datetime) -> datetime:
+    values = document.xpath(
+        "/samlp:Response/saml:Assertion/saml:Conditions/@NotOnOrAfter"
+        " | /samlp:Response/saml:Assertion/saml:Subject/saml:SubjectConfirmation"
+        "/saml:SubjectConfirmationData/@NotOnOrAfter",
+        namespaces=NS,
+    )
+    return max((_time(v) for v in values), default=now)
+
+
+def _time(value: str | None) -> datetime:
+    if not value:
+        raise SamlResponseRejected("The sign-in response lacks a timestamp.")
+    try:
+        return datetime.fromtimestamp(OneLogin_Saml2_Utils.parse_SAML_to_time(value), UTC)
+    except Exception:
+        raise SamlResponseRejected("The sign-in response has an unreadable timestamp.") from None
+
+
+def _identity(response: OneLogin_Saml2_Response, issuer: str, attribute_map: dict[str, str]) -> Identity:
+    """Read identity only from a response already proven valid."""
+    attributes = response.get_attributes()
+
+    def single(field: str, *, required: bool) -> str:
+        values = attributes.get(attribute_map[field]) or []
+        if len(values) > 1:
+            raise SamlResponseRejected(f"The identity provider sent several values for {attribute_map[field]}.")
+        value = (values[0] if values else "") or ""
+        if required and not value.strip():
+            raise SamlResponseRejected(
+                f"The identity provider did not send the {attribute_map[field]} attribute."
+            )
+        return value.strip()
+
+    subject = (response.get_nameid() or "").strip()
+    if not subject:
+        raise SamlResponseRejected("The identity provider did not name the user (NameID).")
+    return Identity(
+        subject=subject,
+        email=single("email", required=True).lower(),
+        first_name=single("first_name", required=False),
+        last_name=single("last_name", required=False),
+        account_number=single("account_number", required=True),
+        issuer=issuer,
+        session_index=response.get_session_index(),
+    )

@@ -1,0 +1,71 @@
+"""Turning a verified identity into a directory user and a fresh session."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from flask import current_app, session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Account, Permission, User
+from gateway.sso.errors import AccountDisabled, UnknownAccount
+from gateway.sso.identity import Identity
+
+log = logging.getLogger(__name__)
+
+
+def upsert_user(db: Session, identity: Identity, jit_permissions: frozenset[str],
+                now: datetime | None = None) -> User:
+    """Find or create the user the IdP vouched for, in the account the IdP named.
+
+    A user imported by email is linked to their subject at first sign-in. A user
+    whose account changed at the IdP loses the grants of the old organisation.
+    """
+    now = now or datetime.now(UTC)
+    account = db.scalar(select(Account).where(Account.account_number == identity.account_number))
+    if account is None:
+        raise UnknownAccount(
+            "Your organisation's account is not known to the Product & License Center yet. "
+            "Please contact your account manager or support.",
+            account_number=identity.account_number,
+        )
+    user = db.scalar(select(User).where(User.subject == identity.subject))
+    if user is None:
+        user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
+    if user is None:
+        user = User(subject=identity.subject, email=identity.email, account_id=account.id, status="active",
+                    permissions=[Permission(name=name) for name in sorted(jit_permissions)])
+        db.add(user)
+        log.info("user created at sign-in", extra={"event": "user.created", "account": account.account_number})
+    elif user.account_id != account.id:
+        log.warning("user moved account at the IdP; grants reset",
+                    extra={"event": "user.account_changed", "user_id": user.id,
+                           "account": account.account_number})
+        user.account_id = account.id
+        user.permissions = [Permission(name=name) for name in sorted(jit_permissions)]
+        user.remembered_system = None
+    if user.status != "active":
+        db.rollback()
+        raise AccountDisabled("Your access to the Product & License Center has been switched off by "
+                              "your organisation's administrators.", user_id=user.id)
+    user.subject = identity.subject
+    user.email = identity.email
+    user.first_name = identity.first_name or user.first_name
+    user.last_name = identity.last_name or user.last_name
+    user.last_login_at = now
+    db.commit()
+    return user
+
+
+def start_session(user: User, identity: Identity) -> None:
+    """Replace whatever session the browser had with a new one (new id) for `user`."""
+    session.clear()
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+    session["user_id"] = user.id
+    session["account_id"] = user.account_id
+    session["subject"] = identity.subject
+    session["issuer"] = identity.issuer
+    session["saml_session_index"] = identity.session_index
+    session["signed_in_at"] = datetime.now(UTC).isoformat()

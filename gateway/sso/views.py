@@ -1,0 +1,107 @@
+"""SAML endpoints: metadata, login, ACS, single logout, and /logout."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session
+from sqlalchemy import select
+
+from gateway.db import get_session
+from gateway.extensions import csrf, limiter
+from gateway.models import System
+from gateway.routing.targets import safe_target
+from gateway.routing.views import route_response
+from gateway.settings import Settings
+from gateway.sso import logout as saml_logout
+from gateway.sso import saml
+from gateway.sso.config import SamlConfig
+from gateway.sso.errors import UnsafeRedirect
+from gateway.sso.signin import start_session, upsert_user
+from gateway.store import get_store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sso", __name__)
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["settings"]
+    return settings
+
+
+def _saml() -> SamlConfig:
+    config: SamlConfig = current_app.extensions["saml"]
+    return config
+
+
+def _signin_limit() -> str:
+    return _settings().signin_rate_limit
+
+
+def checked_target(value: str | None) -> str | None:
+    """A `next` or RelayState value that is safe to follow; refuses the others loudly."""
+    if not value:
+        return None
+    systems = get_session().scalars(select(System.entry_url)).all()
+    target = safe_target(value, _settings().base_url, systems)
+    if target is None:
+        raise UnsafeRedirect("The link you followed asks to send you to a site we do not trust.",
+                             target=value[:200])
+    return target
+
+
+@bp.get("/saml/metadata")
+def metadata() -> Response:
+    xml = _saml().login.get_sp_metadata()
+    return Response(xml, mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/saml/login")
+@limiter.limit(_signin_limit)
+def login() -> Any:
+    """SP-initiated sign-in: `next` is where to go afterwards."""
+    target = checked_target(request.args.get("next"))
+    return redirect(saml.start_login(_saml(), get_store(), target))
+
+
+@bp.post("/saml/acs")
+@csrf.exempt  # a cross-site POST from the IdP; the signature and InResponseTo protect it
+@limiter.limit(_signin_limit)
+def acs() -> Any:
+    settings = _settings()
+    accepted = saml.accept_response(
+        _saml(), get_store(), request.form.to_dict(),
+        attribute_map=settings.saml_attribute_map,
+        idp_initiated=settings.saml_idp_initiated,
+        clock_skew=timedelta(seconds=settings.saml_clock_skew_seconds),
+    )
+    target = accepted.target
+    if not accepted.solicited:
+        target = checked_target(accepted.relay_state)
+    user = upsert_user(get_session(), accepted.identity, settings.jit_permission_set)
+    start_session(user, accepted.identity)
+    log.info("signed in", extra={"event": "signin.succeeded", "user_id": user.id,
+                                 "account_id": user.account_id, "solicited": accepted.solicited})
+    return route_response(user, target)
+
+
+@bp.route("/saml/sls", methods=["GET", "POST"])
+@csrf.exempt  # signed LogoutRequest/LogoutResponse messages; unsigned ones are refused
+def sls() -> Any:
+    """Single logout from the IdP, or the IdP's answer to our logout."""
+    url = saml_logout.handle_sls(_saml(), get_store(), request.args.to_dict(), session)
+    return redirect(url) if url else render_template("signed_out.html")
+
+
+@bp.get("/logout")
+def logout_page() -> Any:
+    return render_template("logout.html")
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    """End our session, then ask the IdP to end its own when it supports single logout."""
+    url = saml_logout.start_logout(_saml(), get_store(), session)
+    return redirect(url) if url else render_template("signed_out.html")

@@ -1,0 +1,60 @@
+"""Shared short-lived state: Redis in production, an embedded store on a laptop.
+
+Both speak the Redis API, so every caller (sessions, pending SAML requests, the
+replay cache, rate limits) has one code path. The embedded store lives in this
+process only, which is why start-up says so.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import fakeredis
+import redis
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(Exception):
+    """The shared store could not be reached; callers fail closed."""
+
+
+def make_store(url: str | None) -> redis.Redis:
+    """A Redis client for `url`, or an embedded in-process store when it is None."""
+    if url is None:
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+
+
+def init_app(app: Flask, url: str | None) -> None:
+    app.extensions["store"] = make_store(url)
+    app.extensions["store_embedded"] = url is None
+    if url is None:
+        log.warning(
+            "GATEWAY_REDIS_URL is not set: using the embedded store, which is "
+            "single-instance only (one process; sessions and replay protection are not shared)",
+            extra={"event": "store.embedded"},
+        )
+
+
+def get_store(app: Flask | None = None) -> redis.Redis:
+    store: redis.Redis = (app or current_app).extensions["store"]
+    return store
+
+
+def set_once(store: redis.Redis, key: str, value: str, ttl_seconds: int) -> bool:
+    """Store `key` only if absent; True the first time. Raises StoreUnavailable."""
+    try:
+        return bool(store.set(key, value, nx=True, ex=max(1, ttl_seconds)))
+    except redis.RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+def take(store: redis.Redis, key: str) -> str | None:
+    """Read and delete `key` atomically, so only one caller ever gets it."""
+    try:
+        value = store.getdel(key)
+    except redis.RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    return value.decode() if isinstance(value, bytes) else value

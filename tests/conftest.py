@@ -1,0 +1,142 @@
+"""Shared fixtures: the app on real PostgreSQL and Redis (or SQLite and the embedded
+store), a test IdP with its own keys, and a clean database for every test.
+
+GATEWAY_TEST_DATABASE_URL and GATEWAY_TEST_REDIS_URL pick the servers; `make test`
+sets them. When set, they must be reachable: the suite stops rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gateway import create_app, db
+from gateway.devidp.keys import SigningKey, generate_signing_key
+from gateway.models import Base
+from gateway.settings import Settings
+from gateway.sso.config import write_saml_dir
+from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
+
+BASE_URL = "https://sso.test"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+DATABASE_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL")
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"database: {DATABASE_URL or 'SQLite (GATEWAY_TEST_DATABASE_URL unset)'}",
+        f"shared store: {REDIS_URL or 'embedded (GATEWAY_TEST_REDIS_URL unset)'}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrated once per run; a configured server that does not answer stops the run."""
+    url = DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
+    if DATABASE_URL:
+        engine = db.make_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        except Exception as error:  # noqa: BLE001 - any failure to reach it is fatal
+            pytest.exit(f"GATEWAY_TEST_DATABASE_URL is set but unusable: {error}", returncode=3)
+        finally:
+            engine.dispose()
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    if REDIS_URL:
+        try:
+            redis.Redis.from_url(REDIS_URL).ping()
+        except redis.RedisError as error:
+            pytest.exit(f"GATEWAY_TEST_REDIS_URL is set but unreachable: {error}", returncode=3)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def idp_key() -> SigningKey:
+    return generate_signing_key("portal.test test IdP")
+
+
+@pytest.fixture(scope="session")
+def saml_dir(tmp_path_factory: pytest.TempPathFactory, idp_key: SigningKey) -> Path:
+    folder = tmp_path_factory.mktemp("saml")
+    write_saml_dir(folder, idp_entity_id=IDP_ENTITY_ID, idp_sso_url=IDP_SSO_URL,
+                   idp_slo_url=IDP_SLO_URL, idp_cert_base64=idp_key.cert_base64)
+    return folder
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Tests override this to change one setting."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, saml_dir: Path,
+             settings_overrides: dict[str, object]) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url, "redis_url": redis_url, "saml_dir": saml_dir,
+        "secret_key": SECRET, "base_url": BASE_URL, "signin_rate_limit": "1000/minute",
+    }
+    values.update(settings_overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def make_app(settings: Settings) -> Flask:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    app = make_app(settings)
+    yield app
+    _reset(app)
+
+
+def _reset(app: Flask) -> None:
+    engine = db.engine_of(app)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    app.extensions["store"].flushdb()
+    engine.dispose()
+
+
+def https_client(app: Flask) -> FlaskClient:
+    """A test client that speaks to the app as browsers do: over https at BASE_URL."""
+    client = app.test_client()
+    client.environ_base.update({"wsgi.url_scheme": "https", "HTTP_HOST": "sso.test"})
+    return client
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return https_client(app)
+
+
+@pytest.fixture
+def dbs(app: Flask) -> Iterator[Session]:
+    session = db.new_session(app)
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def idp(idp_key: SigningKey) -> PortalIdP:
+    return PortalIdP(idp_key, BASE_URL)

@@ -1,0 +1,87 @@
+"""A test identity provider: real keys, real signed SAML, driven against the real app."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask.testing import FlaskClient
+from lxml import etree
+from werkzeug.test import TestResponse
+
+from gateway.devidp.keys import SigningKey
+from gateway.devidp.saml_response import ResponseSpec, build_response, encode
+
+IDP_ENTITY_ID = "https://portal.test/idp"
+IDP_SSO_URL = "https://portal.test/idp/sso"
+IDP_SLO_URL = "https://portal.test/idp/slo"
+
+
+def authn_request_id(redirect_url: str) -> str:
+    """The ID of the AuthnRequest carried in an HTTP-Redirect binding URL."""
+    query = parse_qs(urlsplit(redirect_url).query)
+    xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
+    request_id = etree.fromstring(xml).get("ID")
+    assert request_id
+    return request_id
+
+
+@dataclass
+class PortalIdP:
+    """Builds responses for our SP; tests tamper with the XML to build attacks."""
+
+    key: SigningKey
+    base_url: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def acs_url(self) -> str:
+        return f"{self.base_url}/saml/acs"
+
+    @property
+    def audience(self) -> str:
+        return f"{self.base_url}/saml/metadata"
+
+    def spec(self, *, email: str, account: str, subject: str | None = None,
+             in_response_to: str | None = None, first_name: str = "Test",
+             last_name: str = "User", **overrides: Any) -> ResponseSpec:
+        values = {
+            "issuer": IDP_ENTITY_ID,
+            "audience": self.audience,
+            "destination": self.acs_url,
+            "name_id": subject or f"portal-{email}",
+            "attributes": {
+                "email": [email], "firstName": [first_name], "lastName": [last_name],
+                "accountId": [account],
+            },
+            "in_response_to": in_response_to,
+        }
+        values.update(overrides)
+        return ResponseSpec(**values)
+
+    def response_xml(self, spec: ResponseSpec, **signing: Any) -> str:
+        return build_response(spec, self.key, **signing)
+
+    def start(self, client: FlaskClient, next_target: str | None = None) -> str:
+        """GET /saml/login and return the AuthnRequest ID it sent to the IdP."""
+        query = {"next": next_target} if next_target else {}
+        reply = client.get("/saml/login", query_string=query)
+        assert reply.status_code == 302, reply.get_data(as_text=True)
+        assert reply.location.startswith(IDP_SSO_URL)
+        return authn_request_id(reply.location)
+
+    def post(self, client: FlaskClient, xml: str, relay_state: str | None = None) -> TestResponse:
+        form = {"SAMLResponse": encode(xml)}
+        if relay_state is not None:
+            form["RelayState"] = relay_state
+        return client.post("/saml/acs", data=form)
+
+    def sign_in(self, client: FlaskClient, *, email: str, account: str,
+                next_target: str | None = None, **overrides: Any) -> TestResponse:
+        """The whole SP-initiated flow: login redirect, signed response, ACS."""
+        request_id = self.start(client, next_target)
+        spec = self.spec(email=email, account=account, in_response_to=request_id, **overrides)
+        return self.post(client, self.response_xml(spec))
