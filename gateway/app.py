@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     store.init_app(app, settings.redis_url)
     app.config["SESSION_REDIS"] = store.get_store(app)
     ServerSideSessions(app)
+    ops_logging.init_app(app)  # first, so every later hook logs with the request id
     csrf.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:
@@ -42,7 +43,6 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
 
-    ops_logging.init_app(app)
     headers.init_app(app, https=settings.is_https)
     errors.init_app(app)
     app.register_blueprint(health.bp)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
+
+from gateway.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,16 @@ def init_app(app: Flask) -> None:
             extra={"event": error.event, "status": error.status, **error.context},
         )
         return render_error(error.status, error.title, error.detail)
+
+    @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(redis.RedisError)
+    @app.errorhandler(SQLAlchemyError)
+    def _dependency_down(error: Exception) -> Any:
+        # Fail closed: without the shared store or the database nobody is let in.
+        log.error("dependency unavailable", extra={"event": ServiceUnavailable.event,
+                                                   "error": type(error).__name__})
+        return render_error(503, ServiceUnavailable.title,
+                            "A service we depend on is not answering. Please try again in a minute.")
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Any:

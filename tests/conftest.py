@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -96,9 +97,19 @@ def settings(database_url: str, redis_url: str | None, saml_dir: Path,
     return Settings(**values)  # type: ignore[arg-type]
 
 
+class HttpsClient(FlaskClient):
+    """Speaks to the app as browsers do: over https at BASE_URL, so Secure cookies
+    and Flask-WTF's https Referer check behave as in production."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("base_url", BASE_URL)
+        return super().open(*args, **kwargs)
+
+
 def make_app(settings: Settings) -> Flask:
     app = create_app(settings)
     app.config["TESTING"] = True
+    app.test_client_class = HttpsClient
     return app
 
 
@@ -119,10 +130,7 @@ def _reset(app: Flask) -> None:
 
 
 def https_client(app: Flask) -> FlaskClient:
-    """A test client that speaks to the app as browsers do: over https at BASE_URL."""
-    client = app.test_client()
-    client.environ_base.update({"wsgi.url_scheme": "https", "HTTP_HOST": "sso.test"})
-    return client
+    return app.test_client()
 
 
 @pytest.fixture

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import zlib
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
+import xmlsec
 from lxml import etree
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from werkzeug.test import TestResponse
 
 from gateway.devidp.keys import SigningKey
-from gateway.devidp.saml_response import ResponseSpec, build_response, encode
+from gateway.devidp.saml_response import ResponseSpec, build_response, encode, saml_time
 
 IDP_ENTITY_ID = "https://portal.test/idp"
 IDP_SSO_URL = "https://portal.test/idp/sso"
@@ -85,3 +89,49 @@ class PortalIdP:
         request_id = self.start(client, next_target)
         spec = self.spec(email=email, account=account, in_response_to=request_id, **overrides)
         return self.post(client, self.response_xml(spec))
+
+
+def deflate_encode(xml: str) -> str:
+    """Deflate and base64 as the HTTP-Redirect binding carries a message."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return base64.b64encode(compressor.compress(xml.encode()) + compressor.flush()).decode()
+
+
+def signed_redirect_query(key: SigningKey, saml_type: str, encoded: str, *,
+                          relay_state: str | None = None,
+                          algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256") -> dict[str, str]:
+    """Query parameters of a Redirect-binding message signed as the IdP would sign it."""
+    message = OneLogin_Saml2_Auth._build_sign_query(encoded, relay_state, algorithm, saml_type)
+    transform = {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": xmlsec.Transform.RSA_SHA256,
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1": xmlsec.Transform.RSA_SHA1,
+    }[algorithm]
+    signature = OneLogin_Saml2_Utils.sign_binary(message, key.key_pem, transform)
+    query = {saml_type: encoded, "SigAlg": algorithm, "Signature": base64.b64encode(signature).decode()}
+    if relay_state is not None:
+        query["RelayState"] = relay_state
+    return query
+
+
+def logout_request_xml(sls_url: str, name_id: str, session_index: str | None = None,
+                       request_id: str = "_idp-logout-1") -> str:
+    index = f"<samlp:SessionIndex>{session_index}</samlp:SessionIndex>" if session_index else ""
+    return (
+        '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+        f'ID="{request_id}" Version="2.0" IssueInstant="{saml_time(datetime.now(UTC))}" '
+        f'Destination="{sls_url}"><saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>'
+        f"<saml:NameID>{name_id}</saml:NameID>{index}</samlp:LogoutRequest>"
+    )
+
+
+def logout_response_xml(sls_url: str, in_response_to: str) -> str:
+    return (
+        '<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" '
+        f'ID="_idp-logout-answer" Version="2.0" IssueInstant="{saml_time(datetime.now(UTC))}" '
+        f'Destination="{sls_url}" InResponseTo="{in_response_to}">'
+        f"<saml:Issuer>{IDP_ENTITY_ID}</saml:Issuer>"
+        '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
+        "</samlp:Status></samlp:LogoutResponse>"
+    )

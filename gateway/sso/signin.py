@@ -62,10 +62,11 @@ def upsert_user(db: Session, identity: Identity, jit_permissions: frozenset[str]
 def start_session(user: User, identity: Identity) -> None:
     """Replace whatever session the browser had with a new one (new id) for `user`."""
     session.clear()
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
     session["user_id"] = user.id
     session["account_id"] = user.account_id
     session["subject"] = identity.subject
     session["issuer"] = identity.issuer
     session["saml_session_index"] = identity.session_index
     session["signed_in_at"] = datetime.now(UTC).isoformat()
+    # After filling it: Flask-Session only regenerates a non-empty session.
+    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]

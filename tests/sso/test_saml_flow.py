@@ -2,20 +2,150 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import User
+from gateway.models import Account, User
 from tests import factories
+from tests.conftest import https_client
 from tests.saml_idp import PortalIdP
+from tests.sso.conftest import ACCOUNT, EMAIL
 
 
-def test_sp_initiated_signin_creates_user_and_session(client: FlaskClient, idp: PortalIdP, dbs: Session) -> None:
-    customer = factories.account(dbs, "ACME-1")
-    reply = idp.sign_in(client, email="Pat@Acme.example", account="ACME-1", subject="sub-1")
+def session_cookie(client: FlaskClient) -> str | None:
+    cookie = client.get_cookie("switchyard_session", domain="sso.test")
+    return cookie.value if cookie else None
+
+
+def test_sp_initiated_signin_creates_user_and_session(client: FlaskClient, idp: PortalIdP,
+                                                      dbs: Session, account: Account) -> None:
+    reply = idp.sign_in(client, email="Pat@Acme.example", account=ACCOUNT, subject="sub-1",
+                        first_name="Pat", last_name="Lee")
     assert reply.status_code == 302
     user = dbs.scalar(select(User).where(User.subject == "sub-1"))
-    assert user is not None and user.email == "pat@acme.example" and user.account_id == customer.id
-    me = client.get("/api/v1/me")
-    assert me.status_code == 200
+    assert user is not None and user.email == "pat@acme.example" and user.account_id == account.id
+    me = client.get("/api/v1/me").get_json()
+    assert me == {
+        "subject": "sub-1", "email": "pat@acme.example", "first_name": "Pat", "last_name": "Lee",
+        "account": {"number": ACCOUNT, "name": "Acme Corp"},
+        "permissions": ["downloads", "licensing", "portal"],
+    }
+
+
+def test_imported_user_is_linked_by_email_and_keeps_permissions(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account) -> None:
+    imported = factories.user(dbs, account, EMAIL, permissions=("portal", "admin"))
+    idp.sign_in(client, email=EMAIL.upper(), account=ACCOUNT, subject="sub-9")
+    dbs.expire_all()
+    linked = dbs.get(User, imported.id)
+    assert linked is not None and linked.subject == "sub-9"
+    assert linked.permission_names == {"portal", "admin"}
+    assert dbs.scalars(select(User)).all() == [linked]
+
+
+def test_user_moved_to_another_account_loses_old_grants(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account) -> None:
+    other = factories.account(dbs, "OTHER-2")
+    existing = factories.user(dbs, other, EMAIL, permissions=("portal", "admin"), subject="sub-3")
+    idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-3")
+    dbs.expire_all()
+    moved = dbs.get(User, existing.id)
+    assert moved is not None and moved.account_id == account.id
+    assert "admin" not in moved.permission_names
+
+
+def test_disabled_user_gets_no_session(client: FlaskClient, idp: PortalIdP, dbs: Session,
+                                       account: Account) -> None:
+    factories.user(dbs, account, EMAIL, status="disabled", subject="sub-4")
+    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-4")
+    assert reply.status_code == 403
+    assert "switched off" in reply.get_data(as_text=True)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
+        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client.get("/logout")  # a page that renders a CSRF token creates a pre-login session
+    before = session_cookie(client)
+    assert before is not None
+    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    set_cookie = reply.headers["Set-Cookie"]
+    assert "Secure" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+    after = session_cookie(client)
+    assert after is not None and after != before
+    # The pre-login session id is dead server-side: fixation cannot ride it.
+    attacker = client.application.test_client()
+    attacker.set_cookie("switchyard_session", before, domain="sso.test")
+    assert attacker.get("/api/v1/me").status_code == 401
+
+
+def test_acs_works_without_any_cookie_from_the_login_step(app: Flask, idp: PortalIdP,
+                                                          account: Account) -> None:
+    # The IdP's POST is cross-site, so the browser sends no SameSite=Lax cookie with
+    # it: the pending request is found by its ID alone.
+    starter, finisher = https_client(app), https_client(app)
+    request_id = idp.start(starter)
+    spec = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
+    assert idp.post(finisher, idp.response_xml(spec)).status_code == 302
+    assert finisher.get("/api/v1/me").status_code == 200
+
+
+def test_pending_request_is_single_use(client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    request_id = idp.start(client)
+    first = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
+    second = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
+    assert idp.post(client, idp.response_xml(first)).status_code == 302
+    reply = idp.post(client.application.test_client(), idp.response_xml(second))
+    assert reply.status_code == 400
+    assert "does not answer a sign-in we started" in reply.get_data(as_text=True)
+
+
+@pytest.fixture
+def idp_initiated_client(app_idp_initiated: FlaskClient) -> FlaskClient:
+    return app_idp_initiated
+
+
+def test_idp_initiated_signin_when_enabled_follows_local_relay_state(
+        idp_initiated_client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    xml = idp.response_xml(idp.spec(email=EMAIL, account=ACCOUNT))
+    reply = idp.post(idp_initiated_client, xml, relay_state="/api/v1/me")
+    assert reply.status_code == 302
+    assert reply.location.endswith("/api/v1/me")
+    assert idp_initiated_client.get("/api/v1/me").status_code == 200
+
+
+def test_me_without_session_is_a_problem_document(client: FlaskClient) -> None:
+    reply = client.get("/api/v1/me")
+    assert reply.status_code == 401
+    assert reply.content_type == "application/problem+json"
+    body = reply.get_json()
+    assert body["status"] == 401 and body["title"] == "Not signed in" and body["request_id"]
+
+
+def test_metadata_names_our_entity_and_acs(client: FlaskClient) -> None:
+    reply = client.get("/saml/metadata")
+    xml = reply.get_data(as_text=True)
+    assert reply.status_code == 200
+    assert 'entityID="https://sso.test/saml/metadata"' in xml
+    assert 'Location="https://sso.test/saml/acs"' in xml
+    assert 'WantAssertionsSigned="true"' in xml
+
+
+def test_login_ignores_the_host_header(client: FlaskClient) -> None:
+    reply = client.get("/saml/login", headers={"Host": "evil.test"})
+    assert reply.status_code == 302
+    assert "evil.test" not in reply.location
+
+
+def test_successful_signin_is_logged_without_personal_data(
+        client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    records = [r for r in caplog.records if getattr(r, "event", None) == "signin.succeeded"]
+    assert len(records) == 1 and records[0].request_id
+    assert EMAIL not in records[0].getMessage()
