@@ -1,10 +1,72 @@
-"""`gateway demo`."""
+"""`gateway demo`: the whole sign-in journey on one machine, with sample data."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
+
+from gateway.devidp.servers import DemoPorts, RunningDemo, start_demo
+
+DESTINATION_LABELS = {
+    "legacy": "Legacy license center",
+    "new": "New license center",
+    "choose": "a choice of both license centers",
+    "no-access": "'no access' page naming the org admins",
+    "no-entitlements": "'no active entitlements' page",
+}
+
+
+def _default_port() -> int:
+    return int(os.environ.get("PORT", "8000"))
 
 
 @click.command("demo")
-def demo_command() -> None:
-    """Run the demo (placeholder)."""
+@click.option("--port", type=int, default=_default_port, show_default="$PORT or 8000",
+              help="Gateway port; the stand-in license centers take the next two.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--instance", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("instance/demo"), show_default=True,
+              help="Folder for the demo's database, keys and SAML settings.")
+def demo_command(port: int, host: str, instance: Path) -> None:
+    """Run the gateway with a development IdP, sample data and two stand-in license centers.
+
+    Everything runs in this one process until Ctrl-C; it is never how production runs.
+    """
+    from gateway.directory.importer import ImportRejected
+    from gateway.settings import SettingsError
+
+    try:
+        running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port))
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host} ports {port}-{port + 2} ({error}); try --port") from None
+    except (SettingsError, ImportRejected) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(_banner(running))
+    try:
+        running.wait()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        running.stop()
+
+
+def _banner(running: RunningDemo) -> str:
+    width = max(len(user.email) for user in running.users)
+    lines = [
+        "",
+        f"Switchyard demo: open {running.gateway_url}/",
+        f"  Legacy license center (stand-in): {running.legacy_url}/",
+        f"  New license center (stand-in):    {running.new_url}/",
+        "",
+        "Sign in at the development IdP as any of these sample users:",
+        f"  {'email'.ljust(width)}  {'organisation':<20} will see",
+    ]
+    for user in running.users:
+        label = DESTINATION_LABELS[user.destination.key]
+        lines.append(f"  {user.email.ljust(width)}  {user.account_name:<20} {label}"
+                     f" ({user.destination.why})")
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)

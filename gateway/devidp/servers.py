@@ -1,0 +1,120 @@
+"""Running the demo in one process: the gateway with its development IdP, and two
+stand-in license centers, each on its own port.
+
+`gateway demo` and the browser tests both start it here and stop it afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gateway import db
+from gateway.app import create_app
+from gateway.devidp.idp import DemoConfig, prepare_saml_dir
+from gateway.devidp.license_centers import create_license_center
+from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
+from gateway.routing.targets import origin
+from gateway.settings import load_settings
+
+LICENSE_CENTERS = (("legacy", "Legacy license center"), ("new", "New license center"))
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    """Where the three servers listen; 0 lets the system pick a free port."""
+
+    gateway: int
+    legacy: int
+    new: int
+
+    @classmethod
+    def consecutive(cls, port: int) -> DemoPorts:
+        """The gateway on `port`, the license centers on the next two."""
+        return cls(port, port + 1, port + 2)
+
+
+@dataclass
+class RunningDemo:
+    """The three servers, serving from background threads until stop()."""
+
+    gateway_url: str
+    legacy_url: str
+    new_url: str
+    users: tuple[SampleUser, ...]
+    servers: list[BaseWSGIServer]
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def wait(self) -> None:
+        """Block until the servers stop (or Ctrl-C)."""
+        for thread in self.threads:
+            thread.join()
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self.threads:
+            thread.join()
+
+
+def _not_ready(_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+def public_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses for a server bound to `host`."""
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host  # noqa: S104 - a comparison
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def build_demo_app(instance_dir: Path, *, base_url: str, legacy_url: str, new_url: str) -> Flask:
+    """The gateway with the development IdP: its own key, SQLite file and sample data.
+
+    Raises SettingsError or ImportRejected when the instance cannot be prepared.
+    """
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    saml_dir = instance_dir / "saml"
+    key = prepare_saml_dir(saml_dir, base_url)
+    database_url = f"sqlite:///{instance_dir / 'gateway.db'}"
+    settings = load_settings(base_url=base_url, database_url=database_url, redis_url=None,
+                             saml_dir=saml_dir, secret_key=secrets.token_urlsafe(48))
+    db.upgrade(database_url)
+    demo = DemoConfig(signing_key=key, users=load_sample_users(),
+                      system_origins=(origin(legacy_url), origin(new_url)))
+    app = create_app(settings, demo=demo)
+    with closing(db.new_session(app)) as session:
+        seed_sample(session, instance_dir / "sample", legacy_url=legacy_url, new_url=new_url)
+    return app
+
+
+def start_demo(instance_dir: Path, host: str, ports: DemoPorts) -> RunningDemo:
+    """Bind all three ports, build the apps (they need each other's URLs), then serve."""
+    servers: list[BaseWSGIServer] = []
+    try:
+        for port in (ports.gateway, ports.legacy, ports.new):
+            servers.append(make_server(host, port, _not_ready, threaded=True))
+        gateway_url, legacy_url, new_url = (public_url(host, server.port) for server in servers)
+        servers[0].app = build_demo_app(instance_dir, base_url=gateway_url,
+                                        legacy_url=legacy_url, new_url=new_url)
+        for server, (key, name) in zip(servers[1:], LICENSE_CENTERS, strict=True):
+            server.app = create_license_center(key, name)
+    except BaseException:
+        for server in servers:
+            server.server_close()
+        raise
+    running = RunningDemo(gateway_url, legacy_url, new_url, load_sample_users(), servers)
+    for server, name in zip(servers, ("gateway", "legacy", "new"), strict=True):
+        thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
+        thread.start()
+        running.threads.append(thread)
+    return running

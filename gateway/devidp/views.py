@@ -1,0 +1,60 @@
+"""The development IdP's pages: pick a sample user, then post a signed response to our ACS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, make_response, render_template, request
+
+from gateway.devidp.idp import DemoConfig, parse_authn_request, signed_response
+from gateway.devidp.saml_response import encode
+from gateway.ops.headers import CONTENT_SECURITY_POLICY
+from gateway.settings import Settings
+from gateway.sso.config import SamlConfig
+
+bp = Blueprint("devidp", __name__, url_prefix="/dev-idp", template_folder="templates")
+
+
+def _demo() -> DemoConfig:
+    demo: DemoConfig = current_app.extensions["devidp"]
+    return demo
+
+
+def _saml() -> SamlConfig:
+    config: SamlConfig = current_app.extensions["saml"]
+    return config
+
+
+@bp.get("/sso")
+def sso_page() -> Any:
+    """The portal's sign-in page: choose whom to be."""
+    encoded = request.args.get("SAMLRequest", "")
+    parse_authn_request(encoded, _saml().endpoints.acs_url)
+    return render_template("devidp/sso.html", users=_demo().users, saml_request=encoded,
+                           relay_state=request.args.get("RelayState"))
+
+
+@bp.post("/sso")
+def sso_answer() -> Any:
+    """Sign in as the chosen sample user: an auto-submitting form carries the response."""
+    config, demo = _saml(), _demo()
+    authn = parse_authn_request(request.form.get("SAMLRequest", ""), config.endpoints.acs_url)
+    user = demo.user(request.form.get("email", ""))
+    settings: Settings = current_app.extensions["settings"]
+    xml = signed_response(user, authn, key=demo.signing_key, idp_entity_id=config.idp_entity_id,
+                          endpoints=config.endpoints, attribute_map=settings.saml_attribute_map)
+    page = render_template("devidp/post.html", acs_url=authn.acs_url, saml_response=encode(xml),
+                           relay_state=request.form.get("RelayState"), user=user)
+    response = make_response(page)
+    # Browsers apply form-action to the redirects that follow the POST, and the ACS
+    # redirects to a license center on another origin.
+    allowed = " ".join(("'self'", *demo.system_origins))
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action {allowed}")
+    return response
+
+
+@bp.get("/slo")
+def slo_page() -> Any:
+    """The portal's sign-out: nothing to undo here but the story."""
+    return render_template("devidp/slo.html")
