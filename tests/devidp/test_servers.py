@@ -1,0 +1,35 @@
+"""`gateway demo`'s servers: real sockets, started and stopped in-process, twice on one
+instance folder (re-running the demo must work)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import requests
+
+from gateway.devidp.servers import DemoPorts, public_url, start_demo
+
+
+def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
+    for _ in range(2):
+        running = start_demo(tmp_path / "demo", "127.0.0.1", DemoPorts(0, 0, 0))
+        try:
+            assert requests.get(f"{running.gateway_url}/healthz", timeout=5).json()["status"] == "ok"
+            start = requests.get(f"{running.gateway_url}/saml/login", allow_redirects=False,
+                                 timeout=5)
+            assert start.headers["Location"].startswith(f"{running.gateway_url}/dev-idp/sso?")
+            page = requests.get(start.headers["Location"], timeout=5)
+            assert "Community portal (development IdP)" in page.text
+            legacy = requests.get(f"{running.legacy_url}/start",
+                                  params={"login_hint": "alice@acme.example"}, timeout=5)
+            assert "Legacy license center" in legacy.text and "alice@acme.example" in legacy.text
+            assert "New license center" in requests.get(running.new_url, timeout=5).text
+        finally:
+            running.stop()
+    assert (tmp_path / "demo" / "gateway.db").is_file()
+
+
+def test_public_url_names_a_reachable_address() -> None:
+    assert public_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"  # noqa: S104
+    assert public_url("localhost", 8001) == "http://localhost:8001"
+    assert public_url("::1", 8002) == "http://[::1]:8002"
