@@ -14,6 +14,22 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record (servers and
+    test runners swap it after start-up)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 class RequestIdFilter(logging.Filter):
     """Adds the current request id (or None outside a request) to each record."""
 
@@ -26,7 +42,7 @@ def configure_logging(level: str) -> None:
     """Send JSON lines to stderr; idempotent, so app factories may call it repeatedly."""
     root = logging.getLogger()
     if not any(getattr(h, "_gateway", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
