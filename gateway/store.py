@@ -8,6 +8,7 @@ process only, which is why start-up says so.
 from __future__ import annotations
 
 import logging
+from typing import TypeAlias
 
 import fakeredis
 import redis
@@ -15,12 +16,15 @@ from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
 
+# Both the real client and the embedded store return bytes.
+Store: TypeAlias = "redis.Redis[bytes]"
+
 
 class StoreUnavailable(Exception):
     """The shared store could not be reached; callers fail closed."""
 
 
-def make_store(url: str | None) -> redis.Redis:
+def make_store(url: str | None) -> Store:
     """A Redis client for `url`, or an embedded in-process store when it is None."""
     if url is None:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
@@ -38,12 +42,12 @@ def init_app(app: Flask, url: str | None) -> None:
         )
 
 
-def get_store(app: Flask | None = None) -> redis.Redis:
-    store: redis.Redis = (app or current_app).extensions["store"]
+def get_store(app: Flask | None = None) -> Store:
+    store: Store = (app or current_app).extensions["store"]
     return store
 
 
-def set_once(store: redis.Redis, key: str, value: str, ttl_seconds: int) -> bool:
+def set_once(store: Store, key: str, value: str, ttl_seconds: int) -> bool:
     """Store `key` only if absent; True the first time. Raises StoreUnavailable."""
     try:
         return bool(store.set(key, value, nx=True, ex=max(1, ttl_seconds)))
@@ -51,7 +55,7 @@ def set_once(store: redis.Redis, key: str, value: str, ttl_seconds: int) -> bool
         raise StoreUnavailable(str(error)) from error
 
 
-def take(store: redis.Redis, key: str) -> str | None:
+def take(store: Store, key: str) -> str | None:
     """Read and delete `key` atomically, so only one caller ever gets it."""
     try:
         value = store.getdel(key)

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -18,16 +19,13 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is at the time of each record (servers and
     test runners swap it after start-up)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> Any:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
-        pass
+    def stream(self, _value: Any) -> None:
+        """Ignored: the stream is always the current sys.stderr."""
 
 
 class RequestIdFilter(logging.Filter):

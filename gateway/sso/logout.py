@@ -10,14 +10,13 @@ import zlib
 from collections.abc import MutableMapping
 from typing import Any
 
-import redis
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlLogoutRejected
-from gateway.store import set_once, take
+from gateway.store import Store, set_once, take
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ def inflate_bounded(encoded: str) -> bytes:
     return xml
 
 
-def start_logout(config: SamlConfig, store: redis.Redis, session: MutableMapping[str, Any]) -> str | None:
+def start_logout(config: SamlConfig, store: Store, session: MutableMapping[str, Any]) -> str | None:
     """End the local session; return the IdP's logout URL when it does single logout."""
     subject, session_index = session.get("subject"), session.get("saml_session_index")
     session.clear()
@@ -56,7 +55,7 @@ def start_logout(config: SamlConfig, store: redis.Redis, session: MutableMapping
     return url
 
 
-def handle_sls(config: SamlConfig, store: redis.Redis, args: dict[str, str],
+def handle_sls(config: SamlConfig, store: Store, args: dict[str, str],
                session: MutableMapping[str, Any]) -> str | None:
     """Process a LogoutRequest (returns the IdP URL for our answer) or a LogoutResponse."""
     message = args.get("SAMLRequest") or args.get("SAMLResponse")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
@@ -28,7 +27,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlReplay, SamlResponseRejected
 from gateway.sso.identity import Identity
-from gateway.store import set_once, take
+from gateway.store import Store, set_once, take
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ class AcceptedResponse:
     solicited: bool
 
 
-def start_login(config: SamlConfig, store: redis.Redis, target: str | None) -> str:
+def start_login(config: SamlConfig, store: Store, target: str | None) -> str:
     """The IdP URL carrying a fresh AuthnRequest; remembers its ID server-side.
 
     The pending ID is keyed by itself, not by a cookie, because the ACS receives a
@@ -83,7 +82,7 @@ def decode_response(encoded: str) -> bytes:
 
 def accept_response(
     config: SamlConfig,
-    store: redis.Redis,
+    store: Store,
     form: dict[str, str],
     *,
     attribute_map: dict[str, str],

@@ -67,7 +67,7 @@ def login() -> Any:
 
 
 @bp.post("/saml/acs")
-@csrf.exempt  # a cross-site POST from the IdP; the signature and InResponseTo protect it
+@csrf.exempt  # type: ignore[untyped-decorator]  # a cross-site POST from the IdP; the signature and InResponseTo protect it
 @limiter.limit(_signin_limit)
 def acs() -> Any:
     settings = _settings()
@@ -88,7 +88,7 @@ def acs() -> Any:
 
 
 @bp.route("/saml/sls", methods=["GET", "POST"])
-@csrf.exempt  # signed LogoutRequest/LogoutResponse messages; unsigned ones are refused
+@csrf.exempt  # type: ignore[untyped-decorator]  # signed LogoutRequest/LogoutResponse messages; unsigned ones are refused
 def sls() -> Any:
     """Single logout from the IdP, or the IdP's answer to our logout."""
     url = saml_logout.handle_sls(_saml(), get_store(), request.args.to_dict(), session)
