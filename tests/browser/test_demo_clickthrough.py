@@ -1,0 +1,103 @@
+"""The demo in a real browser: gateway → development IdP → (choice) → license center.
+
+Drives Debian's chromium through Playwright against the demo servers started
+in-process on free ports, exactly as `gateway demo` runs them. Screenshots of
+each step land in the test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.devidp.servers import DemoPorts, RunningDemo, start_demo
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium; Playwright's own browser download cannot work here."""
+    if not Path(CHROMIUM).is_file():
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    running = start_demo(tmp_path_factory.mktemp("demo"), "127.0.0.1", DemoPorts(0, 0, 0))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()  # a fresh cookie jar per test
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
+
+
+def sign_in_at_dev_idp(page: Any, demo: RunningDemo, email: str, shots: Path) -> None:
+    """Open the gateway, which sends the browser to the development IdP; pick `email`."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{demo.gateway_url}/")
+    expect(page.get_by_role("heading", name="Community portal (development IdP)")).to_be_visible()
+    page.screenshot(path=shots / "1-dev-idp.png", full_page=True)
+    page.locator(f'button[data-email="{email}"]').click()
+
+
+def assert_arrived(page: Any, center_url: str, center_name: str, email: str) -> None:
+    from playwright.sync_api import expect
+
+    page.wait_for_url(f"{center_url}/start?**")
+    expect(page.locator("#login-hint")).to_have_text(email)
+    assert center_name in page.locator("h1").inner_text()
+    assert page.locator("#target-link-uri").inner_text().startswith(center_url)
+
+
+def test_user_with_both_systems_chooses_and_arrives(page: Any, demo: RunningDemo,
+                                                   tmp_path: Path) -> None:
+    email = "carol@initech.example"
+    sign_in_at_dev_idp(page, demo, email, tmp_path)
+    page.wait_for_url(f"{demo.gateway_url}/choose")
+    page.screenshot(path=tmp_path / "2-choose.png", full_page=True)
+    choice = page.locator("main").inner_text()
+    assert "Legacy license center" in choice and "New license center" in choice
+    for unit in ("seat", "endpoint"):
+        assert unit in choice, choice
+    assert any(str(year) in choice for year in range(2020, 2200)), choice  # expiry dates
+
+    page.get_by_role("radio", name="New license center").check()
+    page.get_by_role("button", name="Continue").click()
+    assert_arrived(page, demo.new_url, "New license center", email)
+    page.screenshot(path=tmp_path / "3-license-center.png", full_page=True)
+    assert (tmp_path / "3-license-center.png").stat().st_size > 0
+
+
+def test_legacy_only_user_goes_straight_to_the_legacy_center(page: Any, demo: RunningDemo,
+                                                             tmp_path: Path) -> None:
+    email = "alice@acme.example"
+    sign_in_at_dev_idp(page, demo, email, tmp_path)
+    assert_arrived(page, demo.legacy_url, "Legacy license center", email)
+    page.screenshot(path=tmp_path / "2-license-center.png", full_page=True)
