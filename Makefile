@@ -1,0 +1,34 @@
+# Switchyard developer commands. Needs only Python 3.11+; everything else goes into .venv.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstalls only when pyproject.toml changes.
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Switchyard needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+demo: $(STAMP)  ## run the gateway with a development IdP and sample data
+	$(BIN)/gateway demo
+
+test: $(STAMP)  ## the whole suite: PostgreSQL + Redis, then SQLite + embedded store (+ browser)
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/test
+
+lint: $(STAMP)  ## ruff and mypy, when installed (pip install -e '.[dev]')
+	@if test -x $(BIN)/ruff; then $(BIN)/ruff check gateway tests; \
+		else echo "ruff not installed: $(BIN)/pip install -e '.[dev]'"; fi
+	@if test -x $(BIN)/mypy; then $(BIN)/mypy; \
+		else echo "mypy not installed: $(BIN)/pip install -e '.[dev]'"; fi
+
+bench:
+	@echo "benchmarks arrive with the performance issue"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
