@@ -1,14 +1,196 @@
-"""Routing pages (placeholder until the routing capability lands)."""
+"""Routing pages: send the signed-in user on, or explain why we cannot."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from gateway.models import User
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from gateway.app import settings_of
+from gateway.db import get_session
+from gateway.models import System, User
+from gateway.routing import pages, service
+from gateway.routing.decision import RouteDecision
+from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
+from gateway.routing.forms import choose_system_form
+from gateway.routing.handoff import handoff_url
+from gateway.routing.service import RouteInputs
+from gateway.routing.targets import origin
+from gateway.sso.session import require_user
+
+log = logging.getLogger(__name__)
 bp = Blueprint("routing", __name__)
 
+# Targets that mean "wherever routing says", not a page of ours to return to.
+ROUTING_PATHS = ("/", "/route")
+DEEP_LINK_SESSION_KEY = "routing_deep_link"
+PAGE_OF_KIND = {
+    "choice": "routing.choose",
+    "none": "routing.no_entitlements",
+    "no_access": "routing.no_access",
+}
 
-def route_response(user: User, target: str | None) -> Response:
-    """Send a freshly signed-in user where the routing decision says."""
-    return redirect(target or "/")  # type: ignore[return-value]
+
+@dataclass(frozen=True)
+class DeepLink:
+    """An absolute URL inside one license center that the user asked for."""
+
+    url: str
+    system: str
+
+
+@bp.get("/")
+@bp.get("/route")
+def route() -> ResponseReturnValue:
+    """Send the signed-in user where routing says; a sign-in comes back here first."""
+    target = _checked_target(request.args.get("next"))
+    return route_response(require_user(), target)
+
+
+def route_response(user: User, target: str | None) -> WerkzeugResponse:
+    """Send a (freshly) signed-in user where the routing decision says.
+
+    `target` is an already-validated `next`: a local path, or an URL on our own or
+    a configured system's origin (a deep link into that system).
+    """
+    local_path = _local_path(target)
+    if local_path is not None and local_path not in ROUTING_PATHS:
+        return redirect(local_path)
+    db = get_session()
+    systems = service.systems_by_key(db)
+    deep_link = _deep_link(target, systems) if local_path is None else None
+    _, decision = _decision(db, user, deep_link.system if deep_link else None,
+                            user.remembered_system)
+    _log_decision(decision, user)
+    session.pop(DEEP_LINK_SESSION_KEY, None)
+    if decision.kind == "system":
+        return _hand_off(user, systems, decision.systems[0], deep_link)
+    if decision.kind == "choice" and deep_link is not None:
+        session[DEEP_LINK_SESSION_KEY] = deep_link.url
+    return redirect(url_for(PAGE_OF_KIND[decision.kind]))
+
+
+@bp.get("/choose")
+def choose() -> ResponseReturnValue:
+    """The choice between license centers, with what each one holds for the user."""
+    user = require_user()
+    db = get_session()
+    _, decision = _decision(db, user, None, None)
+    if decision.kind != "choice":
+        return redirect(url_for("routing.route"))
+    names = {key: row.name for key, row in service.systems_by_key(db).items()}
+    options = pages.system_options(decision, names, service.today_utc())
+    form = choose_system_form((option.key, option.name) for option in options)
+    return render_template("routing/choose.html", form=form, options=options)
+
+
+@bp.post("/choose")
+def choose_post() -> ResponseReturnValue:
+    """Go to the chosen system, remembering it when asked; only offered systems count."""
+    user = require_user()
+    db = get_session()
+    _, decision = _decision(db, user, None, None)
+    form = choose_system_form((key, key) for key in decision.options)
+    if not form.validate_on_submit():
+        raise SystemNotOffered("Choose one of the license centers that hold your products.",
+                               chosen=request.form.get("system", "")[:64], user_id=user.id)
+    chosen = form.system.data
+    if form.remember.data:
+        service.remember_choice(db, user, chosen)
+    log.info("chosen", extra={"event": "routing.chosen", "system": chosen, "user_id": user.id,
+                              "account_id": user.account_id, "remember": bool(form.remember.data)})
+    systems = service.systems_by_key(db)
+    deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
+    return _hand_off(user, systems, chosen, deep_link)
+
+
+@bp.get("/no-entitlements")
+def no_entitlements() -> ResponseReturnValue:
+    """Why there is nowhere to go: no active entitlements, and whom to contact."""
+    user = require_user()
+    inputs, decision = _decision(get_session(), user, None, None)
+    if decision.kind != "none":
+        return redirect(url_for("routing.route"))
+    settings, today = settings_of(current_app), service.today_utc()
+    ended = service.inactive_entitlements(inputs, settings, today)
+    return render_template("routing/no_entitlements.html",
+                           ended=pages.line_groups(ended, today),
+                           support_contact=settings.support_contact)
+
+
+@bp.get("/no-access")
+def no_access() -> ResponseReturnValue:
+    """Why the user may not open a license center, and which admins can change that."""
+    user = require_user()
+    db = get_session()
+    _, decision = _decision(db, user, None, None)
+    if decision.kind != "no_access":
+        return redirect(url_for("routing.route"))
+    return render_template("routing/no_access.html", account=user.account,
+                           admins=service.org_admins(db, user.account_id),
+                           support_contact=settings_of(current_app).support_contact)
+
+
+def _checked_target(value: str | None) -> str | None:
+    # Imported here: gateway.sso.views imports this module for route_response.
+    from gateway.sso.views import checked_target
+
+    return checked_target(value)
+
+
+def _decision(db: Session, user: User, deep_link_system: str | None,
+              remembered_system: str | None) -> tuple[RouteInputs, RouteDecision]:
+    inputs = service.load_inputs(db, user)
+    decision = service.decide_for(inputs, settings_of(current_app), today=service.today_utc(),
+                                  deep_link_system=deep_link_system,
+                                  remembered_system=remembered_system)
+    return inputs, decision
+
+
+def _local_path(target: str | None) -> str | None:
+    """`target` as a path when it is ours (a path, or an URL on our origin); else None."""
+    if target is None:
+        return None
+    parts = urlsplit(target)
+    if not parts.scheme and not parts.netloc:
+        return target
+    if origin(target) != origin(settings_of(current_app).base_url):
+        return None
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _deep_link(target: str | None, systems: dict[str, System]) -> DeepLink | None:
+    system = service.system_for_url(systems, target) if target else None
+    return DeepLink(target, system) if target and system else None
+
+
+def _hand_off(user: User, systems: dict[str, System], system_key: str,
+              deep_link: DeepLink | None) -> WerkzeugResponse:
+    system = systems.get(system_key)
+    if system is None:
+        raise SystemNotConfigured("That license center is not set up here yet. Please contact "
+                                  "support.", system=system_key, user_id=user.id)
+    link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
+    url = handoff_url(system.entry_url, login_hint=user.email, target_link_uri=link)
+    return redirect(url)
+
+
+def _log_decision(decision: RouteDecision, user: User) -> None:
+    trace = [{"line": t.line_code, "state": t.state, "system": t.system, "reason": t.reason}
+             for t in decision.trace]
+    log.info("routed", extra={"event": "routing.decision", "kind": decision.kind,
+                              "systems": list(decision.systems), "reason": decision.reason,
+                              "trace": trace, "user_id": user.id, "account_id": user.account_id})

@@ -1,0 +1,108 @@
+"""What the routing pages show: entitlements per system and product line, labelled."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from gateway.routing.decision import EntitlementView, RouteDecision
+
+# Customers renew on quarterly cycles; two months gives them time to act.
+ENDS_SOON_DAYS = 60
+TERM_NAMES = {"subscription": "Subscription", "maintenance": "Maintenance"}
+
+
+@dataclass(frozen=True)
+class EntitlementRow:
+    """One entitlement as a table row."""
+
+    product: str
+    quantity: str
+    unit_of_measure: str
+    kind: str
+    status: str
+    end_label: str
+    # Only for terms that end; a perpetual licence shows no date.
+    end_date: date | None
+    ends_soon: bool
+
+
+@dataclass(frozen=True)
+class LineGroup:
+    """A product line's entitlements within one system."""
+
+    code: str
+    name: str
+    entitlements: tuple[EntitlementRow, ...]
+
+
+@dataclass(frozen=True)
+class SystemOption:
+    """One license center on the choice page and what the user has there."""
+
+    key: str
+    name: str
+    lines: tuple[LineGroup, ...]
+
+
+def long_date(value: date) -> str:
+    """`1 May 2026`: unambiguous for customers in every country."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def quantity_text(quantity: Decimal) -> str:
+    """`25`, `2.5`: no trailing zeros and never scientific notation."""
+    return format(quantity.normalize(), "f")
+
+
+def end_label(entitlement: EntitlementView, today: date) -> str:
+    """"Perpetual", "Subscription ends 1 May 2026", "Maintenance ended 2 May 2025"."""
+    term = TERM_NAMES.get(entitlement.kind)
+    if term is None:
+        return "Perpetual"
+    if entitlement.end_date is None:
+        return f"{term}, no end date"
+    verb = "ended" if entitlement.end_date < today else "ends"
+    return f"{term} {verb} {long_date(entitlement.end_date)}"
+
+
+def ends_soon(entitlement: EntitlementView, today: date) -> bool:
+    """A term that ends (or ended, within the grace period) in the next 60 days."""
+    if entitlement.kind not in TERM_NAMES or entitlement.end_date is None:
+        return False
+    return (entitlement.end_date - today).days <= ENDS_SOON_DAYS
+
+
+def entitlement_row(entitlement: EntitlementView, today: date) -> EntitlementRow:
+    """The display form of one entitlement."""
+    return EntitlementRow(
+        product=entitlement.product, quantity=quantity_text(entitlement.quantity),
+        unit_of_measure=entitlement.unit_of_measure, kind=entitlement.kind,
+        status=entitlement.status, end_label=end_label(entitlement, today),
+        end_date=entitlement.end_date if entitlement.kind in TERM_NAMES else None,
+        ends_soon=ends_soon(entitlement, today),
+    )
+
+
+def line_groups(entitlements: Iterable[EntitlementView], today: date) -> tuple[LineGroup, ...]:
+    """Entitlements grouped by product line, lines by name."""
+    grouped: dict[str, list[EntitlementView]] = {}
+    for entitlement in entitlements:
+        grouped.setdefault(entitlement.product_line_code, []).append(entitlement)
+    groups = [
+        LineGroup(code, members[0].product_line_name,
+                  tuple(entitlement_row(e, today) for e in members))
+        for code, members in grouped.items()
+    ]
+    return tuple(sorted(groups, key=lambda group: (group.name, group.code)))
+
+
+def system_options(decision: RouteDecision, system_names: Mapping[str, str],
+                   today: date) -> tuple[SystemOption, ...]:
+    """One entry per system the user may choose, with what it holds for them."""
+    return tuple(
+        SystemOption(key, system_names.get(key, key), line_groups(decision.by_system[key], today))
+        for key in decision.options
+    )

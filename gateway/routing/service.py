@@ -1,0 +1,133 @@
+"""Routing inputs from the directory, always scoped to the signed-in user's account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
+from gateway.routing.decision import (
+    EntitlementView,
+    LineState,
+    RouteDecision,
+    UserView,
+    decide,
+    is_active,
+)
+from gateway.routing.targets import origin
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class RouteInputs:
+    """Everything decide() reads for one user, loaded once per request."""
+
+    user: UserView
+    entitlements: tuple[EntitlementView, ...]
+    lines: tuple[LineState, ...]
+
+
+@dataclass(frozen=True)
+class AdminContact:
+    """An org admin the no-access page tells people to ask."""
+
+    name: str
+    email: str
+
+
+def today_utc() -> date:
+    """The date routing compares end dates with; UTC, so every instance agrees."""
+    return datetime.now(UTC).date()
+
+
+def load_inputs(db: Session, user: User) -> RouteInputs:
+    """The user's permissions and their own account's entitlements and product lines."""
+    entitlements, lines = account_entitlements(db, user.account_id)
+    return RouteInputs(UserView(user.permission_names, user.remembered_system), entitlements, lines)
+
+
+def account_entitlements(db: Session, account_id: int
+                         ) -> tuple[tuple[EntitlementView, ...], tuple[LineState, ...]]:
+    """One account's entitlements with their lines and holding systems, in one query."""
+    statement = (
+        select(Entitlement.external_id, Entitlement.product, Entitlement.unit_of_measure,
+               Entitlement.quantity, Entitlement.kind, Entitlement.start_date,
+               Entitlement.end_date, Entitlement.status,
+               ProductLine.code, ProductLine.name, ProductLine.state, System.key)
+        .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
+        .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
+        .outerjoin(System, System.id == EntitlementHolding.system_id)
+        .where(Entitlement.account_id == account_id)
+        .order_by(Entitlement.external_id)
+    )
+    rows = db.execute(statement).all()
+    # One row per (entitlement, holding system): fold the holdings back together.
+    # Typed Any: SQLAlchemy 2.0 and 2.1 spell Row's type parameters differently.
+    rows_by_entitlement: dict[str, list[Any]] = {}
+    for row in rows:
+        rows_by_entitlement.setdefault(row.external_id, []).append(row)
+    entitlements = tuple(_entitlement_view(group) for group in rows_by_entitlement.values())
+    lines = {row.code: LineState(row.code, row.name, row.state) for row in rows}
+    return entitlements, tuple(lines[code] for code in sorted(lines))
+
+
+def _entitlement_view(rows: list[Any]) -> EntitlementView:
+    row = rows[0]
+    return EntitlementView(
+        external_id=row.external_id, product_line_code=row.code, product_line_name=row.name,
+        product=row.product, unit_of_measure=row.unit_of_measure, quantity=row.quantity,
+        kind=row.kind, start_date=row.start_date, end_date=row.end_date, status=row.status,
+        held_by=frozenset(r.key for r in rows if r.key is not None),
+    )
+
+
+def decide_for(inputs: RouteInputs, settings: Settings, *, today: date,
+               deep_link_system: str | None, remembered_system: str | None) -> RouteDecision:
+    """The routing decision for loaded inputs, with the configured grace period."""
+    return decide(inputs.user, inputs.entitlements, inputs.lines, today=today,
+                  grace_days=settings.entitlement_grace_days,
+                  deep_link_system=deep_link_system, remembered_system=remembered_system)
+
+
+def inactive_entitlements(inputs: RouteInputs, settings: Settings, today: date
+                          ) -> tuple[EntitlementView, ...]:
+    """The entitlements that no longer count, most recently ended first."""
+    inactive = [e for e in inputs.entitlements
+                if not is_active(e, today, settings.entitlement_grace_days)]
+    return tuple(sorted(inactive, key=lambda e: (e.end_date or date.min, e.external_id),
+                        reverse=True))
+
+
+def org_admins(db: Session, account_id: int) -> list[AdminContact]:
+    """Active users with the admin permission in this account, by name."""
+    rows = db.execute(
+        select(User.first_name, User.last_name, User.email)
+        .join(Permission, Permission.user_id == User.id)
+        .where(User.account_id == account_id, User.status == "active", Permission.name == "admin")
+        .order_by(User.last_name, User.first_name, User.email)
+    ).all()
+    return [AdminContact(f"{row.first_name} {row.last_name}".strip() or row.email, row.email)
+            for row in rows]
+
+
+def systems_by_key(db: Session) -> dict[str, System]:
+    """Every configured license center, by key (a handful of rows)."""
+    return {row.key: row for row in db.scalars(select(System))}
+
+
+def system_for_url(systems: dict[str, System], url: str) -> str | None:
+    """The key of the system whose origin serves `url`, if any."""
+    for key in sorted(systems):
+        if origin(systems[key].entry_url) == origin(url):
+            return key
+    return None
+
+
+def remember_choice(db: Session, user: User, system_key: str) -> None:
+    """Store the user's choice so their next sign-in goes straight there."""
+    user.remembered_system = system_key
+    db.commit()

@@ -1,0 +1,232 @@
+"""Routing journeys end to end: real signed SAML sign-in, then where the browser is sent."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from gateway.models import Account, User
+from tests import factories
+from tests.conftest import https_client
+from tests.routing.factories_extra import Landscape, admin, landscape
+from tests.saml_idp import PortalIdP
+
+LEGACY_ENTRY = "https://legacy.licenses.test/start"
+NEW_ENTRY = "https://new.licenses.test/start"
+EMAIL = "pat@acme.example"
+
+
+@pytest.fixture
+def world(dbs: Session) -> Landscape:
+    return landscape(dbs)
+
+
+@pytest.fixture
+def acme(dbs: Session) -> Account:
+    return factories.account(dbs, "ACME-1", "Acme Corp")
+
+
+def sign_in(client: FlaskClient, idp: PortalIdP, next_target: str | None = None) -> TestResponse:
+    return idp.sign_in(client, email="Pat@Acme.example", account="ACME-1", next_target=next_target)
+
+
+def handoff(reply: TestResponse) -> tuple[str, dict[str, list[str]]]:
+    """The entry URL (without query) and the query of a hand-off redirect."""
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    parts = urlsplit(reply.location)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}", parse_qs(parts.query)
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def post_choice(client: FlaskClient, form: dict[str, str]) -> TestResponse:
+    """POST /choose as a browser does under the page's same-origin referrer policy."""
+    return client.post("/choose", data=form, headers={"Referer": "https://sso.test/choose"})
+
+
+def remembered(dbs: Session) -> str | None:
+    dbs.expire_all()
+    return dbs.scalar(select(User.remembered_system).where(User.email == EMAIL))
+
+
+def both_systems(dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Server",
+                          unit_of_measure="named user", days_left=30)
+    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Vault",
+                          unit_of_measure="core", kind="maintenance", days_left=300)
+    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Viewer",
+                          kind="perpetual", end_date=None)
+
+
+def long_date(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def test_legacy_only_account_goes_to_legacy_with_login_hint(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape,
+        caplog: pytest.LogCaptureFixture) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    with caplog.at_level(logging.INFO, logger="gateway.routing.views"):
+        entry, query = handoff(sign_in(client, idp))
+    assert entry == LEGACY_ENTRY
+    assert query == {"login_hint": [EMAIL], "target_link_uri": [LEGACY_ENTRY]}
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "routing.decision"]
+    assert (record.kind, record.systems) == ("system", ["legacy"])  # type: ignore[attr-defined]
+
+
+def test_new_only_account_goes_to_new(client: FlaskClient, idp: PortalIdP, dbs: Session,
+                                      acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.new_line, [world.new])
+    entry, query = handoff(sign_in(client, idp))
+    assert entry == NEW_ENTRY and query["login_hint"] == [EMAIL]
+
+
+def test_moved_line_waits_on_legacy_until_new_holds_it(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.new_line, [world.legacy])
+    assert handoff(sign_in(client, idp))[0] == LEGACY_ENTRY
+
+
+def test_both_systems_show_the_choice_page_with_entitlement_details(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    reply = sign_in(client, idp)
+    assert (reply.status_code, reply.location) == (302, "/choose")
+
+    page = client.get("/choose")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "CAD Server" in html and "25 named user" in html and "25 core" in html
+    assert f"Subscription ends {long_date(date.today() + timedelta(days=30))}" in html
+    assert f"Maintenance ends {long_date(date.today() + timedelta(days=300))}" in html
+    assert "Perpetual" in html
+    assert html.count("Ends within 60 days") == 1
+    assert '<script' not in html and 'style=' not in html
+
+
+def test_choice_without_csrf_token_is_refused_and_nothing_remembered(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    sign_in(client, idp)
+    reply = post_choice(client, {"system": "new", "remember": "y"})
+    assert reply.status_code == 400
+    assert "CSRF token is missing" in reply.get_data(as_text=True)
+    assert remembered(dbs) is None
+
+
+def test_choice_with_token_hands_off_to_the_chosen_system(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    sign_in(client, idp)
+    token = csrf_token(client.get("/choose").get_data(as_text=True))
+    entry, query = handoff(post_choice(client, {"system": "new", "csrf_token": token}))
+    assert entry == NEW_ENTRY and query["target_link_uri"] == [NEW_ENTRY]
+    assert remembered(dbs) is None
+
+
+def test_remembered_choice_sends_the_next_sign_in_straight_there(
+        app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account,
+        world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    sign_in(client, idp)
+    token = csrf_token(client.get("/choose").get_data(as_text=True))
+    choice = {"system": "legacy", "remember": "y", "csrf_token": token}
+    assert handoff(post_choice(client, choice))[0] == LEGACY_ENTRY
+    assert remembered(dbs) == "legacy"
+
+    assert handoff(sign_in(https_client(app), idp))[0] == LEGACY_ENTRY
+
+
+def test_choosing_a_system_that_is_not_offered_is_refused(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.system(dbs, "archive")
+    both_systems(dbs, acme, world)
+    sign_in(client, idp)
+    token = csrf_token(client.get("/choose").get_data(as_text=True))
+    reply = post_choice(client, {"system": "archive", "remember": "y", "csrf_token": token})
+    assert reply.status_code == 400
+    assert "archive" not in (reply.location or "")
+    assert remembered(dbs) is None
+
+
+def test_no_active_entitlements_explains_and_lists_the_ended_ones(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Classic",
+                          days_left=-40)
+    reply = sign_in(client, idp)
+    assert (reply.status_code, reply.location) == (302, "/no-entitlements")
+
+    html = client.get("/no-entitlements").get_data(as_text=True)
+    assert "No active entitlements" in html and "CAD Classic" in html
+    assert f"Subscription ended {long_date(date.today() - timedelta(days=40))}" in html
+    assert 'href="mailto:support@example.com"' in html
+
+
+def test_user_without_licensing_or_downloads_is_told_which_admins_to_ask(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    factories.user(dbs, acme, email=EMAIL, permissions=("portal",))
+    admin(dbs, acme, "Ada", "Admin", "ada@acme.example")
+    admin(dbs, factories.account(dbs), "Other", "Org", "other@elsewhere.example")
+    reply = sign_in(client, idp)
+    assert (reply.status_code, reply.location) == (302, "/no-access")
+
+    html = client.get("/no-access").get_data(as_text=True)
+    assert "Ada Admin" in html and "ada@acme.example" in html
+    assert "other@elsewhere.example" not in html
+
+
+def test_deep_link_into_a_system_goes_there_with_the_link_as_target(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    deep_link = "https://new.licenses.test/orders/42?tab=keys"
+    entry, query = handoff(sign_in(client, idp, next_target=deep_link))
+    assert entry == NEW_ENTRY and query["target_link_uri"] == [deep_link]
+
+
+def test_local_next_returns_to_that_page_after_sign_in(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    reply = sign_in(client, idp, next_target="/logout")
+    assert (reply.status_code, reply.location) == (302, "/logout")
+
+
+def test_foreign_next_is_refused_before_sign_in_and_starts_no_session(
+        client: FlaskClient, dbs: Session, acme: Account, world: Landscape) -> None:
+    reply = client.get("/saml/login", query_string={"next": "https://evil.example/new"})
+    assert reply.status_code == 400
+    assert "somewhere we do not send people" in reply.get_data(as_text=True)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_signed_in_route_honours_a_deep_link_and_refuses_a_foreign_one(
+        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    both_systems(dbs, acme, world)
+    sign_in(client, idp)
+    deep_link = "https://legacy.licenses.test/keys"
+    entry, query = handoff(client.get("/route", query_string={"next": deep_link}))
+    assert entry == LEGACY_ENTRY and query["target_link_uri"] == [deep_link]
+    assert client.get("/", query_string={"next": "https://evil.example/"}).status_code == 400
+    assert client.get("/").location == "/choose"
+
+
+def test_routing_pages_send_anonymous_visitors_to_sign_in(client: FlaskClient) -> None:
+    for page in ("/choose", "/no-access", "/no-entitlements", "/"):
+        reply = client.get(page)
+        assert reply.status_code == 302
+        login = urlsplit(reply.location)
+        assert login.path == "/saml/login" and parse_qs(login.query)["next"] == [page]

@@ -1,0 +1,33 @@
+"""Fixtures for routing tests: a counter of SQL statements sent to the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+
+from gateway import db
+
+
+class StatementCounter:
+    """Counts statements executed on the app's engine while `counting` is on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.counting = False
+
+    def __call__(self, *_args: Any) -> None:
+        if self.counting:
+            self.count += 1
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    engine = db.engine_of(app)
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
