@@ -9,6 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from flask import current_app
+from sqlalchemy import select
+
+from gateway.db import get_session
+from gateway.models import System
+from gateway.sso.errors import UnsafeRedirect
+
 MAX_TARGET_LENGTH = 2048
 
 
@@ -30,7 +37,22 @@ def safe_target(value: str | None, base_url: str, system_urls: Iterable[str]) ->
     if not parts.scheme and not parts.netloc:
         # A path: "/x" is ours; "//host" and "/\host" are other origins in browsers.
         return value if value.startswith("/") and not value.startswith("//") else None
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    if parts.username or parts.password:
         return None
     allowed = {origin(base_url), *(origin(url) for url in system_urls)}
     return value if origin(value) in allowed else None
+
+
+def checked_target(value: str | None) -> str | None:
+    """A `next` or RelayState value that is safe to follow; refuses the others loudly."""
+    if not value:
+        return None
+    systems = get_session().scalars(select(System.entry_url)).all()
+    target = safe_target(value, current_app.extensions["settings"].base_url, systems)
+    if target is None:
+        raise UnsafeRedirect(
+            "The link you followed asks to send you to a site we do not trust.", target=value[:200]
+        )
+    return target

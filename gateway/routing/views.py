@@ -28,7 +28,7 @@ from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
 from gateway.routing.forms import choose_system_form
 from gateway.routing.handoff import handoff_url
 from gateway.routing.service import RouteInputs
-from gateway.routing.targets import origin
+from gateway.routing.targets import checked_target, origin
 from gateway.sso.session import require_user
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class DeepLink:
 @bp.get("/route")
 def route() -> ResponseReturnValue:
     """Send the signed-in user where routing says; a sign-in comes back here first."""
-    target = _checked_target(request.args.get("next"))
+    target = checked_target(request.args.get("next"))
     return route_response(require_user(), target)
 
 
@@ -144,11 +144,7 @@ def no_access() -> ResponseReturnValue:
                            support_contact=settings_of(current_app).support_contact)
 
 
-def _checked_target(value: str | None) -> str | None:
-    # Imported here: gateway.sso.views imports this module for route_response.
-    from gateway.sso.views import checked_target
 
-    return checked_target(value)
 
 
 def _decision(db: Session, user: User, deep_link_system: str | None,

@@ -7,18 +7,15 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session
-from sqlalchemy import select
 
 from gateway.db import get_session
 from gateway.extensions import csrf, limiter
-from gateway.models import System
-from gateway.routing.targets import safe_target
+from gateway.routing.targets import checked_target
 from gateway.routing.views import route_response
 from gateway.settings import Settings
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
 from gateway.sso.config import SamlConfig
-from gateway.sso.errors import UnsafeRedirect
 from gateway.sso.signin import start_session, upsert_user
 from gateway.store import get_store
 
@@ -38,18 +35,6 @@ def _saml() -> SamlConfig:
 
 def _signin_limit() -> str:
     return _settings().signin_rate_limit
-
-
-def checked_target(value: str | None) -> str | None:
-    """A `next` or RelayState value that is safe to follow; refuses the others loudly."""
-    if not value:
-        return None
-    systems = get_session().scalars(select(System.entry_url)).all()
-    target = safe_target(value, _settings().base_url, systems)
-    if target is None:
-        raise UnsafeRedirect("The link you followed asks to send you to a site we do not trust.",
-                             target=value[:200])
-    return target
 
 
 @bp.get("/saml/metadata")
