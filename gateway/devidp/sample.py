@@ -17,8 +17,16 @@ from sqlalchemy.orm import Session
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
-# Import order follows the foreign keys: accounts and lines before what refers to them.
-IMPORT_ORDER = ("accounts", "product-lines", "systems", "users", "entitlements")
+# (kind, file) in foreign-key order. Entitlements come as each license center exports
+# them: one file per system, so an entitlement in both files is held by both.
+IMPORT_ORDER = (
+    ("accounts", "accounts"),
+    ("product-lines", "product-lines"),
+    ("systems", "systems"),
+    ("users", "users"),
+    ("entitlements", "entitlements-legacy"),
+    ("entitlements", "entitlements-new"),
+)
 
 _PLACEHOLDER = re.compile(r"\{(legacy_url|new_url|today([+-]\d+))\}")
 
@@ -101,9 +109,9 @@ def render_sample(target_dir: Path, *, legacy_url: str, new_url: str,
 
     target_dir.mkdir(parents=True, exist_ok=True)
     rendered = []
-    for kind in IMPORT_ORDER:
-        path = target_dir / f"{kind}.csv"
-        path.write_text(_PLACEHOLDER.sub(fill, (SAMPLE_DIR / f"{kind}.csv").read_text()))
+    for kind, name in IMPORT_ORDER:
+        path = target_dir / f"{name}.csv"
+        path.write_text(_PLACEHOLDER.sub(fill, (SAMPLE_DIR / f"{name}.csv").read_text()))
         rendered.append((kind, path))
     return rendered
 
@@ -118,4 +126,3 @@ def seed_sample(db_session: Session, work_dir: Path, *, legacy_url: str, new_url
 
     for kind, path in render_sample(work_dir, legacy_url=legacy_url, new_url=new_url, today=today):
         import_file(db_session, kind, path)
-        db_session.commit()

@@ -44,9 +44,9 @@ def _wait_until_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             pytest.fail(f"gunicorn exited with {server.returncode} before answering")
         try:
-            if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{base_url}/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or the worker still booting
             time.sleep(0.1)  # polling interval, bounded by the deadline
     pytest.fail(f"gunicorn did not answer /healthz within {STARTUP_SECONDS}s")
 
