@@ -102,7 +102,8 @@ def assertion_xml(spec: ResponseSpec) -> str:
 
 
 def response_xml(spec: ResponseSpec, assertion: str) -> str:
-    attrs = f'ID="{spec.response_id}" Version="2.0" IssueInstant="{saml_time(spec.issue_instant or spec.now)}"'
+    issued = saml_time(spec.issue_instant or spec.now)
+    attrs = f'ID="{spec.response_id}" Version="2.0" IssueInstant="{issued}"'
     if spec.destination is not None:
         attrs += f" Destination={quoteattr(spec.destination)}"
     if spec.in_response_to is not None:
@@ -115,7 +116,8 @@ def response_xml(spec: ResponseSpec, assertion: str) -> str:
     )
 
 
-def sign(xml: str, key: SigningKey, algorithm: str = Saml.RSA_SHA256, digest: str = Saml.SHA256) -> str:
+def sign(xml: str, key: SigningKey, algorithm: str = Saml.RSA_SHA256,
+         digest: str = Saml.SHA256) -> str:
     """Enveloped signature over the element whose Issuer comes first."""
     signed = OneLogin_Saml2_Utils.add_sign(
         xml, key.key_pem, key.cert_pem, sign_algorithm=algorithm, digest_algorithm=digest

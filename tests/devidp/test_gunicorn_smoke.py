@@ -63,7 +63,8 @@ def gunicorn(tmp_path: Path, idp_key: SigningKey) -> Iterator[tuple[str, Path]]:
     db.upgrade(database_url)
     engine = db.make_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(Account.__table__.insert().values(account_number="SMOKE-1", name="Smoke"))
+        connection.execute(Account.__table__.insert().values(account_number="SMOKE-1",
+                                                             name="Smoke"))
     engine.dispose()
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith("GATEWAY_")}
@@ -98,7 +99,8 @@ def test_signed_signin_under_gunicorn(gunicorn: tuple[str, Path], idp_key: Signi
                              timeout=10)
         assert reply.status_code == 302, reply.text
         assert "switchyard_session" in browser.cookies
-        assert browser.get(f"{gunicorn_url}/api/v1/me", timeout=10).json()["email"] == "smoke@example.com"
+        me = browser.get(f"{gunicorn_url}/api/v1/me", timeout=10).json()
+        assert me["email"] == "smoke@example.com"
     access = [json.loads(line) for line in log_path.read_text().splitlines()
               if '"http.access"' in line]
     assert {(entry["path"], entry["status"]) for entry in access} >= {

@@ -26,7 +26,8 @@ def test_sample_imports_twice_without_change(seeded: Session, tmp_path: Path) ->
     seed_sample(seeded, tmp_path / "again", legacy_url=LEGACY_URL, new_url=NEW_URL)
     seeded.expire_all()
     assert _counts(seeded) == first
-    assert first == {"accounts": 4, "users": 8, "product_lines": 4, "systems": 2, "entitlements": 11}
+    assert first == {"accounts": 4, "users": 8, "product_lines": 4, "systems": 2,
+                     "entitlements": 11}
 
 
 def test_reseeding_moves_the_license_centers(seeded: Session, tmp_path: Path) -> None:

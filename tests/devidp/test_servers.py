@@ -14,7 +14,8 @@ def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
     for _ in range(2):
         running = start_demo(tmp_path / "demo", "127.0.0.1", DemoPorts(0, 0, 0))
         try:
-            assert requests.get(f"{running.gateway_url}/healthz", timeout=5).json()["status"] == "ok"
+            health = requests.get(f"{running.gateway_url}/healthz", timeout=5)
+            assert health.json()["status"] == "ok"
             start = requests.get(f"{running.gateway_url}/saml/login", allow_redirects=False,
                                  timeout=5)
             assert start.headers["Location"].startswith(f"{running.gateway_url}/dev-idp/sso?")

@@ -72,7 +72,8 @@ def test_each_sample_user_signs_in_and_lands_where_the_sample_says(
     assert user is not None and user.subject == f"portal-{email}"
 
 
-def test_autopost_page_works_without_inline_script(demo_client: FlaskClient, seeded: Session) -> None:
+def test_autopost_page_works_without_inline_script(demo_client: FlaskClient,
+                                                   seeded: Session) -> None:
     page = sign_in_at_dev_idp(demo_client, "carol@initech.example")
     assert '<script src="/static/autosubmit.js"></script>' in page
     assert ">Continue</button>" in page
