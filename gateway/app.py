@@ -25,11 +25,10 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     settings = settings or load_settings()
     ops_logging.configure_logging(settings.log_level)
     app = Flask(__name__, instance_relative_config=False)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.extensions["settings"] = settings
     app.config.update(_flask_config(settings, demo is not None))
 
-    database_url = settings.database_url or f"sqlite:///{Path(app.instance_path) / 'gateway.db'}"
+    database_url = settings.database_url or _default_database_url(app)
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
@@ -43,10 +42,10 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
 
-    headers.init_app(app, https=settings.is_https)
     errors.init_app(app)
     app.register_blueprint(health.bp)
     _register_capabilities(app, settings)
+    headers.init_app(app, https=settings.is_https, form_targets=_idp_origins(app))
     if demo is not None:
         from gateway.devidp import init_app as init_devidp
 
@@ -84,6 +83,20 @@ def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
     }
+
+
+def _default_database_url(app: Flask) -> str:
+    """A SQLite file in the instance folder: the laptop default, no servers needed."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'gateway.db'}"
+
+
+def _idp_origins(app: Flask) -> list[str]:
+    """The IdP origins that sign-out redirects to after its form POST."""
+    from gateway.routing.targets import origin
+
+    slo_url = app.extensions["saml"].idp_slo_url
+    return [origin(slo_url)] if slo_url else []
 
 
 def settings_of(app: Flask) -> Settings:

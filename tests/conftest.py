@@ -106,8 +106,8 @@ class HttpsClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-def make_app(settings: Settings) -> Flask:
-    app = create_app(settings)
+def make_app(settings: Settings, demo: Any = None) -> Flask:
+    app = create_app(settings, demo=demo)
     app.config["TESTING"] = True
     app.test_client_class = HttpsClient
     return app

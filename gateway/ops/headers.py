@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from collections.abc import Iterable
+
+from flask import Flask, Response, current_app
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {form_action}"
 )
 
 
-def init_app(app: Flask, *, https: bool) -> None:
+def content_security_policy(form_targets: Iterable[str] = ()) -> str:
+    """The policy, with `form_targets` (origins) allowed as form destinations.
+
+    Browsers apply form-action to the redirects that follow a POST too, so a form
+    whose answer redirects to another origin (sign-out to the IdP, the choice page
+    to a license center) needs that origin listed.
+    """
+    origins = " ".join(sorted(set(form_targets)))
+    return CONTENT_SECURITY_POLICY.format(form_action=f"'self' {origins}".strip())
+
+
+def allow_form_targets(response: Response, origins: Iterable[str]) -> Response:
+    """Widen form-action on this one response to the given origins as well."""
+    static = current_app.extensions.get("csp_form_targets", ())
+    response.headers["Content-Security-Policy"] = content_security_policy([*static, *origins])
+    return response
+
+
+def init_app(app: Flask, *, https: bool, form_targets: Iterable[str] = ()) -> None:
+    """Add the headers to every response; `form_targets` are origins every page may
+    post to through a redirect (the IdP's sign-out)."""
+    app.extensions["csp_form_targets"] = tuple(form_targets)
+    policy = content_security_policy(form_targets)
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Content-Security-Policy", policy)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         # same-origin: Flask-WTF checks the Referer of https form posts, and no other

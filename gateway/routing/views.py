@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     current_app,
+    make_response,
     redirect,
     render_template,
     request,
@@ -22,6 +23,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from gateway.app import settings_of
 from gateway.db import get_session
 from gateway.models import System, User
+from gateway.ops.headers import allow_form_targets
 from gateway.routing import pages, service
 from gateway.routing.decision import RouteDecision
 from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
@@ -91,10 +93,14 @@ def choose() -> ResponseReturnValue:
     _, decision = _decision(db, user, None, None)
     if decision.kind != "choice":
         return redirect(url_for("routing.route"))
-    names = {key: row.name for key, row in service.systems_by_key(db).items()}
+    systems = service.systems_by_key(db)
+    names = {key: row.name for key, row in systems.items()}
     options = pages.system_options(decision, names, service.today_utc())
     form = choose_system_form((option.key, option.name) for option in options)
-    return render_template("routing/choose.html", form=form, options=options)
+    page = make_response(render_template("routing/choose.html", form=form, options=options))
+    # The answer to this form redirects to the chosen license center.
+    targets = (origin(systems[option.key].entry_url) for option in options if option.key in systems)
+    return allow_form_targets(page, targets)
 
 
 @bp.post("/choose")

@@ -7,9 +7,8 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 
 from gateway.errors import problem, wants_problem_json
-from gateway.sso.errors import NotSignedIn
-
 from gateway.settings import Settings
+from gateway.sso.errors import NotSignedIn
 
 
 def init_app(app: Flask, settings: Settings) -> None:

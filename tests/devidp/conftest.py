@@ -12,12 +12,12 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway import create_app, db
+from gateway import db
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.devidp.sample import load_sample_users, seed_sample
 from gateway.settings import Settings
-from tests.conftest import BASE_URL, HttpsClient, _reset
+from tests.conftest import BASE_URL, _reset, make_app
 
 LEGACY_URL = "https://legacy.licenses.test"
 NEW_URL = "https://new.licenses.test"
@@ -44,9 +44,7 @@ def demo_config(demo_key: SigningKey) -> DemoConfig:
 
 @pytest.fixture
 def demo_app(settings: Settings, demo_config: DemoConfig) -> Iterator[Flask]:
-    app = create_app(settings, demo=demo_config)
-    app.config["TESTING"] = True
-    app.test_client_class = HttpsClient
+    app = make_app(settings, demo=demo_config)
     yield app
     _reset(app)
 
