@@ -2,9 +2,51 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+
+from gateway.directory.importer import (
+    IMPORT_KINDS,
+    DirectoryImportError,
+    ImportRejected,
+    ImportReport,
+    import_file,
+)
 
 
 @click.command("import")
-def import_command() -> None:
-    """Import directory records (placeholder)."""
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", show_default=True, help="Who the audit trail names.")
+def import_command(kind: str, file: Path, actor: str) -> None:
+    """Import directory records of KIND from a CSV or JSONL FILE: all rows, or none."""
+    if not file.is_file():
+        raise click.ClickException(f"{file}: no such file")
+    report = _run_import(kind, file, actor)
+    click.echo(
+        f"{file.name}: {report.rows_read} {kind} read, {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
+
+
+def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
+    from gateway import db
+    from gateway.cli import build_app
+
+    app = build_app()
+    session = db.new_session(app)
+    try:
+        return import_file(session, kind, file, actor=actor)
+    except ImportRejected as rejected:
+        for error in rejected.errors:
+            click.echo(str(error), err=True)
+        lines = len({error.line for error in rejected.errors})
+        raise click.ClickException(f"{file.name}: {lines} bad row(s); nothing imported") from None
+    except DirectoryImportError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror or error}") from None
+    finally:
+        session.close()
+        db.engine_of(app).dispose()
