@@ -97,8 +97,3 @@ def _idp_origins(app: Flask) -> list[str]:
 
     slo_url = app.extensions["saml"].idp_slo_url
     return [origin(slo_url)] if slo_url else []
-
-
-def settings_of(app: Flask) -> Settings:
-    settings: Settings = app.extensions["settings"]
-    return settings

@@ -72,10 +72,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _dependency_down(error: Exception) -> Any:
         # Fail closed: without the shared store or the database nobody is let in.
-        log.error("dependency unavailable", extra={"event": ServiceUnavailable.event,
-                                                   "error": type(error).__name__})
-        return render_error(503, ServiceUnavailable.title,
-                            "A service we depend on is not answering. Please try again in a minute.")
+        log.error(
+            "dependency unavailable",
+            extra={"event": ServiceUnavailable.event, "error": type(error).__name__},
+        )
+        return render_error(
+            503,
+            ServiceUnavailable.title,
+            "A service we depend on is not answering. Please try again in a minute.",
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Any:

@@ -118,6 +118,14 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError(f"{variable}: {first['msg']}") from None
 
 
+def current_settings() -> Settings:
+    """The settings of the app handling the current request or command."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["settings"]
+    return settings
+
+
 def require_secret_key(settings: Settings) -> str:
     """The secret key, or a SettingsError: production never runs on a made-up key."""
     if not settings.secret_key:

@@ -28,7 +28,9 @@ def make_store(url: str | None) -> Store:
     """A Redis client for `url`, or an embedded in-process store when it is None."""
     if url is None:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis.from_url(
+        url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
 
 
 def init_app(app: Flask, url: str | None) -> None:

@@ -75,8 +75,13 @@ def idp_key() -> SigningKey:
 @pytest.fixture(scope="session")
 def saml_dir(tmp_path_factory: pytest.TempPathFactory, idp_key: SigningKey) -> Path:
     folder = tmp_path_factory.mktemp("saml")
-    write_saml_dir(folder, idp_entity_id=IDP_ENTITY_ID, idp_sso_url=IDP_SSO_URL,
-                   idp_slo_url=IDP_SLO_URL, idp_cert_base64=idp_key.cert_base64)
+    write_saml_dir(
+        folder,
+        idp_entity_id=IDP_ENTITY_ID,
+        idp_sso_url=IDP_SSO_URL,
+        idp_slo_url=IDP_SLO_URL,
+        idp_cert_base64=idp_key.cert_base64,
+    )
     return folder
 
 
@@ -87,11 +92,16 @@ def settings_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str | None, saml_dir: Path,
-             settings_overrides: dict[str, object]) -> Settings:
+def settings(
+    database_url: str, redis_url: str | None, saml_dir: Path, settings_overrides: dict[str, object]
+) -> Settings:
     values: dict[str, object] = {
-        "database_url": database_url, "redis_url": redis_url, "saml_dir": saml_dir,
-        "secret_key": SECRET, "base_url": BASE_URL, "signin_rate_limit": "1000/minute",
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "saml_dir": saml_dir,
+        "secret_key": SECRET,
+        "base_url": BASE_URL,
+        "signin_rate_limit": "1000/minute",
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -9,7 +9,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, Entitlement, EntitlementHolding, Permission, ProductLine, System, User
+from gateway.models import (
+    Account,
+    Entitlement,
+    EntitlementHolding,
+    Permission,
+    ProductLine,
+    System,
+    User,
+)
 
 _sequence = itertools.count(1)
 
@@ -22,20 +30,33 @@ def account(db: Session, number: str | None = None, name: str | None = None) -> 
     return row
 
 
-def user(db: Session, account_row: Account, email: str | None = None,
-         permissions: tuple[str, ...] = ("portal", "licensing", "downloads"), **fields: Any) -> User:
+def user(
+    db: Session,
+    account_row: Account,
+    email: str | None = None,
+    permissions: tuple[str, ...] = ("portal", "licensing", "downloads"),
+    **fields: Any,
+) -> User:
     n = next(_sequence)
-    row = User(email=(email or f"user{n}@example.com").lower(), account_id=account_row.id,
-               first_name=fields.pop("first_name", "Pat"), last_name=fields.pop("last_name", f"User{n}"),
-               permissions=[Permission(name=p) for p in permissions], **fields)
+    row = User(
+        email=(email or f"user{n}@example.com").lower(),
+        account_id=account_row.id,
+        first_name=fields.pop("first_name", "Pat"),
+        last_name=fields.pop("last_name", f"User{n}"),
+        permissions=[Permission(name=p) for p in permissions],
+        **fields,
+    )
     db.add(row)
     db.commit()
     return row
 
 
 def system(db: Session, key: str, entry_url: str | None = None) -> System:
-    row = System(key=key, name=f"{key.title()} license center",
-                 entry_url=entry_url or f"https://{key}.licenses.test/start")
+    row = System(
+        key=key,
+        name=f"{key.title()} license center",
+        entry_url=entry_url or f"https://{key}.licenses.test/start",
+    )
     db.add(row)
     db.commit()
     return row
@@ -48,14 +69,27 @@ def product_line(db: Session, code: str, state: str = "legacy") -> ProductLine:
     return row
 
 
-def entitlement(db: Session, account_row: Account, line: ProductLine, systems: list[System],
-                *, days_left: int = 365, **fields: Any) -> Entitlement:
+def entitlement(
+    db: Session,
+    account_row: Account,
+    line: ProductLine,
+    systems: list[System],
+    *,
+    days_left: int = 365,
+    **fields: Any,
+) -> Entitlement:
     n = next(_sequence)
     values: dict[str, Any] = {
-        "external_id": f"E-{n:06d}", "account_id": account_row.id, "product_line_id": line.id,
-        "product": f"{line.code} Server", "unit_of_measure": "seat", "quantity": Decimal(25),
-        "kind": "subscription", "start_date": date.today() - timedelta(days=30),
-        "end_date": date.today() + timedelta(days=days_left), "status": "active",
+        "external_id": f"E-{n:06d}",
+        "account_id": account_row.id,
+        "product_line_id": line.id,
+        "product": f"{line.code} Server",
+        "unit_of_measure": "seat",
+        "quantity": Decimal(25),
+        "kind": "subscription",
+        "start_date": date.today() - timedelta(days=30),
+        "end_date": date.today() + timedelta(days=days_left),
+        "status": "active",
     }
     values.update(fields)
     row = Entitlement(**values)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import zlib
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask.testing import FlaskClient
 import xmlsec
+from flask.testing import FlaskClient
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
@@ -49,16 +49,26 @@ class PortalIdP:
     def audience(self) -> str:
         return f"{self.base_url}/saml/metadata"
 
-    def spec(self, *, email: str, account: str, subject: str | None = None,
-             in_response_to: str | None = None, first_name: str = "Test",
-             last_name: str = "User", **overrides: Any) -> ResponseSpec:
+    def spec(
+        self,
+        *,
+        email: str,
+        account: str,
+        subject: str | None = None,
+        in_response_to: str | None = None,
+        first_name: str = "Test",
+        last_name: str = "User",
+        **overrides: Any,
+    ) -> ResponseSpec:
         values = {
             "issuer": IDP_ENTITY_ID,
             "audience": self.audience,
             "destination": self.acs_url,
             "name_id": subject or f"portal-{email}",
             "attributes": {
-                "email": [email], "firstName": [first_name], "lastName": [last_name],
+                "email": [email],
+                "firstName": [first_name],
+                "lastName": [last_name],
                 "accountId": [account],
             },
             "in_response_to": in_response_to,
@@ -83,8 +93,15 @@ class PortalIdP:
             form["RelayState"] = relay_state
         return client.post("/saml/acs", data=form)
 
-    def sign_in(self, client: FlaskClient, *, email: str, account: str,
-                next_target: str | None = None, **overrides: Any) -> TestResponse:
+    def sign_in(
+        self,
+        client: FlaskClient,
+        *,
+        email: str,
+        account: str,
+        next_target: str | None = None,
+        **overrides: Any,
+    ) -> TestResponse:
         """The whole SP-initiated flow: login redirect, signed response, ACS."""
         request_id = self.start(client, next_target)
         spec = self.spec(email=email, account=account, in_response_to=request_id, **overrides)
@@ -97,9 +114,14 @@ def deflate_encode(xml: str) -> str:
     return base64.b64encode(compressor.compress(xml.encode()) + compressor.flush()).decode()
 
 
-def signed_redirect_query(key: SigningKey, saml_type: str, encoded: str, *,
-                          relay_state: str | None = None,
-                          algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256") -> dict[str, str]:
+def signed_redirect_query(
+    key: SigningKey,
+    saml_type: str,
+    encoded: str,
+    *,
+    relay_state: str | None = None,
+    algorithm: str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+) -> dict[str, str]:
     """Query parameters of a Redirect-binding message signed as the IdP would sign it."""
     message = OneLogin_Saml2_Auth._build_sign_query(encoded, relay_state, algorithm, saml_type)
     transform = {
@@ -107,14 +129,19 @@ def signed_redirect_query(key: SigningKey, saml_type: str, encoded: str, *,
         "http://www.w3.org/2000/09/xmldsig#rsa-sha1": xmlsec.Transform.RSA_SHA1,
     }[algorithm]
     signature = OneLogin_Saml2_Utils.sign_binary(message, key.key_pem, transform)
-    query = {saml_type: encoded, "SigAlg": algorithm, "Signature": base64.b64encode(signature).decode()}
+    query = {
+        saml_type: encoded,
+        "SigAlg": algorithm,
+        "Signature": base64.b64encode(signature).decode(),
+    }
     if relay_state is not None:
         query["RelayState"] = relay_state
     return query
 
 
-def logout_request_xml(sls_url: str, name_id: str, session_index: str | None = None,
-                       request_id: str = "_idp-logout-1") -> str:
+def logout_request_xml(
+    sls_url: str, name_id: str, session_index: str | None = None, request_id: str = "_idp-logout-1"
+) -> str:
     index = f"<samlp:SessionIndex>{session_index}</samlp:SessionIndex>" if session_index else ""
     return (
         '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '

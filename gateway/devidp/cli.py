@@ -23,12 +23,21 @@ def _default_port() -> int:
 
 
 @click.command("demo")
-@click.option("--port", type=int, default=_default_port, show_default="$PORT or 8000",
-              help="Gateway port; the stand-in license centers take the next two.")
+@click.option(
+    "--port",
+    type=int,
+    default=_default_port,
+    show_default="$PORT or 8000",
+    help="Gateway port; the stand-in license centers take the next two.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--instance", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("instance/demo"), show_default=True,
-              help="Folder for the demo's database, keys and SAML settings.")
+@click.option(
+    "--instance",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance/demo"),
+    show_default=True,
+    help="Folder for the demo's database, keys and SAML settings.",
+)
 def demo_command(port: int, host: str, instance: Path) -> None:
     """Run the gateway with a development IdP, sample data and two stand-in license centers.
 
@@ -41,7 +50,8 @@ def demo_command(port: int, host: str, instance: Path) -> None:
         running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port))
     except OSError as error:
         raise click.ClickException(
-            f"cannot listen on {host} ports {port}-{port + 2} ({error}); try --port") from None
+            f"cannot listen on {host} ports {port}-{port + 2} ({error}); try --port"
+        ) from None
     except (SettingsError, ImportRejected) as error:
         raise click.ClickException(str(error)) from None
     click.echo(_banner(running))
@@ -66,7 +76,8 @@ def _banner(running: RunningDemo) -> str:
     ]
     for user in running.users:
         label = DESTINATION_LABELS[user.destination.key]
-        lines.append(f"  {user.email.ljust(width)}  {user.account_name:<20} {label}"
-                     f" ({user.destination.why})")
+        lines.append(
+            f"  {user.email.ljust(width)}  {user.account_name:<20} {label} ({user.destination.why})"
+        )
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)

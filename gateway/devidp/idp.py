@@ -91,16 +91,29 @@ def parse_authn_request(encoded: str, expected_acs_url: str) -> AuthnRequest:
     if not request_id:
         raise DevIdpRefused("The sign-in request has no ID.")
     if acs_url != expected_acs_url:
-        raise DevIdpRefused("The development IdP answers only this gateway's own ACS.",
-                            acs_url=(acs_url or "")[:200])
+        raise DevIdpRefused(
+            "The development IdP answers only this gateway's own ACS.",
+            acs_url=(acs_url or "")[:200],
+        )
     return AuthnRequest(request_id, acs_url)
 
 
-def signed_response(user: SampleUser, authn: AuthnRequest, *, key: SigningKey, idp_entity_id: str,
-                    endpoints: SamlEndpoints, attribute_map: dict[str, str]) -> str:
+def signed_response(
+    user: SampleUser,
+    authn: AuthnRequest,
+    *,
+    key: SigningKey,
+    idp_entity_id: str,
+    endpoints: SamlEndpoints,
+    attribute_map: dict[str, str],
+) -> str:
     """A signed Response for `user` answering `authn`, named as the gateway reads it."""
-    values = {"email": user.email, "first_name": user.first_name, "last_name": user.last_name,
-              "account_number": user.account_number}
+    values = {
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "account_number": user.account_number,
+    }
     spec = ResponseSpec(
         issuer=idp_entity_id,
         audience=endpoints.entity_id,

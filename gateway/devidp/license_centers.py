@@ -24,9 +24,14 @@ def create_license_center(key: str, name: str) -> Flask:
     def arrival() -> Any:
         args = request.args
         others = [(param, value) for param, value in args.items() if param not in HANDOFF_PARAMS]
-        return render_template("devidp/license_center.html", name=name,
-                               colour=COLOURS.get(key, "#333"), login_hint=args.get("login_hint"),
-                               target_link_uri=args.get("target_link_uri"), other_params=others)
+        return render_template(
+            "devidp/license_center.html",
+            name=name,
+            colour=COLOURS.get(key, "#333"),
+            login_hint=args.get("login_hint"),
+            target_link_uri=args.get("target_link_uri"),
+            other_params=others,
+        )
 
     @app.get("/healthz")
     def healthz() -> Any:

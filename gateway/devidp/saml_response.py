@@ -116,8 +116,9 @@ def response_xml(spec: ResponseSpec, assertion: str) -> str:
     )
 
 
-def sign(xml: str, key: SigningKey, algorithm: str = Saml.RSA_SHA256,
-         digest: str = Saml.SHA256) -> str:
+def sign(
+    xml: str, key: SigningKey, algorithm: str = Saml.RSA_SHA256, digest: str = Saml.SHA256
+) -> str:
     """Enveloped signature over the element whose Issuer comes first."""
     signed = OneLogin_Saml2_Utils.add_sign(
         xml, key.key_pem, key.cert_pem, sign_algorithm=algorithm, digest_algorithm=digest

@@ -96,8 +96,9 @@ def load_sample_users(folder: Path = SAMPLE_DIR) -> tuple[SampleUser, ...]:
     )
 
 
-def render_sample(target_dir: Path, *, legacy_url: str, new_url: str,
-                  today: date | None = None) -> list[tuple[str, Path]]:
+def render_sample(
+    target_dir: Path, *, legacy_url: str, new_url: str, today: date | None = None
+) -> list[tuple[str, Path]]:
     """Write the sample files with URLs and dates filled in; (kind, path) in import order."""
     today = today or date.today()
     values = {"legacy_url": legacy_url.rstrip("/"), "new_url": new_url.rstrip("/")}
@@ -116,8 +117,9 @@ def render_sample(target_dir: Path, *, legacy_url: str, new_url: str,
     return rendered
 
 
-def seed_sample(db_session: Session, work_dir: Path, *, legacy_url: str, new_url: str,
-                today: date | None = None) -> None:
+def seed_sample(
+    db_session: Session, work_dir: Path, *, legacy_url: str, new_url: str, today: date | None = None
+) -> None:
     """Import the sample directory through the regular importer; safe to run again.
 
     Raises gateway.directory.importer.ImportRejected when a file does not import.

@@ -86,11 +86,19 @@ def build_demo_app(instance_dir: Path, *, base_url: str, legacy_url: str, new_ur
     saml_dir = instance_dir / "saml"
     key = prepare_saml_dir(saml_dir, base_url)
     database_url = f"sqlite:///{instance_dir / 'gateway.db'}"
-    settings = load_settings(base_url=base_url, database_url=database_url, redis_url=None,
-                             saml_dir=saml_dir, secret_key=secrets.token_urlsafe(48))
+    settings = load_settings(
+        base_url=base_url,
+        database_url=database_url,
+        redis_url=None,
+        saml_dir=saml_dir,
+        secret_key=secrets.token_urlsafe(48),
+    )
     db.upgrade(database_url)
-    demo = DemoConfig(signing_key=key, users=load_sample_users(),
-                      system_origins=(origin(legacy_url), origin(new_url)))
+    demo = DemoConfig(
+        signing_key=key,
+        users=load_sample_users(),
+        system_origins=(origin(legacy_url), origin(new_url)),
+    )
     app = create_app(settings, demo=demo)
     with closing(db.new_session(app)) as session:
         seed_sample(session, instance_dir / "sample", legacy_url=legacy_url, new_url=new_url)
@@ -104,8 +112,9 @@ def start_demo(instance_dir: Path, host: str, ports: DemoPorts) -> RunningDemo:
         for port in (ports.gateway, ports.legacy, ports.new):
             servers.append(make_server(host, port, _not_ready, threaded=True))
         gateway_url, legacy_url, new_url = (public_url(host, server.port) for server in servers)
-        servers[0].app = build_demo_app(instance_dir, base_url=gateway_url,
-                                        legacy_url=legacy_url, new_url=new_url)
+        servers[0].app = build_demo_app(
+            instance_dir, base_url=gateway_url, legacy_url=legacy_url, new_url=new_url
+        )
         for server, (key, name) in zip(servers[1:], LICENSE_CENTERS, strict=True):
             server.app = create_license_center(key, name)
     except BaseException:

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from gateway.devidp.idp import DemoConfig, parse_authn_request, signed_response
 from gateway.devidp.saml_response import encode
 from gateway.ops.headers import allow_form_targets
-from gateway.settings import Settings
-from gateway.sso.config import SamlConfig
+from gateway.settings import current_settings
+from gateway.sso.config import current_saml
 
 bp = Blueprint("devidp", __name__, url_prefix="/dev-idp", template_folder="templates")
 
@@ -20,31 +20,41 @@ def _demo() -> DemoConfig:
     return demo
 
 
-def _saml() -> SamlConfig:
-    config: SamlConfig = current_app.extensions["saml"]
-    return config
-
-
 @bp.get("/sso")
 def sso_page() -> Any:
     """The portal's sign-in page: choose whom to be."""
     encoded = request.args.get("SAMLRequest", "")
-    parse_authn_request(encoded, _saml().endpoints.acs_url)
-    return render_template("devidp/sso.html", users=_demo().users, saml_request=encoded,
-                           relay_state=request.args.get("RelayState"))
+    parse_authn_request(encoded, current_saml().endpoints.acs_url)
+    return render_template(
+        "devidp/sso.html",
+        users=_demo().users,
+        saml_request=encoded,
+        relay_state=request.args.get("RelayState"),
+    )
 
 
 @bp.post("/sso")
 def sso_answer() -> Any:
     """Sign in as the chosen sample user: an auto-submitting form carries the response."""
-    config, demo = _saml(), _demo()
+    config, demo = current_saml(), _demo()
     authn = parse_authn_request(request.form.get("SAMLRequest", ""), config.endpoints.acs_url)
     user = demo.user(request.form.get("email", ""))
-    settings: Settings = current_app.extensions["settings"]
-    xml = signed_response(user, authn, key=demo.signing_key, idp_entity_id=config.idp_entity_id,
-                          endpoints=config.endpoints, attribute_map=settings.saml_attribute_map)
-    page = render_template("devidp/post.html", acs_url=authn.acs_url, saml_response=encode(xml),
-                           relay_state=request.form.get("RelayState"), user=user)
+    settings = current_settings()
+    xml = signed_response(
+        user,
+        authn,
+        key=demo.signing_key,
+        idp_entity_id=config.idp_entity_id,
+        endpoints=config.endpoints,
+        attribute_map=settings.saml_attribute_map,
+    )
+    page = render_template(
+        "devidp/post.html",
+        acs_url=authn.acs_url,
+        saml_response=encode(xml),
+        relay_state=request.form.get("RelayState"),
+        user=user,
+    )
     # The ACS that this page posts to redirects to a license center on another origin.
     return allow_form_targets(make_response(page), demo.system_origins)
 

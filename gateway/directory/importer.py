@@ -52,8 +52,9 @@ def import_file(db: Session, kind: str, path: Path, *, actor: str = "cli") -> Im
     return _import(db, kind, rows, actor=actor, source=path.name)
 
 
-def import_rows(db: Session, kind: str, rows: Iterable[RawRow], actor: str = "cli", *,
-                source: str = "rows") -> ImportReport:
+def import_rows(
+    db: Session, kind: str, rows: Iterable[RawRow], actor: str = "cli", *, source: str = "rows"
+) -> ImportReport:
     """Import (line number, fields) rows already in memory, e.g. the demo's seed data."""
     return _import(db, kind, rows, actor=actor, source=source)
 
@@ -64,8 +65,9 @@ def _spec(kind: str) -> KindSpec:
     return KINDS[kind]
 
 
-def _import(db: Session, kind: str, rows: Iterable[RawRow | RowError], *, actor: str,
-            source: str) -> ImportReport:
+def _import(
+    db: Session, kind: str, rows: Iterable[RawRow | RowError], *, actor: str, source: str
+) -> ImportReport:
     spec = _spec(kind)
     # Rows are read twice (check, then write); a one-shot iterator is kept in memory.
     rereadable = list(rows) if isinstance(rows, Iterator) else rows
@@ -73,8 +75,13 @@ def _import(db: Session, kind: str, rows: Iterable[RawRow | RowError], *, actor:
         references = _load_references(db)
         _reject_bad_rows(spec, rereadable, references)
         tally = write_records(db, kind, _checked_records(spec, rereadable, references), utcnow())
-        report = ImportReport(kind, tally.created + tally.updated + tally.unchanged,
-                              tally.created, tally.updated, tally.unchanged)
+        report = ImportReport(
+            kind,
+            tally.created + tally.updated + tally.unchanged,
+            tally.created,
+            tally.updated,
+            tally.unchanged,
+        )
         db.add(_audit_event(report, actor, source))
         db.commit()
     except BaseException:
@@ -93,16 +100,19 @@ def _load_references(db: Session) -> References:
     )
 
 
-def _reject_bad_rows(spec: KindSpec, rows: Iterable[RawRow | RowError],
-                     references: References) -> None:
-    errors = [error for _, row_errors in validate_rows(spec, rows, references)
-              for error in row_errors]
+def _reject_bad_rows(
+    spec: KindSpec, rows: Iterable[RawRow | RowError], references: References
+) -> None:
+    errors = [
+        error for _, row_errors in validate_rows(spec, rows, references) for error in row_errors
+    ]
     if errors:
         raise ImportRejected(errors)
 
 
-def _checked_records(spec: KindSpec, rows: Iterable[RawRow | RowError],
-                     references: References) -> Iterator[Record]:
+def _checked_records(
+    spec: KindSpec, rows: Iterable[RawRow | RowError], references: References
+) -> Iterator[Record]:
     # The file is read again to write it; if it changed in between, give up.
     for record, errors in validate_rows(spec, rows, references):
         if record is None:
@@ -113,5 +123,10 @@ def _checked_records(spec: KindSpec, rows: Iterable[RawRow | RowError],
 def _audit_event(report: ImportReport, actor: str, source: str) -> AuditEvent:
     counts = asdict(report)
     del counts["kind"]
-    return AuditEvent(actor=actor, action="directory.import", target=report.kind,
-                      after=counts, reason=f"import {source}")
+    return AuditEvent(
+        actor=actor,
+        action="directory.import",
+        target=report.kind,
+        after=counts,
+        reason=f"import {source}",
+    )

@@ -222,14 +222,29 @@ KINDS: dict[str, KindSpec] = {
     "accounts": KindSpec(("account_number", "name"), "account_number", "account_number", _account),
     "users": KindSpec(
         ("email", "account_number", "first_name", "last_name", "permissions"),
-        "email", "email", _user,
+        "email",
+        "email",
+        _user,
     ),
     "product-lines": KindSpec(("code", "name", "state"), "code", "code", _product_line),
     "systems": KindSpec(("key", "name", "entry_url"), "key", "key", _system),
     "entitlements": KindSpec(
-        ("entitlement_id", "account_number", "product_line", "product", "unit_of_measure",
-         "quantity", "kind", "start_date", "end_date", "status", "system"),
-        "entitlement_id", "external_id", _entitlement,
+        (
+            "entitlement_id",
+            "account_number",
+            "product_line",
+            "product",
+            "unit_of_measure",
+            "quantity",
+            "kind",
+            "start_date",
+            "end_date",
+            "status",
+            "system",
+        ),
+        "entitlement_id",
+        "external_id",
+        _entitlement,
     ),
 }
 

@@ -73,14 +73,16 @@ def _insert_new_pairs(db: Session, table: Table, pairs: list[dict[str, Any]]) ->
 def _sync_permissions(db: Session, batch: list[Record], user_ids: list[int]) -> set[int]:
     """Make each user's permissions exactly the file's list."""
     table = _table("permissions")
-    wanted = {(uid, name)
-              for uid, r in zip(user_ids, batch, strict=True) for name in r["permissions"]}
+    wanted = {
+        (uid, name) for uid, r in zip(user_ids, batch, strict=True) for name in r["permissions"]
+    }
     query = select(table.c.user_id, table.c.name).where(_among(db, table.c.user_id, user_ids))
     held = {(uid, name) for uid, name in db.execute(query)}
     removed, added = held - wanted, wanted - held
     if removed:
-        stale = delete(table).where(table.c.user_id == bindparam("uid"),
-                                    table.c.name == bindparam("permission"))
+        stale = delete(table).where(
+            table.c.user_id == bindparam("uid"), table.c.name == bindparam("permission")
+        )
         db.execute(stale, [{"uid": uid, "permission": name} for uid, name in removed])
     _insert_new_pairs(db, table, [{"user_id": uid, "name": name} for uid, name in added])
     return {uid for uid, _ in removed | added}
@@ -91,7 +93,8 @@ def _ensure_holdings(db: Session, batch: list[Record], entitlement_ids: list[int
     table = _table("entitlement_holdings")
     wanted = {(eid, r["system_id"]) for eid, r in zip(entitlement_ids, batch, strict=True)}
     query = select(table.c.entitlement_id, table.c.system_id).where(
-        _among(db, table.c.entitlement_id, entitlement_ids))
+        _among(db, table.c.entitlement_id, entitlement_ids)
+    )
     held = {(eid, system_id) for eid, system_id in db.execute(query)}
     added = wanted - held
     _insert_new_pairs(db, table, [{"entitlement_id": e, "system_id": s} for e, s in added])
@@ -104,9 +107,19 @@ TARGETS: dict[str, Target] = {
     "product-lines": Target("product_lines", "code", ("name", "state")),
     "systems": Target("systems", "key", ("name", "entry_url")),
     "entitlements": Target(
-        "entitlements", "external_id",
-        ("account_id", "product_line_id", "product", "unit_of_measure", "quantity", "kind",
-         "start_date", "end_date", "status"),
+        "entitlements",
+        "external_id",
+        (
+            "account_id",
+            "product_line_id",
+            "product",
+            "unit_of_measure",
+            "quantity",
+            "kind",
+            "start_date",
+            "end_date",
+            "status",
+        ),
         _ensure_holdings,
     ),
 }
@@ -126,8 +139,9 @@ def _batches(records: Iterable[Record]) -> Iterator[list[Record]]:
         yield batch
 
 
-def _write_batch(db: Session, target: Target, batch: list[Record], now: datetime,
-                 tally: Tally) -> None:
+def _write_batch(
+    db: Session, target: Target, batch: list[Record], now: datetime, tally: Tally
+) -> None:
     table = _table(target.table)
     keys = [r[target.key] for r in batch]
     current = _current_rows(db, table, target, keys)
@@ -141,16 +155,18 @@ def _write_batch(db: Session, target: Target, batch: list[Record], now: datetime
     # A row whose own columns are unchanged but whose permissions or holdings changed.
     side_only = side_changed - {ids[r[target.key]] for r in changed}
     if side_only:
-        db.execute(update(table).where(_among(db, table.c.id, list(side_only)))
-                   .values(updated_at=now))
+        db.execute(
+            update(table).where(_among(db, table.c.id, list(side_only))).values(updated_at=now)
+        )
     created = len(batch) - len(current)
     tally.created += created
     tally.updated += len(changed) - created + len(side_only)
     tally.unchanged += len(batch) - len(changed) - len(side_only)
 
 
-def _current_rows(db: Session, table: Table, target: Target,
-                  keys: list[Any]) -> dict[Any, tuple[Any, ...]]:
+def _current_rows(
+    db: Session, table: Table, target: Target, keys: list[Any]
+) -> dict[Any, tuple[Any, ...]]:
     """Key → (id, *fields) of the rows the batch names that already exist."""
     columns = [table.c[target.key], table.c.id, *(table.c[name] for name in target.fields)]
     query = select(*columns).where(_among(db, table.c[target.key], keys))

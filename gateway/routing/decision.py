@@ -106,10 +106,12 @@ class Resolution:
 # A state rule maps a line (and, for future pilot/rollout states, the user) to a system.
 StateRule = Callable[[LineState, UserView], Resolution]
 
-STATE_RULES: Mapping[str, StateRule] = MappingProxyType({
-    "legacy": lambda line, user: Resolution(LEGACY, "line is on the legacy system"),
-    "new": lambda line, user: Resolution(NEW, "line has moved to the new system"),
-})
+STATE_RULES: Mapping[str, StateRule] = MappingProxyType(
+    {
+        "legacy": lambda line, user: Resolution(LEGACY, "line is on the legacy system"),
+        "new": lambda line, user: Resolution(NEW, "line has moved to the new system"),
+    }
+)
 
 _EMPTY: Mapping[str, tuple[EntitlementView, ...]] = MappingProxyType({})
 
@@ -122,9 +124,16 @@ def is_active(entitlement: EntitlementView, today: date, grace_days: int) -> boo
     return end is None or end + timedelta(days=grace_days) >= today
 
 
-def decide(user: UserView, entitlements: Iterable[EntitlementView], lines: Iterable[LineState],
-           *, today: date, grace_days: int, deep_link_system: str | None,
-           remembered_system: str | None) -> RouteDecision:
+def decide(
+    user: UserView,
+    entitlements: Iterable[EntitlementView],
+    lines: Iterable[LineState],
+    *,
+    today: date,
+    grace_days: int,
+    deep_link_system: str | None,
+    remembered_system: str | None,
+) -> RouteDecision:
     """Apply the routing rule (DESIGN.md, "The routing rule") to one user."""
     if not user.permissions & ROUTING_PERMISSIONS:
         return RouteDecision("no_access", (), _EMPTY, (), "no licensing or downloads permission")
@@ -138,8 +147,9 @@ def decide(user: UserView, entitlements: Iterable[EntitlementView], lines: Itera
     return _choose(by_system, trace, deep_link_system, remembered_system)
 
 
-def _resolve_line(code: str, line: LineState | None, active: list[EntitlementView],
-                  user: UserView) -> LineTrace:
+def _resolve_line(
+    code: str, line: LineState | None, active: list[EntitlementView], user: UserView
+) -> LineTrace:
     if line is None:
         return LineTrace(code, "unknown", LEGACY, "line is not configured; legacy by default")
     rule = STATE_RULES.get(line.state)
@@ -156,8 +166,9 @@ def _new_holds_line(code: str, active: list[EntitlementView]) -> bool:
     return any(e.product_line_code == code and NEW in e.held_by for e in active)
 
 
-def _group_by_system(active: list[EntitlementView], trace: tuple[LineTrace, ...]
-                     ) -> Mapping[str, tuple[EntitlementView, ...]]:
+def _group_by_system(
+    active: list[EntitlementView], trace: tuple[LineTrace, ...]
+) -> Mapping[str, tuple[EntitlementView, ...]]:
     system_of_line = {entry.line_code: entry.system for entry in trace}
     grouped: dict[str, list[EntitlementView]] = {}
     for entitlement in sorted(active, key=_display_order):
@@ -169,8 +180,12 @@ def _display_order(entitlement: EntitlementView) -> tuple[str, str, str]:
     return (entitlement.product_line_code, entitlement.product, entitlement.external_id)
 
 
-def _choose(by_system: Mapping[str, tuple[EntitlementView, ...]], trace: tuple[LineTrace, ...],
-            deep_link_system: str | None, remembered_system: str | None) -> RouteDecision:
+def _choose(
+    by_system: Mapping[str, tuple[EntitlementView, ...]],
+    trace: tuple[LineTrace, ...],
+    deep_link_system: str | None,
+    remembered_system: str | None,
+) -> RouteDecision:
     options = tuple(by_system)
     if not options:
         return RouteDecision("none", (), by_system, trace, "no active entitlements")

@@ -14,7 +14,10 @@ def handoff_url(entry_url: str, *, login_hint: str, target_link_uri: str) -> str
     and gains `iss`; callers do not change.
     """
     parts = urlsplit(entry_url)
-    kept = [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True)
-            if name not in HANDOFF_PARAMETERS]
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if name not in HANDOFF_PARAMETERS
+    ]
     query = urlencode([*kept, ("login_hint", login_hint), ("target_link_uri", target_link_uri)])
     return urlunsplit(parts._replace(query=query))

@@ -58,7 +58,7 @@ def quantity_text(quantity: Decimal) -> str:
 
 
 def end_label(entitlement: EntitlementView, today: date) -> str:
-    """"Perpetual", "Subscription ends 1 May 2026", "Maintenance ended 2 May 2025"."""
+    """ "Perpetual", "Subscription ends 1 May 2026", "Maintenance ended 2 May 2025"."""
     term = TERM_NAMES.get(entitlement.kind)
     if term is None:
         return "Perpetual"
@@ -78,9 +78,12 @@ def ends_soon(entitlement: EntitlementView, today: date) -> bool:
 def entitlement_row(entitlement: EntitlementView, today: date) -> EntitlementRow:
     """The display form of one entitlement."""
     return EntitlementRow(
-        product=entitlement.product, quantity=quantity_text(entitlement.quantity),
-        unit_of_measure=entitlement.unit_of_measure, kind=entitlement.kind,
-        status=entitlement.status, end_label=end_label(entitlement, today),
+        product=entitlement.product,
+        quantity=quantity_text(entitlement.quantity),
+        unit_of_measure=entitlement.unit_of_measure,
+        kind=entitlement.kind,
+        status=entitlement.status,
+        end_label=end_label(entitlement, today),
         end_date=entitlement.end_date if entitlement.kind in TERM_NAMES else None,
         ends_soon=ends_soon(entitlement, today),
     )
@@ -92,15 +95,17 @@ def line_groups(entitlements: Iterable[EntitlementView], today: date) -> tuple[L
     for entitlement in entitlements:
         grouped.setdefault(entitlement.product_line_code, []).append(entitlement)
     groups = [
-        LineGroup(code, members[0].product_line_name,
-                  tuple(entitlement_row(e, today) for e in members))
+        LineGroup(
+            code, members[0].product_line_name, tuple(entitlement_row(e, today) for e in members)
+        )
         for code, members in grouped.items()
     ]
     return tuple(sorted(groups, key=lambda group: (group.name, group.code)))
 
 
-def system_options(decision: RouteDecision, system_names: Mapping[str, str],
-                   today: date) -> tuple[SystemOption, ...]:
+def system_options(
+    decision: RouteDecision, system_names: Mapping[str, str], today: date
+) -> tuple[SystemOption, ...]:
     """One entry per system the user may choose, with what it holds for them."""
     return tuple(
         SystemOption(key, system_names.get(key, key), line_groups(decision.by_system[key], today))

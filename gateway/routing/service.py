@@ -50,14 +50,25 @@ def load_inputs(db: Session, user: User) -> RouteInputs:
     return RouteInputs(UserView(user.permission_names, user.remembered_system), entitlements, lines)
 
 
-def account_entitlements(db: Session, account_id: int
-                         ) -> tuple[tuple[EntitlementView, ...], tuple[LineState, ...]]:
+def account_entitlements(
+    db: Session, account_id: int
+) -> tuple[tuple[EntitlementView, ...], tuple[LineState, ...]]:
     """One account's entitlements with their lines and holding systems, in one query."""
     statement = (
-        select(Entitlement.external_id, Entitlement.product, Entitlement.unit_of_measure,
-               Entitlement.quantity, Entitlement.kind, Entitlement.start_date,
-               Entitlement.end_date, Entitlement.status,
-               ProductLine.code, ProductLine.name, ProductLine.state, System.key)
+        select(
+            Entitlement.external_id,
+            Entitlement.product,
+            Entitlement.unit_of_measure,
+            Entitlement.quantity,
+            Entitlement.kind,
+            Entitlement.start_date,
+            Entitlement.end_date,
+            Entitlement.status,
+            ProductLine.code,
+            ProductLine.name,
+            ProductLine.state,
+            System.key,
+        )
         .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
         .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
         .outerjoin(System, System.id == EntitlementHolding.system_id)
@@ -78,28 +89,50 @@ def account_entitlements(db: Session, account_id: int
 def _entitlement_view(rows: list[Any]) -> EntitlementView:
     row = rows[0]
     return EntitlementView(
-        external_id=row.external_id, product_line_code=row.code, product_line_name=row.name,
-        product=row.product, unit_of_measure=row.unit_of_measure, quantity=row.quantity,
-        kind=row.kind, start_date=row.start_date, end_date=row.end_date, status=row.status,
+        external_id=row.external_id,
+        product_line_code=row.code,
+        product_line_name=row.name,
+        product=row.product,
+        unit_of_measure=row.unit_of_measure,
+        quantity=row.quantity,
+        kind=row.kind,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        status=row.status,
         held_by=frozenset(r.key for r in rows if r.key is not None),
     )
 
 
-def decide_for(inputs: RouteInputs, settings: Settings, *, today: date,
-               deep_link_system: str | None, remembered_system: str | None) -> RouteDecision:
+def decide_for(
+    inputs: RouteInputs,
+    settings: Settings,
+    *,
+    today: date,
+    deep_link_system: str | None,
+    remembered_system: str | None,
+) -> RouteDecision:
     """The routing decision for loaded inputs, with the configured grace period."""
-    return decide(inputs.user, inputs.entitlements, inputs.lines, today=today,
-                  grace_days=settings.entitlement_grace_days,
-                  deep_link_system=deep_link_system, remembered_system=remembered_system)
+    return decide(
+        inputs.user,
+        inputs.entitlements,
+        inputs.lines,
+        today=today,
+        grace_days=settings.entitlement_grace_days,
+        deep_link_system=deep_link_system,
+        remembered_system=remembered_system,
+    )
 
 
-def inactive_entitlements(inputs: RouteInputs, settings: Settings, today: date
-                          ) -> tuple[EntitlementView, ...]:
+def inactive_entitlements(
+    inputs: RouteInputs, settings: Settings, today: date
+) -> tuple[EntitlementView, ...]:
     """The entitlements that no longer count, most recently ended first."""
-    inactive = [e for e in inputs.entitlements
-                if not is_active(e, today, settings.entitlement_grace_days)]
-    return tuple(sorted(inactive, key=lambda e: (e.end_date or date.min, e.external_id),
-                        reverse=True))
+    inactive = [
+        e for e in inputs.entitlements if not is_active(e, today, settings.entitlement_grace_days)
+    ]
+    return tuple(
+        sorted(inactive, key=lambda e: (e.end_date or date.min, e.external_id), reverse=True)
+    )
 
 
 def org_admins(db: Session, account_id: int) -> list[AdminContact]:
@@ -110,8 +143,10 @@ def org_admins(db: Session, account_id: int) -> list[AdminContact]:
         .where(User.account_id == account_id, User.status == "active", Permission.name == "admin")
         .order_by(User.last_name, User.first_name, User.email)
     ).all()
-    return [AdminContact(f"{row.first_name} {row.last_name}".strip() or row.email, row.email)
-            for row in rows]
+    return [
+        AdminContact(f"{row.first_name} {row.last_name}".strip() or row.email, row.email)
+        for row in rows
+    ]
 
 
 def systems_by_key(db: Session) -> dict[str, System]:

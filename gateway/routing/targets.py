@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import select
 
 from gateway.db import get_session
 from gateway.models import System
+from gateway.settings import current_settings
 from gateway.sso.errors import UnsafeRedirect
 
 MAX_TARGET_LENGTH = 2048
@@ -50,7 +50,7 @@ def checked_target(value: str | None) -> str | None:
     if not value:
         return None
     systems = get_session().scalars(select(System.entry_url)).all()
-    target = safe_target(value, current_app.extensions["settings"].base_url, systems)
+    target = safe_target(value, current_settings().base_url, systems)
     if target is None:
         raise UnsafeRedirect(
             "The link you followed asks to send you to a site we do not trust.", target=value[:200]

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -20,7 +19,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from gateway.app import settings_of
 from gateway.db import get_session
 from gateway.models import System, User
 from gateway.ops.headers import allow_form_targets
@@ -31,6 +29,7 @@ from gateway.routing.forms import choose_system_form
 from gateway.routing.handoff import handoff_url
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
+from gateway.settings import current_settings
 from gateway.sso.session import require_user
 
 log = logging.getLogger(__name__)
@@ -74,8 +73,9 @@ def route_response(user: User, target: str | None) -> WerkzeugResponse:
     db = get_session()
     systems = service.systems_by_key(db)
     deep_link = _deep_link(target, systems) if local_path is None else None
-    _, decision = _decision(db, user, deep_link.system if deep_link else None,
-                            user.remembered_system)
+    _, decision = _decision(
+        db, user, deep_link.system if deep_link else None, user.remembered_system
+    )
     _log_decision(decision, user)
     session.pop(DEEP_LINK_SESSION_KEY, None)
     if decision.kind == "system":
@@ -111,13 +111,24 @@ def choose_post() -> ResponseReturnValue:
     _, decision = _decision(db, user, None, None)
     form = choose_system_form((key, key) for key in decision.options)
     if not form.validate_on_submit():
-        raise SystemNotOffered("Choose one of the license centers that hold your products.",
-                               chosen=request.form.get("system", "")[:64], user_id=user.id)
+        raise SystemNotOffered(
+            "Choose one of the license centers that hold your products.",
+            chosen=request.form.get("system", "")[:64],
+            user_id=user.id,
+        )
     chosen = form.system.data
     if form.remember.data:
         service.remember_choice(db, user, chosen)
-    log.info("chosen", extra={"event": "routing.chosen", "system": chosen, "user_id": user.id,
-                              "account_id": user.account_id, "remember": bool(form.remember.data)})
+    log.info(
+        "chosen",
+        extra={
+            "event": "routing.chosen",
+            "system": chosen,
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "remember": bool(form.remember.data),
+        },
+    )
     systems = service.systems_by_key(db)
     deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
     return _hand_off(user, systems, chosen, deep_link)
@@ -130,11 +141,13 @@ def no_entitlements() -> ResponseReturnValue:
     inputs, decision = _decision(get_session(), user, None, None)
     if decision.kind != "none":
         return redirect(url_for("routing.route"))
-    settings, today = settings_of(current_app), service.today_utc()
+    settings, today = current_settings(), service.today_utc()
     ended = service.inactive_entitlements(inputs, settings, today)
-    return render_template("routing/no_entitlements.html",
-                           ended=pages.line_groups(ended, today),
-                           support_contact=settings.support_contact)
+    return render_template(
+        "routing/no_entitlements.html",
+        ended=pages.line_groups(ended, today),
+        support_contact=settings.support_contact,
+    )
 
 
 @bp.get("/no-access")
@@ -145,20 +158,25 @@ def no_access() -> ResponseReturnValue:
     _, decision = _decision(db, user, None, None)
     if decision.kind != "no_access":
         return redirect(url_for("routing.route"))
-    return render_template("routing/no_access.html", account=user.account,
-                           admins=service.org_admins(db, user.account_id),
-                           support_contact=settings_of(current_app).support_contact)
+    return render_template(
+        "routing/no_access.html",
+        account=user.account,
+        admins=service.org_admins(db, user.account_id),
+        support_contact=current_settings().support_contact,
+    )
 
 
-
-
-
-def _decision(db: Session, user: User, deep_link_system: str | None,
-              remembered_system: str | None) -> tuple[RouteInputs, RouteDecision]:
+def _decision(
+    db: Session, user: User, deep_link_system: str | None, remembered_system: str | None
+) -> tuple[RouteInputs, RouteDecision]:
     inputs = service.load_inputs(db, user)
-    decision = service.decide_for(inputs, settings_of(current_app), today=service.today_utc(),
-                                  deep_link_system=deep_link_system,
-                                  remembered_system=remembered_system)
+    decision = service.decide_for(
+        inputs,
+        current_settings(),
+        today=service.today_utc(),
+        deep_link_system=deep_link_system,
+        remembered_system=remembered_system,
+    )
     return inputs, decision
 
 
@@ -169,7 +187,7 @@ def _local_path(target: str | None) -> str | None:
     parts = urlsplit(target)
     if not parts.scheme and not parts.netloc:
         return target
-    if origin(target) != origin(settings_of(current_app).base_url):
+    if origin(target) != origin(current_settings().base_url):
         return None
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
@@ -179,20 +197,35 @@ def _deep_link(target: str | None, systems: dict[str, System]) -> DeepLink | Non
     return DeepLink(target, system) if target and system else None
 
 
-def _hand_off(user: User, systems: dict[str, System], system_key: str,
-              deep_link: DeepLink | None) -> WerkzeugResponse:
+def _hand_off(
+    user: User, systems: dict[str, System], system_key: str, deep_link: DeepLink | None
+) -> WerkzeugResponse:
     system = systems.get(system_key)
     if system is None:
-        raise SystemNotConfigured("That license center is not set up here yet. Please contact "
-                                  "support.", system=system_key, user_id=user.id)
+        raise SystemNotConfigured(
+            "That license center is not set up here yet. Please contact support.",
+            system=system_key,
+            user_id=user.id,
+        )
     link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
     url = handoff_url(system.entry_url, login_hint=user.email, target_link_uri=link)
     return redirect(url)
 
 
 def _log_decision(decision: RouteDecision, user: User) -> None:
-    trace = [{"line": t.line_code, "state": t.state, "system": t.system, "reason": t.reason}
-             for t in decision.trace]
-    log.info("routed", extra={"event": "routing.decision", "kind": decision.kind,
-                              "systems": list(decision.systems), "reason": decision.reason,
-                              "trace": trace, "user_id": user.id, "account_id": user.account_id})
+    trace = [
+        {"line": t.line_code, "state": t.state, "system": t.system, "reason": t.reason}
+        for t in decision.trace
+    ]
+    log.info(
+        "routed",
+        extra={
+            "event": "routing.decision",
+            "kind": decision.kind,
+            "systems": list(decision.systems),
+            "reason": decision.reason,
+            "trace": trace,
+            "user_id": user.id,
+            "account_id": user.account_id,
+        },
+    )

@@ -57,8 +57,9 @@ class SamlEndpoints:
             path_prefix=parts.path.rstrip("/"),
         )
 
-    def request_data(self, path: str, *, post: dict[str, Any] | None = None,
-                     get: dict[str, Any] | None = None) -> dict[str, Any]:
+    def request_data(
+        self, path: str, *, post: dict[str, Any] | None = None, get: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """python3-saml's request dict, built from configuration, never from the Host header."""
         return {
             "https": "on" if self.https else "off",
@@ -79,6 +80,14 @@ class SamlConfig:
     logout: OneLogin_Saml2_Settings
     idp_entity_id: str
     idp_slo_url: str | None
+
+
+def current_saml() -> SamlConfig:
+    """The SAML configuration of the app handling the current request."""
+    from flask import current_app
+
+    config: SamlConfig = current_app.extensions["saml"]
+    return config
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -156,8 +165,14 @@ def load_saml_config(saml_dir: Path, base_url: str) -> SamlConfig:
     return SamlConfig(endpoints, login, logout, idp["entityId"], slo)
 
 
-def write_saml_dir(saml_dir: Path, *, idp_entity_id: str, idp_sso_url: str,
-                   idp_slo_url: str | None, idp_cert_base64: str) -> None:
+def write_saml_dir(
+    saml_dir: Path,
+    *,
+    idp_entity_id: str,
+    idp_sso_url: str,
+    idp_slo_url: str | None,
+    idp_cert_base64: str,
+) -> None:
     """Write a settings folder for an IdP (used by the demo and the tests)."""
     saml_dir.mkdir(parents=True, exist_ok=True)
     (saml_dir / "certs").mkdir(exist_ok=True)

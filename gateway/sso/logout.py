@@ -55,14 +55,17 @@ def start_logout(config: SamlConfig, store: Store, session: MutableMapping[str, 
     return url
 
 
-def handle_sls(config: SamlConfig, store: Store, args: dict[str, str],
-               session: MutableMapping[str, Any]) -> str | None:
+def handle_sls(
+    config: SamlConfig, store: Store, args: dict[str, str], session: MutableMapping[str, Any]
+) -> str | None:
     """Process a LogoutRequest (returns the IdP URL for our answer) or a LogoutResponse."""
     message = args.get("SAMLRequest") or args.get("SAMLResponse")
     if not message:
         raise SamlLogoutRejected("No sign-out message was received.")
     xml = inflate_bounded(message)
-    auth = OneLogin_Saml2_Auth(config.endpoints.request_data("/saml/sls", get=args), old_settings=config.logout)
+    auth = OneLogin_Saml2_Auth(
+        config.endpoints.request_data("/saml/sls", get=args), old_settings=config.logout
+    )
     request_id = None
     if "SAMLResponse" in args:
         request_id = _answered_request(xml)
@@ -79,10 +82,14 @@ def handle_sls(config: SamlConfig, store: Store, args: dict[str, str],
     try:
         url = auth.process_slo(request_id=request_id, delete_session_cb=end_matching_session)
     except Exception as error:  # the library raises bare errors for malformed messages
-        raise SamlLogoutRejected(f"The sign-out message is not valid ({type(error).__name__}).") from None
+        raise SamlLogoutRejected(
+            f"The sign-out message is not valid ({type(error).__name__})."
+        ) from None
     if auth.get_errors():
-        raise SamlLogoutRejected(f"The sign-out message was refused: {auth.get_last_error_reason()}",
-                                 errors=auth.get_errors())
+        raise SamlLogoutRejected(
+            f"The sign-out message was refused: {auth.get_last_error_reason()}",
+            errors=auth.get_errors(),
+        )
     log.info("single logout processed", extra={"event": "signout.slo"})
     return url if isinstance(url, str) else None
 

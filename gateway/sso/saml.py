@@ -54,7 +54,9 @@ def start_login(config: SamlConfig, store: Store, target: str | None) -> str:
     The pending ID is keyed by itself, not by a cookie, because the ACS receives a
     cross-site POST that a SameSite=Lax cookie does not accompany.
     """
-    auth = OneLogin_Saml2_Auth(config.endpoints.request_data("/saml/login"), old_settings=config.login)
+    auth = OneLogin_Saml2_Auth(
+        config.endpoints.request_data("/saml/login"), old_settings=config.login
+    )
     url: str = auth.login(return_to=config.endpoints.acs_url)
     request_id = auth.get_last_request_id()
     pending = json.dumps({"target": target})
@@ -76,7 +78,9 @@ def decode_response(encoded: str) -> bytes:
     # Comments inside signed content survive canonicalisation unnoticed and can
     # split a NameID for a naive reader (CVE-2017-11427 class). No IdP needs them.
     if b"<!--" in xml or b"<?" in xml.lstrip()[2:]:
-        raise SamlResponseRejected("The sign-in response contains XML comments or processing instructions.")
+        raise SamlResponseRejected(
+            "The sign-in response contains XML comments or processing instructions."
+        )
     return xml
 
 
@@ -108,7 +112,10 @@ def accept_response(
 
     # Replay: each response and assertion ID is accepted once, across every worker.
     ttl = int((expires - now).total_seconds() + clock_skew.total_seconds()) + 1
-    for kind, element_id in (("response", response.get_id()), ("assertion", response.get_assertion_id())):
+    for kind, element_id in (
+        ("response", response.get_id()),
+        ("assertion", response.get_assertion_id()),
+    ):
         if not set_once(store, f"{SEEN_PREFIX}{kind}:{element_id}", "1", ttl):
             raise SamlReplay("This sign-in response has already been used.", element_id=element_id)
 
@@ -117,7 +124,8 @@ def accept_response(
         pending = take(store, PENDING_PREFIX + request_id)
         if pending is None:
             raise SamlResponseRejected(
-                "This sign-in response does not answer a sign-in we started (or it was already used).",
+                "This sign-in response does not answer a sign-in we started "
+                "(or it was already used).",
                 in_response_to=request_id,
             )
         target = json.loads(pending)["target"]
@@ -128,7 +136,9 @@ def _parse(xml: bytes) -> Any:
     try:
         document = OneLogin_Saml2_XML.to_etree(xml)
     except Exception as error:  # python3-saml raises bare Exception for DTDs
-        raise SamlResponseRejected(f"The sign-in response is not well-formed XML ({type(error).__name__}).") from None
+        raise SamlResponseRejected(
+            f"The sign-in response is not well-formed XML ({type(error).__name__})."
+        ) from None
     if etree.QName(document).text != f"{{{Saml.NS_SAMLP}}}Response":
         raise SamlResponseRejected("The message is not a SAML Response.")
     if document.xpath("//saml:EncryptedAssertion", namespaces=NS):
@@ -148,24 +158,31 @@ def _assertion_in_response_to(document: Any) -> str | None:
     return distinct.pop() if distinct else None
 
 
-def _correlate(envelope_irt: str | None, assertion_irt: str | None, idp_initiated: bool) -> str | None:
+def _correlate(
+    envelope_irt: str | None, assertion_irt: str | None, idp_initiated: bool
+) -> str | None:
     """The request ID this response answers, or None for an allowed unsolicited one.
 
     The signed assertion's InResponseTo is the one that counts: the envelope may be
     unsigned, so an attacker can strip or change it there.
     """
     if envelope_irt is not None and assertion_irt is None:
-        raise SamlResponseRejected("The assertion is not bound to the sign-in request it claims to answer.")
+        raise SamlResponseRejected(
+            "The assertion is not bound to the sign-in request it claims to answer."
+        )
     if envelope_irt is not None and envelope_irt != assertion_irt:
         raise SamlResponseRejected("The response and its assertion answer different requests.")
     if assertion_irt is None and not idp_initiated:
         raise SamlResponseRejected(
-            "Sign-in must start from the license center link; unsolicited responses are not accepted."
+            "Sign-in must start from the license center link; "
+            "unsolicited responses are not accepted."
         )
     return assertion_irt
 
 
-def _library_validate(config: SamlConfig, xml: bytes, request_id: str | None) -> OneLogin_Saml2_Response:
+def _library_validate(
+    config: SamlConfig, xml: bytes, request_id: str | None
+) -> OneLogin_Saml2_Response:
     request_data = config.endpoints.request_data("/saml/acs")
     try:
         response = OneLogin_Saml2_Response(config.login, base64.b64encode(xml).decode())
@@ -190,8 +207,12 @@ def _check_envelope(document: Any, config: SamlConfig, now: datetime, skew: time
     if not confirmations or any(c.get("Recipient") != acs for c in confirmations):
         raise SamlResponseRejected("The assertion is meant for another service (Recipient).")
     if any(c.get("NotOnOrAfter") is None for c in confirmations):
-        raise SamlResponseRejected("The assertion has no expiry (SubjectConfirmationData NotOnOrAfter).")
-    audiences = assertion.xpath("saml:Conditions/saml:AudienceRestriction/saml:Audience/text()", namespaces=NS)
+        raise SamlResponseRejected(
+            "The assertion has no expiry (SubjectConfirmationData NotOnOrAfter)."
+        )
+    audiences = assertion.xpath(
+        "saml:Conditions/saml:AudienceRestriction/saml:Audience/text()", namespaces=NS
+    )
     if config.endpoints.entity_id not in audiences:
         raise SamlResponseRejected("The assertion is meant for another service (Audience).")
     conditions = assertion.xpath("saml:Conditions", namespaces=NS)[0]
@@ -227,14 +248,18 @@ def _time(value: str | None) -> datetime:
         raise SamlResponseRejected("The sign-in response has an unreadable timestamp.") from None
 
 
-def _identity(response: OneLogin_Saml2_Response, issuer: str, attribute_map: dict[str, str]) -> Identity:
+def _identity(
+    response: OneLogin_Saml2_Response, issuer: str, attribute_map: dict[str, str]
+) -> Identity:
     """Read identity only from a response already proven valid."""
     attributes = response.get_attributes()
 
     def single(field: str, *, required: bool) -> str:
         values = attributes.get(attribute_map[field]) or []
         if len(values) > 1:
-            raise SamlResponseRejected(f"The identity provider sent several values for {attribute_map[field]}.")
+            raise SamlResponseRejected(
+                f"The identity provider sent several values for {attribute_map[field]}."
+            )
         value = (values[0] if values else "") or ""
         if required and not value.strip():
             raise SamlResponseRejected(

@@ -16,8 +16,9 @@ from gateway.sso.identity import Identity
 log = logging.getLogger(__name__)
 
 
-def upsert_user(db: Session, identity: Identity, jit_permissions: frozenset[str],
-                now: datetime | None = None) -> User:
+def upsert_user(
+    db: Session, identity: Identity, jit_permissions: frozenset[str], now: datetime | None = None
+) -> User:
     """Find or create the user the IdP vouched for, in the account the IdP named.
 
     A user imported by email is linked to their subject at first sign-in. A user
@@ -35,21 +36,37 @@ def upsert_user(db: Session, identity: Identity, jit_permissions: frozenset[str]
     if user is None:
         user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
     if user is None:
-        user = User(subject=identity.subject, email=identity.email, account_id=account.id, status="active",
-                    permissions=[Permission(name=name) for name in sorted(jit_permissions)])
+        user = User(
+            subject=identity.subject,
+            email=identity.email,
+            account_id=account.id,
+            status="active",
+            permissions=[Permission(name=name) for name in sorted(jit_permissions)],
+        )
         db.add(user)
-        log.info("user created at sign-in", extra={"event": "user.created", "account": account.account_number})
+        log.info(
+            "user created at sign-in",
+            extra={"event": "user.created", "account": account.account_number},
+        )
     elif user.account_id != account.id:
-        log.warning("user moved account at the IdP; grants reset",
-                    extra={"event": "user.account_changed", "user_id": user.id,
-                           "account": account.account_number})
+        log.warning(
+            "user moved account at the IdP; grants reset",
+            extra={
+                "event": "user.account_changed",
+                "user_id": user.id,
+                "account": account.account_number,
+            },
+        )
         user.account_id = account.id
         user.permissions = [Permission(name=name) for name in sorted(jit_permissions)]
         user.remembered_system = None
     if user.status != "active":
         db.rollback()
-        raise AccountDisabled("Your access to the Product & License Center has been switched off by "
-                              "your organisation's administrators.", user_id=user.id)
+        raise AccountDisabled(
+            "Your access to the Product & License Center has been switched off by "
+            "your organisation's administrators.",
+            user_id=user.id,
+        )
     user.subject = identity.subject
     user.email = identity.email
     user.first_name = identity.first_name or user.first_name

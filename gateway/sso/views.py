@@ -6,16 +6,16 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session
+from flask import Blueprint, Response, redirect, render_template, request, session
 
 from gateway.db import get_session
 from gateway.extensions import csrf, limiter
 from gateway.routing.targets import checked_target
 from gateway.routing.views import route_response
-from gateway.settings import Settings
+from gateway.settings import current_settings
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
-from gateway.sso.config import SamlConfig
+from gateway.sso.config import current_saml
 from gateway.sso.signin import start_session, upsert_user
 from gateway.store import get_store
 
@@ -23,23 +23,13 @@ log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__)
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["settings"]
-    return settings
-
-
-def _saml() -> SamlConfig:
-    config: SamlConfig = current_app.extensions["saml"]
-    return config
-
-
 def _signin_limit() -> str:
-    return _settings().signin_rate_limit
+    return current_settings().signin_rate_limit
 
 
 @bp.get("/saml/metadata")
 def metadata() -> Response:
-    xml = _saml().login.get_sp_metadata()
+    xml = current_saml().login.get_sp_metadata()
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
@@ -48,16 +38,18 @@ def metadata() -> Response:
 def login() -> Any:
     """SP-initiated sign-in: `next` is where to go afterwards."""
     target = checked_target(request.args.get("next"))
-    return redirect(saml.start_login(_saml(), get_store(), target))
+    return redirect(saml.start_login(current_saml(), get_store(), target))
 
 
 @bp.post("/saml/acs")
 @csrf.exempt  # type: ignore[untyped-decorator]  # a cross-site POST from the IdP; the signature and InResponseTo protect it
 @limiter.limit(_signin_limit)
 def acs() -> Any:
-    settings = _settings()
+    settings = current_settings()
     accepted = saml.accept_response(
-        _saml(), get_store(), request.form.to_dict(),
+        current_saml(),
+        get_store(),
+        request.form.to_dict(),
         attribute_map=settings.saml_attribute_map,
         idp_initiated=settings.saml_idp_initiated,
         clock_skew=timedelta(seconds=settings.saml_clock_skew_seconds),
@@ -67,8 +59,15 @@ def acs() -> Any:
         target = checked_target(accepted.relay_state)
     user = upsert_user(get_session(), accepted.identity, settings.jit_permission_set)
     start_session(user, accepted.identity)
-    log.info("signed in", extra={"event": "signin.succeeded", "user_id": user.id,
-                                 "account_id": user.account_id, "solicited": accepted.solicited})
+    log.info(
+        "signed in",
+        extra={
+            "event": "signin.succeeded",
+            "user_id": user.id,
+            "account_id": user.account_id,
+            "solicited": accepted.solicited,
+        },
+    )
     return route_response(user, target)
 
 
@@ -76,7 +75,7 @@ def acs() -> Any:
 @csrf.exempt  # type: ignore[untyped-decorator]  # signed LogoutRequest/LogoutResponse messages; unsigned ones are refused
 def sls() -> Any:
     """Single logout from the IdP, or the IdP's answer to our logout."""
-    url = saml_logout.handle_sls(_saml(), get_store(), request.args.to_dict(), session)
+    url = saml_logout.handle_sls(current_saml(), get_store(), request.args.to_dict(), session)
     return redirect(url) if url else render_template("signed_out.html")
 
 
@@ -88,5 +87,5 @@ def logout_page() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     """End our session, then ask the IdP to end its own when it supports single logout."""
-    url = saml_logout.start_logout(_saml(), get_store(), session)
+    url = saml_logout.start_logout(current_saml(), get_store(), session)
     return redirect(url) if url else render_template("signed_out.html")

@@ -20,8 +20,15 @@ from gateway.devidp.servers import DemoPorts, RunningDemo, start_demo
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 TIMEOUT_MS = 15_000
 
 
@@ -76,8 +83,9 @@ def assert_arrived(page: Any, center_url: str, center_name: str, email: str) -> 
     assert page.locator("#target-link-uri").inner_text().startswith(center_url)
 
 
-def test_user_with_both_systems_chooses_and_arrives(page: Any, demo: RunningDemo,
-                                                   tmp_path: Path) -> None:
+def test_user_with_both_systems_chooses_and_arrives(
+    page: Any, demo: RunningDemo, tmp_path: Path
+) -> None:
     email = "carol@initech.example"
     sign_in_at_dev_idp(page, demo, email, tmp_path)
     page.wait_for_url(f"{demo.gateway_url}/choose")
@@ -95,8 +103,9 @@ def test_user_with_both_systems_chooses_and_arrives(page: Any, demo: RunningDemo
     assert (tmp_path / "3-license-center.png").stat().st_size > 0
 
 
-def test_legacy_only_user_goes_straight_to_the_legacy_center(page: Any, demo: RunningDemo,
-                                                             tmp_path: Path) -> None:
+def test_legacy_only_user_goes_straight_to_the_legacy_center(
+    page: Any, demo: RunningDemo, tmp_path: Path
+) -> None:
     email = "alice@acme.example"
     sign_in_at_dev_idp(page, demo, email, tmp_path)
     assert_arrived(page, demo.legacy_url, "Legacy license center", email)

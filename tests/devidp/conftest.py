@@ -38,8 +38,9 @@ def saml_dir(tmp_path_factory: pytest.TempPathFactory, demo_key: SigningKey) -> 
 
 @pytest.fixture
 def demo_config(demo_key: SigningKey) -> DemoConfig:
-    return DemoConfig(signing_key=demo_key, users=load_sample_users(),
-                      system_origins=(LEGACY_URL, NEW_URL))
+    return DemoConfig(
+        signing_key=demo_key, users=load_sample_users(), system_origins=(LEGACY_URL, NEW_URL)
+    )
 
 
 @pytest.fixture
@@ -88,8 +89,12 @@ def sign_in_at_dev_idp(client: FlaskClient, email: str, next_target: str | None 
     page = client.get(start.location)
     assert page.status_code == 200, page.get_data(as_text=True)
     html = page.get_data(as_text=True)
-    form = {"csrf_token": csrf_token(html), "SAMLRequest": hidden_field(html, "SAMLRequest"),
-            "RelayState": hidden_field(html, "RelayState"), "email": email}
+    form = {
+        "csrf_token": csrf_token(html),
+        "SAMLRequest": hidden_field(html, "SAMLRequest"),
+        "RelayState": hidden_field(html, "RelayState"),
+        "email": email,
+    }
     answer = client.post("/dev-idp/sso", data=form, headers={"Referer": start.location})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     return answer.get_data(as_text=True)
@@ -99,6 +104,8 @@ def post_to_acs(client: FlaskClient, autopost_page: str) -> TestResponse:
     """What the browser does with the auto-submitting form."""
     action = re.search(r'<form method="post" action="([^"]+)" data-autosubmit', autopost_page)
     assert action, autopost_page
-    form = {"SAMLResponse": hidden_field(autopost_page, "SAMLResponse"),
-            "RelayState": hidden_field(autopost_page, "RelayState")}
+    form = {
+        "SAMLResponse": hidden_field(autopost_page, "SAMLResponse"),
+        "RelayState": hidden_field(autopost_page, "RelayState"),
+    }
     return client.post(action.group(1), data=form)

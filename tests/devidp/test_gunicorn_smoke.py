@@ -58,26 +58,43 @@ def gunicorn(tmp_path: Path, idp_key: SigningKey) -> Iterator[tuple[str, Path]]:
     base_url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite:///{tmp_path / 'gateway.db'}"
     saml_dir = tmp_path / "saml"
-    write_saml_dir(saml_dir, idp_entity_id=IDP_ENTITY_ID, idp_sso_url=IDP_SSO_URL,
-                   idp_slo_url=IDP_SLO_URL, idp_cert_base64=idp_key.cert_base64)
+    write_saml_dir(
+        saml_dir,
+        idp_entity_id=IDP_ENTITY_ID,
+        idp_sso_url=IDP_SSO_URL,
+        idp_slo_url=IDP_SLO_URL,
+        idp_cert_base64=idp_key.cert_base64,
+    )
     db.upgrade(database_url)
     engine = db.make_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(Account.__table__.insert().values(account_number="SMOKE-1",
-                                                             name="Smoke"))
+        connection.execute(
+            Account.__table__.insert().values(account_number="SMOKE-1", name="Smoke")
+        )
     engine.dispose()
-    environment = {name: value for name, value in os.environ.items()
-                   if not name.startswith("GATEWAY_")}
-    environment.update({
-        "PORT": str(port), "GATEWAY_BIND_HOST": "127.0.0.1", "GATEWAY_WORKERS": "1",
-        "GATEWAY_DATABASE_URL": database_url, "GATEWAY_SAML_DIR": str(saml_dir),
-        "GATEWAY_BASE_URL": base_url, "GATEWAY_SECRET_KEY": secrets.token_urlsafe(48),
-    })
+    environment = {
+        name: value for name, value in os.environ.items() if not name.startswith("GATEWAY_")
+    }
+    environment.update(
+        {
+            "PORT": str(port),
+            "GATEWAY_BIND_HOST": "127.0.0.1",
+            "GATEWAY_WORKERS": "1",
+            "GATEWAY_DATABASE_URL": database_url,
+            "GATEWAY_SAML_DIR": str(saml_dir),
+            "GATEWAY_BASE_URL": base_url,
+            "GATEWAY_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+    )
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and config
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             _wait_until_healthy(base_url, server)
             yield base_url, log_path
@@ -95,13 +112,18 @@ def test_signed_signin_under_gunicorn(gunicorn: tuple[str, Path], idp_key: Signi
         request_id = authn_request_id(start.headers["Location"])
         spec = idp.spec(email="smoke@example.com", account="SMOKE-1", in_response_to=request_id)
         form = {"SAMLResponse": encode(idp.response_xml(spec))}
-        reply = browser.post(f"{gunicorn_url}/saml/acs", data=form, allow_redirects=False,
-                             timeout=10)
+        reply = browser.post(
+            f"{gunicorn_url}/saml/acs", data=form, allow_redirects=False, timeout=10
+        )
         assert reply.status_code == 302, reply.text
         assert "switchyard_session" in browser.cookies
         me = browser.get(f"{gunicorn_url}/api/v1/me", timeout=10).json()
         assert me["email"] == "smoke@example.com"
-    access = [json.loads(line) for line in log_path.read_text().splitlines()
-              if '"http.access"' in line]
+    access = [
+        json.loads(line) for line in log_path.read_text().splitlines() if '"http.access"' in line
+    ]
     assert {(entry["path"], entry["status"]) for entry in access} >= {
-        ("/healthz", 200), ("/saml/login", 302), ("/saml/acs", 302)}
+        ("/healthz", 200),
+        ("/saml/login", 302),
+        ("/saml/acs", 302),
+    }

@@ -17,8 +17,10 @@ TABLES = (Account, User, ProductLine, System, Entitlement)
 
 
 def _counts(db: Session) -> dict[str, int]:
-    return {table.__tablename__: db.scalar(select(func.count()).select_from(table)) or 0
-            for table in TABLES}
+    return {
+        table.__tablename__: db.scalar(select(func.count()).select_from(table)) or 0
+        for table in TABLES
+    }
 
 
 def test_sample_imports_twice_without_change(seeded: Session, tmp_path: Path) -> None:
@@ -26,13 +28,22 @@ def test_sample_imports_twice_without_change(seeded: Session, tmp_path: Path) ->
     seed_sample(seeded, tmp_path / "again", legacy_url=LEGACY_URL, new_url=NEW_URL)
     seeded.expire_all()
     assert _counts(seeded) == first
-    assert first == {"accounts": 4, "users": 8, "product_lines": 4, "systems": 2,
-                     "entitlements": 11}
+    assert first == {
+        "accounts": 4,
+        "users": 8,
+        "product_lines": 4,
+        "systems": 2,
+        "entitlements": 11,
+    }
 
 
 def test_reseeding_moves_the_license_centers(seeded: Session, tmp_path: Path) -> None:
-    seed_sample(seeded, tmp_path / "moved", legacy_url="http://127.0.0.1:9101",
-                new_url="http://127.0.0.1:9102")
+    seed_sample(
+        seeded,
+        tmp_path / "moved",
+        legacy_url="http://127.0.0.1:9101",
+        new_url="http://127.0.0.1:9102",
+    )
     seeded.expire_all()
     urls = {row.key: row.entry_url for row in seeded.scalars(select(System))}
     assert urls == {"legacy": "http://127.0.0.1:9101/start", "new": "http://127.0.0.1:9102/start"}
@@ -59,7 +70,12 @@ def test_every_user_has_a_stated_destination_and_an_account() -> None:
     users = load_sample_users()
     assert {user.email for user in users} == set(DESTINATIONS)
     assert {user.destination.key for user in users} == {
-        "legacy", "new", "choose", "no-access", "no-entitlements"}
+        "legacy",
+        "new",
+        "choose",
+        "no-access",
+        "no-entitlements",
+    }
     no_access = [user for user in users if user.destination.key == "no-access"]
     assert all(not {"licensing", "downloads"} & set(user.permissions) for user in no_access)
     admins = {user.account_number for user in users if "admin" in user.permissions}
@@ -67,8 +83,9 @@ def test_every_user_has_a_stated_destination_and_an_account() -> None:
 
 
 def test_rendered_files_fill_every_placeholder(tmp_path: Path) -> None:
-    rendered = render_sample(tmp_path, legacy_url="http://l.test/", new_url="http://n.test",
-                             today=date(2030, 1, 31))
+    rendered = render_sample(
+        tmp_path, legacy_url="http://l.test/", new_url="http://n.test", today=date(2030, 1, 31)
+    )
     text = "".join(path.read_text() for _, path in rendered)
     assert "{" not in text
     assert "http://l.test/start" in text and "2030-02-14" in text  # today+14

@@ -16,13 +16,17 @@ def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
         try:
             health = requests.get(f"{running.gateway_url}/healthz", timeout=5)
             assert health.json()["status"] == "ok"
-            start = requests.get(f"{running.gateway_url}/saml/login", allow_redirects=False,
-                                 timeout=5)
+            start = requests.get(
+                f"{running.gateway_url}/saml/login", allow_redirects=False, timeout=5
+            )
             assert start.headers["Location"].startswith(f"{running.gateway_url}/dev-idp/sso?")
             page = requests.get(start.headers["Location"], timeout=5)
             assert "Community portal (development IdP)" in page.text
-            legacy = requests.get(f"{running.legacy_url}/start",
-                                  params={"login_hint": "alice@acme.example"}, timeout=5)
+            legacy = requests.get(
+                f"{running.legacy_url}/start",
+                params={"login_hint": "alice@acme.example"},
+                timeout=5,
+            )
             assert "Legacy license center" in legacy.text and "alice@acme.example" in legacy.text
             assert "New license center" in requests.get(running.new_url, timeout=5).text
         finally:

@@ -57,7 +57,8 @@ def test_sso_page_lists_every_sample_user(demo_client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("email", SAMPLE_EMAILS)
 def test_each_sample_user_signs_in_and_lands_where_the_sample_says(
-        demo_client: FlaskClient, seeded: Session, email: str) -> None:
+    demo_client: FlaskClient, seeded: Session, email: str
+) -> None:
     reply = post_to_acs(demo_client, sign_in_at_dev_idp(demo_client, email))
     assert reply.status_code == 302, reply.get_data(as_text=True)
     expected = EXPECTED_LOCATION[DESTINATIONS[email].key]
@@ -72,8 +73,9 @@ def test_each_sample_user_signs_in_and_lands_where_the_sample_says(
     assert user is not None and user.subject == f"portal-{email}"
 
 
-def test_autopost_page_works_without_inline_script(demo_client: FlaskClient,
-                                                   seeded: Session) -> None:
+def test_autopost_page_works_without_inline_script(
+    demo_client: FlaskClient, seeded: Session
+) -> None:
     page = sign_in_at_dev_idp(demo_client, "carol@initech.example")
     assert '<script src="/static/autosubmit.js"></script>' in page
     assert ">Continue</button>" in page
@@ -82,12 +84,19 @@ def test_autopost_page_works_without_inline_script(demo_client: FlaskClient,
 
 
 def test_autopost_page_lets_the_form_end_at_a_license_center(
-        demo_client: FlaskClient, seeded: Session) -> None:
+    demo_client: FlaskClient, seeded: Session
+) -> None:
     start = demo_client.get("/saml/login")
     page = demo_client.get(start.location).get_data(as_text=True)
-    answer = demo_client.post("/dev-idp/sso", headers={"Referer": start.location}, data={
-        "csrf_token": csrf_token(page), "SAMLRequest": hidden_field(page, "SAMLRequest"),
-        "email": "alice@acme.example"})
+    answer = demo_client.post(
+        "/dev-idp/sso",
+        headers={"Referer": start.location},
+        data={
+            "csrf_token": csrf_token(page),
+            "SAMLRequest": hidden_field(page, "SAMLRequest"),
+            "email": "alice@acme.example",
+        },
+    )
     policy = answer.headers["Content-Security-Policy"]
     assert f"form-action 'self' {LEGACY_URL} {NEW_URL}" in policy
     assert "script-src 'self';" in policy
@@ -100,8 +109,15 @@ def test_sso_answers_only_our_own_acs(demo_client: FlaskClient) -> None:
     assert "only this gateway" in reply.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("saml_request", ["", "not base64!", base64.b64encode(b"plain").decode(),
-                                          redirect_request(f"{BASE_URL}/saml/acs", request_id="")])
+@pytest.mark.parametrize(
+    "saml_request",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"plain").decode(),
+        redirect_request(f"{BASE_URL}/saml/acs", request_id=""),
+    ],
+)
 def test_sso_refuses_malformed_requests(demo_client: FlaskClient, saml_request: str) -> None:
     reply = demo_client.get("/dev-idp/sso", query_string={"SAMLRequest": saml_request})
     assert reply.status_code == 400
@@ -109,8 +125,13 @@ def test_sso_refuses_malformed_requests(demo_client: FlaskClient, saml_request: 
 
 
 def test_sso_post_needs_the_csrf_token(demo_client: FlaskClient) -> None:
-    reply = demo_client.post("/dev-idp/sso", data={
-        "SAMLRequest": redirect_request(f"{BASE_URL}/saml/acs"), "email": "alice@acme.example"})
+    reply = demo_client.post(
+        "/dev-idp/sso",
+        data={
+            "SAMLRequest": redirect_request(f"{BASE_URL}/saml/acs"),
+            "email": "alice@acme.example",
+        },
+    )
     assert reply.status_code == 400
     assert "SAMLResponse" not in reply.get_data(as_text=True)
 
@@ -118,9 +139,15 @@ def test_sso_post_needs_the_csrf_token(demo_client: FlaskClient) -> None:
 def test_sso_post_refuses_someone_not_in_the_sample(demo_client: FlaskClient) -> None:
     start = demo_client.get("/saml/login")
     page = demo_client.get(start.location).get_data(as_text=True)
-    reply = demo_client.post("/dev-idp/sso", headers={"Referer": start.location}, data={
-        "csrf_token": csrf_token(page), "SAMLRequest": hidden_field(page, "SAMLRequest"),
-        "email": "mallory@evil.example"})
+    reply = demo_client.post(
+        "/dev-idp/sso",
+        headers={"Referer": start.location},
+        data={
+            "csrf_token": csrf_token(page),
+            "SAMLRequest": hidden_field(page, "SAMLRequest"),
+            "email": "mallory@evil.example",
+        },
+    )
     assert reply.status_code == 400
     assert "not among the demo sample users" in reply.get_data(as_text=True)
 

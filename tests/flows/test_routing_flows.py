@@ -63,12 +63,34 @@ def remembered(dbs: Session) -> str | None:
 
 
 def both_systems(dbs: Session, acme: Account, world: Landscape) -> None:
-    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Server",
-                          unit_of_measure="named user", days_left=30)
-    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Vault",
-                          unit_of_measure="core", kind="maintenance", days_left=300)
-    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Viewer",
-                          kind="perpetual", end_date=None)
+    factories.entitlement(
+        dbs,
+        acme,
+        world.legacy_line,
+        [world.legacy],
+        product="CAD Server",
+        unit_of_measure="named user",
+        days_left=30,
+    )
+    factories.entitlement(
+        dbs,
+        acme,
+        world.new_line,
+        [world.new],
+        product="PLM Vault",
+        unit_of_measure="core",
+        kind="maintenance",
+        days_left=300,
+    )
+    factories.entitlement(
+        dbs,
+        acme,
+        world.new_line,
+        [world.new],
+        product="PLM Viewer",
+        kind="perpetual",
+        end_date=None,
+    )
 
 
 def long_date(value: date) -> str:
@@ -76,8 +98,13 @@ def long_date(value: date) -> str:
 
 
 def test_legacy_only_account_goes_to_legacy_with_login_hint(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape,
-        caplog: pytest.LogCaptureFixture) -> None:
+    client: FlaskClient,
+    idp: PortalIdP,
+    dbs: Session,
+    acme: Account,
+    world: Landscape,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
     with caplog.at_level(logging.INFO, logger="gateway.routing.views"):
         entry, query = handoff(sign_in(client, idp))
@@ -87,21 +114,24 @@ def test_legacy_only_account_goes_to_legacy_with_login_hint(
     assert (record.kind, record.systems) == ("system", ["legacy"])  # type: ignore[attr-defined]
 
 
-def test_new_only_account_goes_to_new(client: FlaskClient, idp: PortalIdP, dbs: Session,
-                                      acme: Account, world: Landscape) -> None:
+def test_new_only_account_goes_to_new(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     factories.entitlement(dbs, acme, world.new_line, [world.new])
     entry, query = handoff(sign_in(client, idp))
     assert entry == NEW_ENTRY and query["login_hint"] == [EMAIL]
 
 
 def test_moved_line_waits_on_legacy_until_new_holds_it(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     factories.entitlement(dbs, acme, world.new_line, [world.legacy])
     assert handoff(sign_in(client, idp))[0] == LEGACY_ENTRY
 
 
 def test_both_systems_show_the_choice_page_with_entitlement_details(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     reply = sign_in(client, idp)
     assert (reply.status_code, reply.location) == (302, "/choose")
@@ -115,11 +145,12 @@ def test_both_systems_show_the_choice_page_with_entitlement_details(
     assert f"Maintenance ends {long_date(date.today() + timedelta(days=300))}" in html
     assert "Perpetual" in html
     assert html.count("Ends within 60 days") == 1
-    assert '<script' not in html and 'style=' not in html
+    assert "<script" not in html and "style=" not in html
 
 
 def test_choice_without_csrf_token_is_refused_and_nothing_remembered(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     sign_in(client, idp)
     reply = post_choice(client, {"system": "new", "remember": "y"})
@@ -129,7 +160,8 @@ def test_choice_without_csrf_token_is_refused_and_nothing_remembered(
 
 
 def test_choice_with_token_hands_off_to_the_chosen_system(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     sign_in(client, idp)
     token = csrf_token(client.get("/choose").get_data(as_text=True))
@@ -139,8 +171,8 @@ def test_choice_with_token_hands_off_to_the_chosen_system(
 
 
 def test_remembered_choice_sends_the_next_sign_in_straight_there(
-        app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account,
-        world: Landscape) -> None:
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     sign_in(client, idp)
     token = csrf_token(client.get("/choose").get_data(as_text=True))
@@ -152,7 +184,8 @@ def test_remembered_choice_sends_the_next_sign_in_straight_there(
 
 
 def test_choosing_a_system_that_is_not_offered_is_refused(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     factories.system(dbs, "archive")
     both_systems(dbs, acme, world)
     sign_in(client, idp)
@@ -164,9 +197,11 @@ def test_choosing_a_system_that_is_not_offered_is_refused(
 
 
 def test_no_active_entitlements_explains_and_lists_the_ended_ones(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
-    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Classic",
-                          days_left=-40)
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    factories.entitlement(
+        dbs, acme, world.legacy_line, [world.legacy], product="CAD Classic", days_left=-40
+    )
     reply = sign_in(client, idp)
     assert (reply.status_code, reply.location) == (302, "/no-entitlements")
 
@@ -177,7 +212,8 @@ def test_no_active_entitlements_explains_and_lists_the_ended_ones(
 
 
 def test_user_without_licensing_or_downloads_is_told_which_admins_to_ask(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
     factories.user(dbs, acme, email=EMAIL, permissions=("portal",))
     admin(dbs, acme, "Ada", "Admin", "ada@acme.example")
@@ -191,7 +227,8 @@ def test_user_without_licensing_or_downloads_is_told_which_admins_to_ask(
 
 
 def test_deep_link_into_a_system_goes_there_with_the_link_as_target(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     deep_link = "https://new.licenses.test/orders/42?tab=keys"
     entry, query = handoff(sign_in(client, idp, next_target=deep_link))
@@ -199,14 +236,16 @@ def test_deep_link_into_a_system_goes_there_with_the_link_as_target(
 
 
 def test_local_next_returns_to_that_page_after_sign_in(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
     reply = sign_in(client, idp, next_target="/logout")
     assert (reply.status_code, reply.location) == (302, "/logout")
 
 
 def test_foreign_next_is_refused_before_sign_in_and_starts_no_session(
-        client: FlaskClient, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, dbs: Session, acme: Account, world: Landscape
+) -> None:
     reply = client.get("/saml/login", query_string={"next": "https://evil.example/new"})
     assert reply.status_code == 400
     assert "somewhere we do not send people" in reply.get_data(as_text=True)
@@ -214,7 +253,8 @@ def test_foreign_next_is_refused_before_sign_in_and_starts_no_session(
 
 
 def test_signed_in_route_honours_a_deep_link_and_refuses_a_foreign_one(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
     both_systems(dbs, acme, world)
     sign_in(client, idp)
     deep_link = "https://legacy.licenses.test/keys"

@@ -41,19 +41,30 @@ def test_security_headers_on_every_response(client: FlaskClient) -> None:
 
 
 def test_request_id_is_echoed_only_when_safe(client: FlaskClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-ID": "lb-1234abcd"}).headers["X-Request-ID"] == "lb-1234abcd"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "lb-1234abcd"}).headers["X-Request-ID"]
+        == "lb-1234abcd"
+    )
     forged = 'x" "level": "CRITICAL'
     assigned = client.get("/healthz", headers={"X-Request-ID": forged}).headers["X-Request-ID"]
     assert assigned != forged and len(assigned) == 32
 
 
-def test_log_lines_are_json_with_the_request_id(app: Flask, client: FlaskClient,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
-    client.get("/saml/login", query_string={"next": "https://evil.test/"},
-               headers={"X-Request-ID": "req-abcdef12"})
-    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+def test_log_lines_are_json_with_the_request_id(
+    app: Flask, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client.get(
+        "/saml/login",
+        query_string={"next": "https://evil.test/"},
+        headers={"X-Request-ID": "req-abcdef12"},
+    )
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
     refused = [line for line in lines if line.get("event") == "signin.unsafe_redirect"]
-    assert refused and refused[0]["request_id"] == "req-abcdef12" and refused[0]["level"] == "WARNING"
+    assert (
+        refused and refused[0]["request_id"] == "req-abcdef12" and refused[0]["level"] == "WARNING"
+    )
 
 
 def test_request_id_filter_outside_a_request() -> None:

@@ -13,15 +13,19 @@ from gateway.cli import main
 from gateway.settings import Settings, SettingsError, load_settings
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("GATEWAY_BASE_URL", "ftp://sso.example.com", "GATEWAY_BASE_URL"),
-    ("GATEWAY_SESSION_MINUTES", "forever", "GATEWAY_SESSION_MINUTES"),
-    ("GATEWAY_SECRET_KEY", "short", "GATEWAY_SECRET_KEY: Value error, must be at least 32"),
-    ("GATEWAY_JIT_PERMISSIONS", "portal superuser", "GATEWAY_JIT_PERMISSIONS"),
-    ("GATEWAY_SAML_ATTRIBUTE_MAP", '{"email": "mail"}', "GATEWAY_SAML_ATTRIBUTE_MAP"),
-])
-def test_invalid_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str,
-                                            value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("GATEWAY_BASE_URL", "ftp://sso.example.com", "GATEWAY_BASE_URL"),
+        ("GATEWAY_SESSION_MINUTES", "forever", "GATEWAY_SESSION_MINUTES"),
+        ("GATEWAY_SECRET_KEY", "short", "GATEWAY_SECRET_KEY: Value error, must be at least 32"),
+        ("GATEWAY_JIT_PERMISSIONS", "portal superuser", "GATEWAY_JIT_PERMISSIONS"),
+        ("GATEWAY_SAML_ATTRIBUTE_MAP", '{"email": "mail"}', "GATEWAY_SAML_ATTRIBUTE_MAP"),
+    ],
+)
+def test_invalid_setting_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
@@ -55,7 +59,9 @@ def test_cli_reports_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch) -
     assert "Error: GATEWAY_BASE_URL" in result.output
 
 
-def test_cli_db_upgrade_migrates(monkeypatch: pytest.MonkeyPatch, saml_dir: Path, tmp_path: Path) -> None:
+def test_cli_db_upgrade_migrates(
+    monkeypatch: pytest.MonkeyPatch, saml_dir: Path, tmp_path: Path
+) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     monkeypatch.setenv("GATEWAY_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("GATEWAY_SAML_DIR", str(saml_dir))
@@ -64,6 +70,10 @@ def test_cli_db_upgrade_migrates(monkeypatch: pytest.MonkeyPatch, saml_dir: Path
     assert "database at head" in result.output
     import sqlite3
 
-    tables = {row[0] for row in sqlite3.connect(tmp_path / "fresh.db").execute(
-        "select name from sqlite_master where type='table'")}
+    tables = {
+        row[0]
+        for row in sqlite3.connect(tmp_path / "fresh.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
     assert {"accounts", "users", "entitlements", "alembic_version"} <= tables

@@ -30,8 +30,16 @@ def landscape(db: Session) -> Landscape:
     )
 
 
-def admin(db: Session, account_row: Account, first_name: str, last_name: str, email: str,
-          **fields: object) -> None:
+def admin(
+    db: Session, account_row: Account, first_name: str, last_name: str, email: str, **fields: object
+) -> None:
     """An org admin (admin permission only) in `account_row`."""
-    factories.user(db, account_row, email=email, permissions=("admin",),
-                   first_name=first_name, last_name=last_name, **fields)
+    factories.user(
+        db,
+        account_row,
+        email=email,
+        permissions=("admin",),
+        first_name=first_name,
+        last_name=last_name,
+        **fields,
+    )

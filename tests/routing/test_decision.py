@@ -23,24 +23,51 @@ EVERYONE = frozenset({"portal", "licensing", "downloads"})
 LINES = (LineState("CAD", "CAD suite", "legacy"), LineState("PLM", "PLM suite", "new"))
 
 
-def ent(line: str = "CAD", held_by: tuple[str, ...] = ("legacy",), *, status: str = "active",
-        end: date | None = TODAY + timedelta(days=100),
-        external_id: str = "E-1") -> EntitlementView:
-    return EntitlementView(external_id=external_id, product_line_code=line,
-                           product_line_name=f"{line} suite", product=f"{line} Server",
-                           unit_of_measure="seat", quantity=Decimal(5), kind="subscription",
-                           start_date=TODAY - timedelta(days=10), end_date=end, status=status,
-                           held_by=frozenset(held_by))
+def ent(
+    line: str = "CAD",
+    held_by: tuple[str, ...] = ("legacy",),
+    *,
+    status: str = "active",
+    end: date | None = TODAY + timedelta(days=100),
+    external_id: str = "E-1",
+) -> EntitlementView:
+    return EntitlementView(
+        external_id=external_id,
+        product_line_code=line,
+        product_line_name=f"{line} suite",
+        product=f"{line} Server",
+        unit_of_measure="seat",
+        quantity=Decimal(5),
+        kind="subscription",
+        start_date=TODAY - timedelta(days=10),
+        end_date=end,
+        status=status,
+        held_by=frozenset(held_by),
+    )
 
 
-def route(entitlements: list[EntitlementView], *, lines: tuple[LineState, ...] = LINES,
-          permissions: frozenset[str] = EVERYONE, grace_days: int = 0,
-          deep_link: str | None = None, remembered: str | None = None) -> RouteDecision:
-    return decide(UserView(permissions), entitlements, lines, today=TODAY, grace_days=grace_days,
-                  deep_link_system=deep_link, remembered_system=remembered)
+def route(
+    entitlements: list[EntitlementView],
+    *,
+    lines: tuple[LineState, ...] = LINES,
+    permissions: frozenset[str] = EVERYONE,
+    grace_days: int = 0,
+    deep_link: str | None = None,
+    remembered: str | None = None,
+) -> RouteDecision:
+    return decide(
+        UserView(permissions),
+        entitlements,
+        lines,
+        today=TODAY,
+        grace_days=grace_days,
+        deep_link_system=deep_link,
+        remembered_system=remembered,
+    )
 
 
 # --- activity -----------------------------------------------------------------------------
+
 
 def test_entitlement_ending_today_is_active_and_yesterday_is_not() -> None:
     assert is_active(ent(end=TODAY), TODAY, 0)
@@ -60,6 +87,7 @@ def test_entitlement_without_end_date_is_active_only_with_active_status() -> Non
 
 # --- permissions --------------------------------------------------------------------------
 
+
 def test_portal_only_user_has_no_access_even_with_entitlements() -> None:
     decision = route([ent()], permissions=frozenset({"portal", "admin"}))
     assert decision.kind == "no_access"
@@ -72,6 +100,7 @@ def test_licensing_or_downloads_alone_is_enough_to_be_routed() -> None:
 
 
 # --- line resolution ----------------------------------------------------------------------
+
 
 def test_legacy_line_goes_to_legacy_even_when_new_holds_it() -> None:
     decision = route([ent("CAD", ("legacy", "new"))])
@@ -110,6 +139,7 @@ def test_line_missing_from_configuration_stays_on_legacy() -> None:
 
 # --- one, two or no systems ---------------------------------------------------------------
 
+
 def test_lines_in_both_systems_offer_a_choice_with_entitlements_per_system() -> None:
     cad, plm = ent("CAD", external_id="E-1"), ent("PLM", ("new",), external_id="E-2")
     decision = route([plm, cad])
@@ -146,8 +176,9 @@ FAST = settings(max_examples=150, deadline=None, database=None, derandomize=True
 SYSTEM_KEYS = ("legacy", "new")
 LINE_CODES = ("CAD", "CAM", "PLM")
 
-line_states = st.dictionaries(st.sampled_from(LINE_CODES),
-                              st.sampled_from(("legacy", "new", "pilot")), max_size=3)
+line_states = st.dictionaries(
+    st.sampled_from(LINE_CODES), st.sampled_from(("legacy", "new", "pilot")), max_size=3
+)
 entitlements = st.lists(
     st.builds(
         ent,
@@ -168,39 +199,74 @@ def lines_of(states: dict[str, str]) -> tuple[LineState, ...]:
 
 
 @FAST
-@given(entitlements, line_states, permission_sets, maybe_system, maybe_system,
-       st.integers(0, 30))
+@given(entitlements, line_states, permission_sets, maybe_system, maybe_system, st.integers(0, 30))
 def test_decision_is_deterministic_and_order_independent(
-        rows: list[EntitlementView], states: dict[str, str], permissions: frozenset[str],
-        deep_link: str | None, remembered: str | None, grace_days: int) -> None:
+    rows: list[EntitlementView],
+    states: dict[str, str],
+    permissions: frozenset[str],
+    deep_link: str | None,
+    remembered: str | None,
+    grace_days: int,
+) -> None:
     def once(order: list[EntitlementView], lines: tuple[LineState, ...]) -> RouteDecision:
-        return route(order, lines=lines, permissions=permissions, grace_days=grace_days,
-                     deep_link=deep_link, remembered=remembered)
+        return route(
+            order,
+            lines=lines,
+            permissions=permissions,
+            grace_days=grace_days,
+            deep_link=deep_link,
+            remembered=remembered,
+        )
+
     first = once(rows, lines_of(states))
     assert once(list(reversed(rows)), tuple(reversed(lines_of(states)))) == first
     assert once(rows, lines_of(states)) == first
 
 
 @FAST
-@given(entitlements, line_states, permission_sets, maybe_system, maybe_system,
-       entitlements.filter(bool).map(lambda rows: rows[0]), st.integers(1, 500))
+@given(
+    entitlements,
+    line_states,
+    permission_sets,
+    maybe_system,
+    maybe_system,
+    entitlements.filter(bool).map(lambda rows: rows[0]),
+    st.integers(1, 500),
+)
 def test_adding_an_expired_entitlement_never_changes_the_decision(
-        rows: list[EntitlementView], states: dict[str, str], permissions: frozenset[str],
-        deep_link: str | None, remembered: str | None, extra: EntitlementView,
-        days_ago: int) -> None:
-    expired = dataclasses.replace(extra, external_id="E-expired",
-                                  end_date=TODAY - timedelta(days=days_ago))
-    before = route(rows, lines=lines_of(states), permissions=permissions, deep_link=deep_link,
-                   remembered=remembered)
-    after = route([*rows, expired], lines=lines_of(states), permissions=permissions,
-                  deep_link=deep_link, remembered=remembered)
+    rows: list[EntitlementView],
+    states: dict[str, str],
+    permissions: frozenset[str],
+    deep_link: str | None,
+    remembered: str | None,
+    extra: EntitlementView,
+    days_ago: int,
+) -> None:
+    expired = dataclasses.replace(
+        extra, external_id="E-expired", end_date=TODAY - timedelta(days=days_ago)
+    )
+    before = route(
+        rows,
+        lines=lines_of(states),
+        permissions=permissions,
+        deep_link=deep_link,
+        remembered=remembered,
+    )
+    after = route(
+        [*rows, expired],
+        lines=lines_of(states),
+        permissions=permissions,
+        deep_link=deep_link,
+        remembered=remembered,
+    )
     assert after == before
 
 
 @FAST
 @given(entitlements, line_states, permission_sets)
 def test_user_without_licensing_or_downloads_is_always_no_access(
-        rows: list[EntitlementView], states: dict[str, str], permissions: frozenset[str]) -> None:
+    rows: list[EntitlementView], states: dict[str, str], permissions: frozenset[str]
+) -> None:
     without = permissions - {"licensing", "downloads"}
     assert route(rows, lines=lines_of(states), permissions=without).kind == "no_access"
 
@@ -208,20 +274,28 @@ def test_user_without_licensing_or_downloads_is_always_no_access(
 @FAST
 @given(entitlements, line_states)
 def test_a_line_goes_to_new_only_when_new_holds_an_active_entitlement_of_it(
-        rows: list[EntitlementView], states: dict[str, str]) -> None:
+    rows: list[EntitlementView], states: dict[str, str]
+) -> None:
     decision = route(rows, lines=lines_of(states))
     for entry in decision.trace:
         if entry.system == "new":
             assert states.get(entry.line_code) == "new"
-            assert any(e.product_line_code == entry.line_code and "new" in e.held_by
-                       and is_active(e, TODAY, 0) for e in rows)
+            assert any(
+                e.product_line_code == entry.line_code
+                and "new" in e.held_by
+                and is_active(e, TODAY, 0)
+                for e in rows
+            )
 
 
 @FAST
 @given(entitlements, line_states, maybe_system, maybe_system)
 def test_destination_is_always_a_system_holding_an_active_line(
-        rows: list[EntitlementView], states: dict[str, str], deep_link: str | None,
-        remembered: str | None) -> None:
+    rows: list[EntitlementView],
+    states: dict[str, str],
+    deep_link: str | None,
+    remembered: str | None,
+) -> None:
     decision = route(rows, lines=lines_of(states), deep_link=deep_link, remembered=remembered)
     active = sorted(e.external_id for e in rows if is_active(e, TODAY, 0))
     routed = sorted(e.external_id for group in decision.by_system.values() for e in group)

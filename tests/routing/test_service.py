@@ -42,8 +42,9 @@ def test_entitlement_carries_every_holding_system_and_its_line(dbs: Session) -> 
     assert {(line.code, line.state) for line in inputs.lines} == {("CAD", "legacy"), ("PLM", "new")}
 
 
-def test_query_count_does_not_grow_with_entitlements(dbs: Session,
-                                                     statements: StatementCounter) -> None:
+def test_query_count_does_not_grow_with_entitlements(
+    dbs: Session, statements: StatementCounter
+) -> None:
     world = landscape(dbs)
     small, large = factories.account(dbs), factories.account(dbs)
     factories.entitlement(dbs, small, world.legacy_line, [world.legacy])
@@ -73,24 +74,31 @@ def test_org_admins_are_the_active_admins_of_that_account_only(dbs: Session) -> 
     contacts = service.org_admins(dbs, ours.id)
 
     assert [(c.name, c.email) for c in contacts] == [
-        ("Ada Admin", "ada@ours.example"), ("Zoe Zimmer", "zoe@ours.example")]
+        ("Ada Admin", "ada@ours.example"),
+        ("Zoe Zimmer", "zoe@ours.example"),
+    ]
 
 
-def test_inactive_entitlements_are_the_ended_ones_latest_first(dbs: Session,
-                                                               settings: Settings) -> None:
+def test_inactive_entitlements_are_the_ended_ones_latest_first(
+    dbs: Session, settings: Settings
+) -> None:
     world = landscape(dbs)
     customer = factories.account(dbs)
     factories.entitlement(dbs, customer, world.legacy_line, [world.legacy])
     old = factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-90)
     recent = factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-2)
-    cancelled = factories.entitlement(dbs, customer, world.legacy_line, [world.legacy],
-                                      status="cancelled")
+    cancelled = factories.entitlement(
+        dbs, customer, world.legacy_line, [world.legacy], status="cancelled"
+    )
     inputs = service.load_inputs(dbs, factories.user(dbs, customer))
 
     ended = service.inactive_entitlements(inputs, settings, date.today())
 
     assert [e.external_id for e in ended] == [
-        cancelled.external_id, recent.external_id, old.external_id]
+        cancelled.external_id,
+        recent.external_id,
+        old.external_id,
+    ]
 
 
 def test_system_for_url_matches_the_origin_not_a_prefix(dbs: Session) -> None:
@@ -116,6 +124,8 @@ def test_decide_for_applies_the_configured_grace_period(dbs: Session, settings: 
 
     def kind(grace_days: int) -> str:
         with_grace = settings.model_copy(update={"entitlement_grace_days": grace_days})
-        return service.decide_for(inputs, with_grace, today=today, deep_link_system=None,
-                                  remembered_system=None).kind
+        return service.decide_for(
+            inputs, with_grace, today=today, deep_link_system=None, remembered_system=None
+        ).kind
+
     assert (kind(3), kind(2)) == ("system", "none")

@@ -22,9 +22,16 @@ def account(dbs: Session) -> Account:
     return factories.account(dbs, ACCOUNT, "Acme Corp")
 
 
-def assert_refused(reply: TestResponse, client: FlaskClient, dbs: Session,
-                   caplog: pytest.LogCaptureFixture, *, reason: str | tuple[str, ...], status: int = 400,
-                   event: str = "saml.response_rejected") -> None:
+def assert_refused(
+    reply: TestResponse,
+    client: FlaskClient,
+    dbs: Session,
+    caplog: pytest.LogCaptureFixture,
+    *,
+    reason: str | tuple[str, ...],
+    status: int = 400,
+    event: str = "saml.response_rejected",
+) -> None:
     """A refusal: a 4xx page saying why, no session, no user, and a log event."""
     body = reply.get_data(as_text=True)
     assert reply.status_code == status, body

@@ -46,14 +46,20 @@ def test_logout_needs_csrf_token(client: FlaskClient, idp: PortalIdP, account: A
 
 
 def test_logout_ends_the_session_server_side_and_asks_the_idp(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     signed_in(client, idp)
     stolen = client.get_cookie("switchyard_session", domain="sso.test")
     assert stolen is not None
     reply = client.post("/logout", data={"csrf_token": csrf_token(client)}, headers=SAME_ORIGIN)
     assert reply.status_code == 302 and reply.location.startswith(IDP_SLO_URL)
-    request_xml = zlib.decompress(base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15)
-    assert etree.fromstring(request_xml).findtext("{urn:oasis:names:tc:SAML:2.0:assertion}NameID") == "sub-1"
+    request_xml = zlib.decompress(
+        base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15
+    )
+    assert (
+        etree.fromstring(request_xml).findtext("{urn:oasis:names:tc:SAML:2.0:assertion}NameID")
+        == "sub-1"
+    )
     assert client.get("/api/v1/me").status_code == 401
     replayer = client.application.test_client()
     replayer.set_cookie("switchyard_session", stolen.value, domain="sso.test")
@@ -61,12 +67,17 @@ def test_logout_ends_the_session_server_side_and_asks_the_idp(
 
 
 def test_idp_logout_response_for_our_request_is_accepted_once(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     signed_in(client, idp)
     reply = client.post("/logout", data={"csrf_token": csrf_token(client)}, headers=SAME_ORIGIN)
-    request_xml = zlib.decompress(base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15)
+    request_xml = zlib.decompress(
+        base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15
+    )
     request_id = etree.fromstring(request_xml).get("ID")
-    query = signed_redirect_query(idp.key, "SAMLResponse", deflate_encode(logout_response_xml(SLS_URL, request_id)))
+    query = signed_redirect_query(
+        idp.key, "SAMLResponse", deflate_encode(logout_response_xml(SLS_URL, request_id))
+    )
     first = client.get("/saml/sls", query_string=query)
     assert first.status_code == 200 and "signed out" in first.get_data(as_text=True)
     again = client.get("/saml/sls", query_string=query)
@@ -74,9 +85,12 @@ def test_idp_logout_response_for_our_request_is_accepted_once(
 
 
 def test_signed_idp_logout_request_ends_the_matching_session(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     signed_in(client, idp, subject="sub-1")
-    query = signed_redirect_query(idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-1")))
+    query = signed_redirect_query(
+        idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-1"))
+    )
     reply = client.get("/saml/sls", query_string=query)
     assert reply.status_code == 302 and reply.location.startswith(IDP_SLO_URL)
     assert "SAMLResponse=" in reply.location
@@ -84,34 +98,46 @@ def test_signed_idp_logout_request_ends_the_matching_session(
 
 
 def test_idp_logout_request_for_someone_else_leaves_the_session(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     signed_in(client, idp, subject="sub-1")
-    query = signed_redirect_query(idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-2")))
+    query = signed_redirect_query(
+        idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-2"))
+    )
     assert client.get("/saml/sls", query_string=query).status_code == 302
     assert client.get("/api/v1/me").status_code == 200
 
 
-def test_unsigned_logout_request_is_refused(client: FlaskClient, idp: PortalIdP, account: Account,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_unsigned_logout_request_is_refused(
+    client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
     # Logout CSRF: any page could send the user's browser here.
     signed_in(client, idp)
-    reply = client.get("/saml/sls", query_string={"SAMLRequest": deflate_encode(logout_request_xml(SLS_URL, "sub-1"))})
+    reply = client.get(
+        "/saml/sls",
+        query_string={"SAMLRequest": deflate_encode(logout_request_xml(SLS_URL, "sub-1"))},
+    )
     assert reply.status_code == 400
     assert client.get("/api/v1/me").status_code == 200
     assert "saml.logout_rejected" in [getattr(r, "event", None) for r in caplog.records]
 
 
-def test_logout_request_signed_by_another_key_is_refused(client: FlaskClient, idp: PortalIdP,
-                                                         account: Account) -> None:
+def test_logout_request_signed_by_another_key_is_refused(
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     signed_in(client, idp)
-    query = signed_redirect_query(generate_signing_key("attacker"), "SAMLRequest",
-                                  deflate_encode(logout_request_xml(SLS_URL, "sub-1")))
+    query = signed_redirect_query(
+        generate_signing_key("attacker"),
+        "SAMLRequest",
+        deflate_encode(logout_request_xml(SLS_URL, "sub-1")),
+    )
     assert client.get("/saml/sls", query_string=query).status_code == 400
     assert client.get("/api/v1/me").status_code == 200
 
 
-def test_deflate_bomb_is_refused_without_inflating_it(client: FlaskClient, idp: PortalIdP,
-                                                      account: Account) -> None:
+def test_deflate_bomb_is_refused_without_inflating_it(
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     bomb = deflate_encode("<a>" + "A" * 50_000_000 + "</a>")
     assert len(bomb) < 16 * 1024 * 6  # small on the wire
     query = signed_redirect_query(idp.key, "SAMLRequest", bomb)
@@ -121,16 +147,22 @@ def test_deflate_bomb_is_refused_without_inflating_it(client: FlaskClient, idp: 
 
 
 def test_small_deflate_bomb_under_the_wire_cap_is_refused_by_the_inflate_cap(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     bomb = deflate_encode("<a>" + "A" * 5_000_000 + "</a>")
     assert len(bomb) <= 16 * 1024
-    reply = client.get("/saml/sls", query_string=signed_redirect_query(idp.key, "SAMLRequest", bomb))
+    reply = client.get(
+        "/saml/sls", query_string=signed_redirect_query(idp.key, "SAMLRequest", bomb)
+    )
     assert reply.status_code == 400 and "too large" in reply.get_data(as_text=True)
 
 
-def test_unknown_logout_response_is_refused(client: FlaskClient, idp: PortalIdP, account: Account) -> None:
-    query = signed_redirect_query(idp.key, "SAMLResponse",
-                                  deflate_encode(logout_response_xml(SLS_URL, "ONELOGIN_not-ours")))
+def test_unknown_logout_response_is_refused(
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
+    query = signed_redirect_query(
+        idp.key, "SAMLResponse", deflate_encode(logout_response_xml(SLS_URL, "ONELOGIN_not-ours"))
+    )
     reply = client.get("/saml/sls", query_string=query)
     assert reply.status_code == 400
     assert "does not match a sign-out we started" in reply.get_data(as_text=True)

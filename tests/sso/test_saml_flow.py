@@ -22,23 +22,34 @@ def session_cookie(client: FlaskClient) -> str | None:
     return cookie.value if cookie else None
 
 
-def test_sp_initiated_signin_creates_user_and_session(client: FlaskClient, idp: PortalIdP,
-                                                      dbs: Session, account: Account) -> None:
-    reply = idp.sign_in(client, email="Pat@Acme.example", account=ACCOUNT, subject="sub-1",
-                        first_name="Pat", last_name="Lee")
+def test_sp_initiated_signin_creates_user_and_session(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
+    reply = idp.sign_in(
+        client,
+        email="Pat@Acme.example",
+        account=ACCOUNT,
+        subject="sub-1",
+        first_name="Pat",
+        last_name="Lee",
+    )
     assert reply.status_code == 302
     user = dbs.scalar(select(User).where(User.subject == "sub-1"))
     assert user is not None and user.email == "pat@acme.example" and user.account_id == account.id
     me = client.get("/api/v1/me").get_json()
     assert me == {
-        "subject": "sub-1", "email": "pat@acme.example", "first_name": "Pat", "last_name": "Lee",
+        "subject": "sub-1",
+        "email": "pat@acme.example",
+        "first_name": "Pat",
+        "last_name": "Lee",
         "account": {"number": ACCOUNT, "name": "Acme Corp"},
         "permissions": ["downloads", "licensing", "portal"],
     }
 
 
 def test_imported_user_is_linked_by_email_and_keeps_permissions(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
     imported = factories.user(dbs, account, EMAIL, permissions=("portal", "admin"))
     idp.sign_in(client, email=EMAIL.upper(), account=ACCOUNT, subject="sub-9")
     dbs.expire_all()
@@ -49,7 +60,8 @@ def test_imported_user_is_linked_by_email_and_keeps_permissions(
 
 
 def test_user_moved_to_another_account_loses_old_grants(
-        client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
     other = factories.account(dbs, "OTHER-2")
     existing = factories.user(dbs, other, EMAIL, permissions=("portal", "admin"), subject="sub-3")
     idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-3")
@@ -59,8 +71,9 @@ def test_user_moved_to_another_account_loses_old_grants(
     assert "admin" not in moved.permission_names
 
 
-def test_disabled_user_gets_no_session(client: FlaskClient, idp: PortalIdP, dbs: Session,
-                                       account: Account) -> None:
+def test_disabled_user_gets_no_session(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
     factories.user(dbs, account, EMAIL, status="disabled", subject="sub-4")
     reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-4")
     assert reply.status_code == 403
@@ -69,7 +82,8 @@ def test_disabled_user_gets_no_session(client: FlaskClient, idp: PortalIdP, dbs:
 
 
 def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
-        client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     client.get("/logout")  # a page that renders a CSRF token creates a pre-login session
     before = session_cookie(client)
     assert before is not None
@@ -84,8 +98,9 @@ def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
     assert attacker.get("/api/v1/me").status_code == 401
 
 
-def test_acs_works_without_any_cookie_from_the_login_step(app: Flask, idp: PortalIdP,
-                                                          account: Account) -> None:
+def test_acs_works_without_any_cookie_from_the_login_step(
+    app: Flask, idp: PortalIdP, account: Account
+) -> None:
     # The IdP's POST is cross-site, so the browser sends no SameSite=Lax cookie with
     # it: the pending request is found by its ID alone.
     starter, finisher = https_client(app), https_client(app)
@@ -95,7 +110,9 @@ def test_acs_works_without_any_cookie_from_the_login_step(app: Flask, idp: Porta
     assert finisher.get("/api/v1/me").status_code == 200
 
 
-def test_pending_request_is_single_use(client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+def test_pending_request_is_single_use(
+    client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     request_id = idp.start(client)
     first = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
     second = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
@@ -111,7 +128,8 @@ def idp_initiated_client(app_idp_initiated: FlaskClient) -> FlaskClient:
 
 
 def test_idp_initiated_signin_when_enabled_follows_local_relay_state(
-        idp_initiated_client: FlaskClient, idp: PortalIdP, account: Account) -> None:
+    idp_initiated_client: FlaskClient, idp: PortalIdP, account: Account
+) -> None:
     xml = idp.response_xml(idp.spec(email=EMAIL, account=ACCOUNT))
     reply = idp.post(idp_initiated_client, xml, relay_state="/api/v1/me")
     assert reply.status_code == 302
@@ -143,7 +161,8 @@ def test_login_ignores_the_host_header(client: FlaskClient) -> None:
 
 
 def test_successful_signin_is_logged_without_personal_data(
-        client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture) -> None:
+    client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     idp.sign_in(client, email=EMAIL, account=ACCOUNT)
     records = [r for r in caplog.records if getattr(r, "event", None) == "signin.succeeded"]

@@ -25,7 +25,8 @@ def second_instance(settings: Settings, app: Flask) -> Flask:
 
 
 def test_signin_started_on_one_instance_completes_on_the_other(
-        app: Flask, second_instance: Flask, idp: PortalIdP, account: Account) -> None:
+    app: Flask, second_instance: Flask, idp: PortalIdP, account: Account
+) -> None:
     request_id = idp.start(app.test_client())
     browser = second_instance.test_client()
     spec = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
@@ -34,7 +35,8 @@ def test_signin_started_on_one_instance_completes_on_the_other(
 
 
 def test_response_replayed_on_the_other_instance_is_refused(
-        app: Flask, second_instance: Flask, idp: PortalIdP, account: Account) -> None:
+    app: Flask, second_instance: Flask, idp: PortalIdP, account: Account
+) -> None:
     first = app.test_client()
     request_id = idp.start(first)
     xml = idp.response_xml(idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id))
@@ -46,7 +48,8 @@ def test_response_replayed_on_the_other_instance_is_refused(
 
 
 def test_session_from_one_instance_is_valid_on_the_other_and_logout_ends_it_everywhere(
-        app: Flask, second_instance: Flask, idp: PortalIdP, account: Account) -> None:
+    app: Flask, second_instance: Flask, idp: PortalIdP, account: Account
+) -> None:
     browser = app.test_client()
     idp.sign_in(browser, email=EMAIL, account=ACCOUNT)
     cookie = browser.get_cookie("switchyard_session", domain="sso.test")
@@ -56,5 +59,7 @@ def test_session_from_one_instance_is_valid_on_the_other_and_logout_ends_it_ever
     assert elsewhere.get("/api/v1/me").status_code == 200
     page = elsewhere.get("/logout").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    elsewhere.post("/logout", data={"csrf_token": token}, headers={"Referer": "https://sso.test/logout"})
+    elsewhere.post(
+        "/logout", data={"csrf_token": token}, headers={"Referer": "https://sso.test/logout"}
+    )
     assert browser.get("/api/v1/me").status_code == 401

@@ -32,7 +32,8 @@ def app_without_redis(settings: Settings) -> Flask:
 
 
 def test_acs_fails_closed_when_the_replay_cache_is_unreachable(
-        app_without_redis: Flask, idp: PortalIdP, dbs: Session, account: Account) -> None:
+    app_without_redis: Flask, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
     client = app_without_redis.test_client()
     xml = idp.response_xml(idp.spec(email=EMAIL, account=ACCOUNT, in_response_to="ONELOGIN_x"))
     reply = idp.post(client, xml)
