@@ -1,7 +1,7 @@
 """gunicorn settings for the gateway: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
 Read from the environment: PORT (8000), GATEWAY_BIND_HOST (0.0.0.0),
-GATEWAY_WORKERS (2 x cores + 1), GATEWAY_THREADS (4), GATEWAY_TIMEOUT (30 s),
+GATEWAY_WORKERS (2 x cores + 1; always 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4), GATEWAY_TIMEOUT (30 s),
 FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
 """
 
@@ -18,6 +18,10 @@ from gunicorn.glogging import Logger
 
 bind = f"{os.environ.get('GATEWAY_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
 workers = int(os.environ.get("GATEWAY_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+if not os.environ.get("GATEWAY_REDIS_URL"):
+    # The embedded store lives in one process: a second worker would not see its
+    # sessions, pending sign-ins or replay cache. Real concurrency needs Redis.
+    workers = 1
 worker_class = "gthread"
 threads = int(os.environ.get("GATEWAY_THREADS", "4"))
 timeout = int(os.environ.get("GATEWAY_TIMEOUT", "30"))
