@@ -1,7 +1,7 @@
 """gunicorn settings for the gateway: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
 Read from the environment: PORT (8000), GATEWAY_BIND_HOST (0.0.0.0),
-GATEWAY_WORKERS (2 x cores + 1; always 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4), GATEWAY_TIMEOUT (30 s),
+GATEWAY_WORKERS (2 x cores + 1; 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4), GATEWAY_TIMEOUT (30 s),
 FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
 """
 
