@@ -1,8 +1,8 @@
 """gunicorn settings for the gateway: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
 Read from the environment: PORT (8000), GATEWAY_BIND_HOST (0.0.0.0),
-GATEWAY_WORKERS (2 x cores + 1; 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4), GATEWAY_TIMEOUT (30 s),
-FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
+GATEWAY_WORKERS (2 x cores + 1; 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4),
+GATEWAY_TIMEOUT (30 s), FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
 """
 
 from __future__ import annotations
