@@ -55,10 +55,12 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 
 def _register_capabilities(app: Flask, settings: Settings) -> None:
     from gateway.directory import views as directory_views
+    from gateway.provider import init_app as init_provider
     from gateway.routing import views as routing_views
     from gateway.sso import init_app as init_sso
 
     init_sso(app, settings)
+    init_provider(app, settings)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(directory_views.bp)
 

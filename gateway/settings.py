@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     saml_idp_initiated: bool = False
     # SAML attribute names for our identity fields (JSON object); NameID is the subject.
     saml_attribute_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
+    # OpenID Connect provider lifetimes, in seconds.
+    oidc_code_seconds: int = Field(default=60, ge=10, le=600)
+    oidc_access_token_seconds: int = Field(default=600, ge=60, le=86400)
+    oidc_id_token_seconds: int = Field(default=300, ge=60, le=86400)
+    # Algorithm of newly created signing keys: RS256 or ES256.
+    oidc_signing_alg: str = Field(default="RS256", pattern="^(RS256|ES256)$")
     # Tolerated clock difference with the IdP, in seconds.
     saml_clock_skew_seconds: int = Field(default=90, ge=0, le=300)
     # Permissions a user gets when first seen at sign-in (space-separated).

@@ -11,6 +11,7 @@ from gateway.models.directory import (
     System,
     User,
 )
+from gateway.models.provider import OAuthClient, ProviderKey
 
 __all__ = [
     "Account",
@@ -18,8 +19,10 @@ __all__ = [
     "Base",
     "Entitlement",
     "EntitlementHolding",
+    "OAuthClient",
     "Permission",
     "ProductLine",
+    "ProviderKey",
     "System",
     "User",
 ]

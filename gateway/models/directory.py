@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from uuid import uuid4
 
 from sqlalchemy import (
     CheckConstraint,
@@ -43,6 +44,8 @@ class User(Timestamped, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The OpenID Connect `sub` we issue: opaque and stable, never the email.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: uuid4().hex)
     subject: Mapped[str | None] = mapped_column(String(255), unique=True)
     # Stored lower-cased, so uniqueness is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(String(320), unique=True)

@@ -1,23 +1,48 @@
-"""The hand-off URL that sends a signed-in browser into a license center."""
+"""The hand-off URL that sends a signed-in browser into a license center.
+
+A license center registered as our OpenID Connect client gets a third-party-initiated
+login (OIDC Core §4): its `initiate_login_uri` with `iss`, `login_hint` and
+`target_link_uri`; it then runs the code flow against us, and we already hold the
+session. A system without a client gets its entry URL with the same hints.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-HANDOFF_PARAMETERS = ("login_hint", "target_link_uri")
+from sqlalchemy.orm import Session
+
+from gateway.models import System
+from gateway.provider.clients import client_for_system
+
+HANDOFF_PARAMETERS = ("iss", "login_hint", "target_link_uri")
 
 
-def handoff_url(entry_url: str, *, login_hint: str, target_link_uri: str) -> str:
-    """`entry_url` with the OIDC third-party-initiated login parameters (Core §4).
-
-    When the OIDC provider lands this targets the system's `initiate_login_uri`
-    and gains `iss`; callers do not change.
-    """
+def handoff_url(
+    entry_url: str, *, login_hint: str, target_link_uri: str, issuer: str | None = None
+) -> str:
+    """`entry_url` with the third-party-initiated login parameters, replacing any it had."""
     parts = urlsplit(entry_url)
     kept = [
         (name, value)
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
         if name not in HANDOFF_PARAMETERS
     ]
-    query = urlencode([*kept, ("login_hint", login_hint), ("target_link_uri", target_link_uri)])
-    return urlunsplit(parts._replace(query=query))
+    hints = [("iss", issuer)] if issuer else []
+    hints += [("login_hint", login_hint), ("target_link_uri", target_link_uri)]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *hints])))
+
+
+def handoff_for(
+    db: Session, system: System, *, login_hint: str, target_link_uri: str, issuer: str
+) -> str:
+    """Where to send the browser for `system`: its client's login initiation, if any."""
+    client = client_for_system(db, system.key)
+    if client is not None and client.initiate_login_uri:
+        return handoff_url(
+            client.initiate_login_uri,
+            login_hint=login_hint,
+            target_link_uri=target_link_uri,
+            issuer=issuer,
+        )
+    return handoff_url(system.entry_url, login_hint=login_hint, target_link_uri=target_link_uri)

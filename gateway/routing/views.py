@@ -26,7 +26,7 @@ from gateway.routing import pages, service
 from gateway.routing.decision import RouteDecision
 from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
 from gateway.routing.forms import choose_system_form
-from gateway.routing.handoff import handoff_url
+from gateway.routing.handoff import handoff_for
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
@@ -208,7 +208,13 @@ def _hand_off(
             user_id=user.id,
         )
     link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
-    url = handoff_url(system.entry_url, login_hint=user.email, target_link_uri=link)
+    url = handoff_for(
+        get_session(),
+        system,
+        login_hint=user.email,
+        target_link_uri=link,
+        issuer=current_settings().base_url,
+    )
     return redirect(url)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from datetime import UTC, datetime
 
 from flask import current_app, session
@@ -85,5 +87,9 @@ def start_session(user: User, identity: Identity) -> None:
     session["issuer"] = identity.issuer
     session["saml_session_index"] = identity.session_index
     session["signed_in_at"] = datetime.now(UTC).isoformat()
+    # For the OpenID Connect provider: when the user authenticated, and a session id
+    # relying parties can name in logout (never the cookie value itself).
+    session["auth_time"] = int(time.time())
+    session["sid"] = secrets.token_urlsafe(16)
     # After filling it: Flask-Session only regenerates a non-empty session.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]

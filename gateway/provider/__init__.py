@@ -1,0 +1,20 @@
+"""The OpenID Connect provider both license centers trust (authlib's server components)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.settings import Settings
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Build the authorization server once and mount its endpoints."""
+    from gateway.provider import views
+    from gateway.provider.logout import notify_relying_parties
+    from gateway.provider.server import build_server
+
+    server, protector = build_server(app, settings)
+    app.extensions["oidc_server"] = server
+    app.extensions["oidc_protector"] = protector
+    app.extensions.setdefault("logout_hooks", []).append(notify_relying_parties)
+    app.register_blueprint(views.bp)

@@ -1,0 +1,209 @@
+"""authlib grants and extensions, with the library's unsafe defaults closed:
+
+- a missing redirect_uri is refused (authlib would use the first registered one);
+- PKCE with S256 is required of every client, `plain` is refused;
+- the code is consumed atomically before tokens are made, and its expiry checked;
+- a reused code revokes the tokens issued from it.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode
+from flask import current_app, g, session
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from gateway.db import get_session
+from gateway.models import AuditEvent, User
+from gateway.provider.claims import user_claims
+from gateway.provider.clients import RegisteredClient
+from gateway.provider.keys import KeyCache, KeyRing, key_encryption
+from gateway.provider.tokens import AuthorizationCode, digest, redeem_code, save_code
+from gateway.settings import Settings, current_settings
+from gateway.store import get_store, set_once
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+
+def issuer() -> str:
+    return current_settings().base_url
+
+
+def keyring() -> KeyRing:
+    """The current signing key and published keys, cached per worker."""
+    settings = current_settings()
+    cache: KeyCache = current_app.extensions["provider_keys"]
+    publish_for = timedelta(
+        seconds=max(settings.oidc_id_token_seconds, settings.oidc_access_token_seconds) + 300
+    )
+    return cache.get(
+        get_session(),
+        get_store(),
+        key_encryption(current_app.config["SECRET_KEY"]),
+        alg=settings.oidc_signing_alg,
+        publish_for=publish_for,
+    )
+
+
+def nonce_key(client_id: str, nonce: str) -> str:
+    return f"oidc:nonce:{client_id}:{digest(nonce)}"
+
+
+def active_user(user_id: int) -> User | None:
+    user = get_session().scalar(select(User).where(User.id == user_id))
+    return user if user is not None and user.status == "active" else None
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: RegisteredClient) -> str:
+        redirect_uri: str | None = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("Redirect URI is not registered for this client.")
+        return redirect_uri
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        settings: Settings = current_settings()
+        data = request.payload.data
+        record = AuthorizationCode(
+            code_hash=digest(code),
+            client_id=request.client.client_id,
+            user_id=request.user.id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope or "",
+            nonce=data.get("nonce"),
+            code_challenge=data["code_challenge"],
+            code_challenge_method=data["code_challenge_method"],
+            auth_time=int(session.get("auth_time") or time.time()),
+            expires_at=time.time() + settings.oidc_code_seconds,
+            session_sid=session.get("sid"),
+        )
+        save_code(get_store(), code, record, settings.oidc_code_seconds)
+        if record.nonce:
+            ttl = settings.oidc_id_token_seconds + settings.oidc_code_seconds
+            set_once(get_store(), nonce_key(record.client_id, record.nonce), "1", ttl)
+
+    def query_authorization_code(
+        self, code: str, client: RegisteredClient
+    ) -> AuthorizationCode | None:
+        settings = current_settings()
+        family_ttl = settings.oidc_access_token_seconds + settings.oidc_code_seconds
+        return redeem_code(get_store(), code, client.client_id, family_ttl=family_ttl)
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: the code was consumed atomically when it was looked up."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        return active_user(authorization_code.user_id)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE for every client, S256 only (authlib enforces it for public clients only
+    and accepts `plain`)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE 'code_challenge_method' must be S256.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
+
+
+class SwitchyardOpenIDCode(OpenIDCode):
+    """id_tokens signed with our current key, carrying the scoped claims."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # Only a look-up: authlib validates the request twice (consent, then
+        # response); the nonce is recorded when the code is saved.
+        return bool(get_store().exists(nonce_key(request.payload.client_id, nonce)))
+
+    def resolve_client_private_key(self, client: RegisteredClient) -> Any:
+        return keyring().signing
+
+    def get_client_algorithm(self, client: RegisteredClient) -> str:
+        return keyring().alg
+
+    def get_encode_header(self, client: RegisteredClient) -> dict[str, str]:
+        ring = keyring()
+        return {"alg": ring.alg, "kid": ring.signing.kid or "", "typ": "JWT"}
+
+    def get_client_claims(self, client: RegisteredClient) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": issuer(),
+            "aud": [client.client_id],
+            "iat": now,
+            "exp": now + current_settings().oidc_id_token_seconds,
+        }
+        code: AuthorizationCode | None = g.get("oidc_code")
+        if code is not None and code.session_sid:
+            claims["sid"] = code.session_sid  # the token request carries no session
+        return claims
+
+    def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
+        client: RegisteredClient = g.oidc_client  # this extension is shared by all requests
+        return user_claims(
+            get_session(), user, scope, system_key=client.system_key, settings=current_settings()
+        )
+
+    def process_token(self, grant: Any, response: Any) -> Any:
+        g.oidc_client = grant.request.client
+        g.oidc_code = grant.request.authorization_code
+        return super().process_token(grant, response)
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """Machine access (the community portal's server reading entitlement data)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """private_key_jwt client authentication (RFC 7523), each assertion used once."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self) -> list[str]:
+        return [f"{issuer()}/oidc/token", issuer()]
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        key = f"oidc:client-assertion:{claims['sub']}:{digest(str(jti))}"
+        return set_once(get_store(), key, "1", 600)
+
+    def resolve_client_public_key(self, client: RegisteredClient) -> KeySet:
+        return KeySet.import_key_set(client.jwks or {"keys": []})  # type: ignore[arg-type]
+
+
+def audit_token(client_id: str, grant_type: str, scope: str, user_id: int | None) -> None:
+    """Machine tokens are audited; user sign-ins are logged instead."""
+    if grant_type == "client_credentials":
+        db = get_session()
+        db.add(
+            AuditEvent(
+                actor=f"client:{client_id}",
+                action="provider.token_issued",
+                target=f"client:{client_id}",
+                after={"scope": scope, "grant_type": grant_type},
+                reason="client_credentials",
+            )
+        )
+        db.commit()

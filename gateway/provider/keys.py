@@ -1,0 +1,147 @@
+"""Our signing keys: created, rotated, published in the JWKS, cached per worker.
+
+The newest unretired key signs. A retired key stays published until every token it
+signed has expired, so relying parties keep verifying across a rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gateway.models import AuditEvent, ProviderKey
+from gateway.models.base import utcnow
+from gateway.store import Store
+
+KEYS_VERSION = "provider:keys-version"
+# Even with no rotation announced, re-read keys this often (another process may
+# have rotated them while this one ran on the embedded store).
+RELOAD_EVERY = timedelta(seconds=60)
+
+SigningJwk = RSAKey | ECKey
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The key that signs now and every public key relying parties may still need."""
+
+    signing: SigningJwk
+    alg: str
+    published: tuple[dict[str, Any], ...]
+
+
+def key_encryption(secret_key: str) -> Fernet:
+    """Encrypts private keys at rest, derived from GATEWAY_SECRET_KEY."""
+    digest = hashlib.sha256(b"switchyard provider keys\0" + secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def create_key(db: Session, fernet: Fernet, alg: str, actor: str = "system") -> ProviderKey:
+    """Generate and store a new signing key (not committed)."""
+    jwk: SigningJwk = (
+        RSAKey.generate_key(2048, auto_kid=True)
+        if alg == "RS256"
+        else ECKey.generate_key("P-256", auto_kid=True)
+    )
+    public = {**jwk.as_dict(private=False), "alg": alg, "use": "sig"}
+    row = ProviderKey(
+        kid=jwk.kid,
+        alg=alg,
+        private_key_encrypted=fernet.encrypt(jwk.as_pem(private=True)).decode(),
+        public_jwk=public,
+    )
+    db.add(row)
+    db.add(
+        AuditEvent(
+            actor=actor,
+            action="provider.key_created",
+            target=f"key:{jwk.kid}",
+            after={"alg": alg},
+            reason="signing key created",
+        )
+    )
+    return row
+
+
+def rotate_key(
+    db: Session,
+    store: Store,
+    fernet: Fernet,
+    alg: str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime | None = None,
+) -> ProviderKey:
+    """Retire the signing key(s) and create a new one; every worker reloads."""
+    now = now or utcnow()
+    retired = db.scalars(select(ProviderKey).where(ProviderKey.retired_at.is_(None))).all()
+    for row in retired:
+        row.retired_at = now
+    new = create_key(db, fernet, alg, actor)
+    db.add(
+        AuditEvent(
+            actor=actor,
+            action="provider.key_rotated",
+            target=f"key:{new.kid}",
+            before={"kids": [row.kid for row in retired]},
+            after={"kid": new.kid},
+            reason=reason,
+        )
+    )
+    db.commit()
+    store.incr(KEYS_VERSION)
+    return new
+
+
+def load_keyring(
+    db: Session, fernet: Fernet, *, alg: str, publish_for: timedelta, now: datetime | None = None
+) -> KeyRing:
+    """Read keys from the database, creating the first one if there is none."""
+    now = now or utcnow()
+    rows = db.scalars(
+        select(ProviderKey)
+        .where(or_(ProviderKey.retired_at.is_(None), ProviderKey.retired_at > now - publish_for))
+        .order_by(ProviderKey.created_at.desc())
+    ).all()
+    active = [row for row in rows if row.retired_at is None]
+    if not active:
+        active = [create_key(db, fernet, alg)]
+        db.commit()
+        rows = [*active, *rows]
+    signing_row = active[0]
+    pem = fernet.decrypt(signing_row.private_key_encrypted.encode())
+    importer = RSAKey if signing_row.alg == "RS256" else ECKey
+    signing = importer.import_key(pem, {"kid": signing_row.kid, "alg": signing_row.alg})
+    return KeyRing(signing, signing_row.alg, tuple(row.public_jwk for row in rows))
+
+
+class KeyCache:
+    """Per-worker cache of the key ring, reloaded when a rotation is announced."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ring: KeyRing | None = None
+        self._version: bytes | None = None
+        self._loaded_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
+
+    def get(
+        self, db: Session, store: Store, fernet: Fernet, *, alg: str, publish_for: timedelta
+    ) -> KeyRing:
+        version = store.get(KEYS_VERSION)
+        now = utcnow()
+        with self._lock:
+            stale = version != self._version or now - self._loaded_at > RELOAD_EVERY
+            if self._ring is None or stale:
+                self._ring = load_keyring(db, fernet, alg=alg, publish_for=publish_for, now=now)
+                self._version, self._loaded_at = version, now
+            return self._ring

@@ -1,0 +1,187 @@
+"""OpenID Connect provider endpoints: discovery, JWKS, authorize, token, userinfo, logout,
+and the machine API the community portal reads entitlement data from."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from gateway.db import get_session
+from gateway.errors import GatewayError
+from gateway.extensions import csrf
+from gateway.provider import api
+from gateway.provider.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
+from gateway.provider.clients import find_client
+from gateway.provider.grants import issuer, keyring
+from gateway.provider.logout import notify_relying_parties, remember_client, verified_id_token_hint
+from gateway.sso.session import current_user, end_session
+
+log = logging.getLogger(__name__)
+bp = Blueprint("provider", __name__)
+
+
+def server() -> AuthorizationServer:
+    authorization_server: AuthorizationServer = current_app.extensions["oidc_server"]
+    return authorization_server
+
+
+def protector() -> ResourceProtector:
+    resource_protector: ResourceProtector = current_app.extensions["oidc_protector"]
+    return resource_protector
+
+
+def discovery_document(base: str) -> dict[str, Any]:
+    """The provider metadata (OpenID Connect Discovery 1.0)."""
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oidc/authorize",
+        "token_endpoint": f"{base}/oidc/token",
+        "userinfo_endpoint": f"{base}/oidc/userinfo",
+        "jwks_uri": f"{base}/oidc/jwks",
+        "end_session_endpoint": f"{base}/oidc/logout",
+        "scopes_supported": list(SCOPES_SUPPORTED),
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+        "request_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def cacheable(response: Response, seconds: int) -> Response:
+    response.headers["Cache-Control"] = f"public, max-age={seconds}"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def openid_configuration() -> Response:
+    return cacheable(jsonify(discovery_document(issuer())), 300)
+
+
+@bp.get("/oidc/jwks")
+def jwks() -> Response:
+    return cacheable(jsonify(keys=list(keyring().published)), 60)
+
+
+def with_query(url: str, values: dict[str, str]) -> str:
+    """`url` with `values` set in its query string, replacing same-named ones."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in values]
+    return urlunsplit(parts._replace(query=urlencode([*kept, *values.items()])))
+
+
+def with_issuer(response: Response) -> Response:
+    """Add RFC 9207 `iss` to an authorization response redirect (success or error)."""
+    location = response.headers.get("Location")
+    if response.status_code in (302, 303) and location:
+        response.headers["Location"] = with_query(location, {"iss": issuer()})
+    return response
+
+
+@bp.get("/oidc/authorize")
+def authorize() -> Any:
+    """Authorization code flow for a signed-in user; others sign in first and come back."""
+    user = current_user()
+    if user is None and request.args.get("prompt") != "none":
+        return redirect(url_for("sso.login", next=request.full_path))
+    try:
+        grant = server().get_consent_grant(end_user=user)
+    except OAuth2Error as error:
+        return authorization_error(error)
+    response = server().create_authorization_response(grant_user=user, grant=grant)
+    issued = "code=" in response.headers.get("Location", "")
+    if user is not None and response.status_code == 302 and issued:
+        remember_client(session, grant.request.client.client_id)
+        log.info(
+            "code issued",
+            extra={
+                "event": "oidc.code_issued",
+                "user_id": user.id,
+                "client_id": grant.request.client.client_id,
+            },
+        )
+    return with_issuer(response)
+
+
+def authorization_error(error: OAuth2Error) -> Any:
+    """Redirect errors go back to the client (with iss); the rest get a page."""
+    log.warning(
+        "authorization request refused",
+        extra={
+            "event": "oidc.authorize_refused",
+            "error": error.error,
+            "description": error.description,
+        },
+    )
+    if error.redirect_uri:
+        return with_issuer(server().handle_error_response(request, error))
+    raise GatewayError(f"{error.error}: {error.description}")
+
+
+@bp.post("/oidc/token")
+@csrf.exempt  # type: ignore[untyped-decorator]  # clients authenticate themselves
+def token() -> Response:
+    response: Response = server().create_token_response()
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/oidc/userinfo", methods=["GET", "POST"])
+@csrf.exempt  # type: ignore[untyped-decorator]  # bearer token, no cookie
+def userinfo() -> Response:
+    response: Response = server().create_endpoint_response("userinfo")
+    return response
+
+
+@bp.get("/oidc/logout")
+def rp_logout() -> Any:
+    """RP-initiated logout: with a valid id_token_hint, end the session and go back to
+    the client's registered post-logout URI; without one, ask the user to confirm."""
+    hint = verified_id_token_hint(request.args.get("id_token_hint", ""))
+    user = current_user()
+    if hint is None or user is None or hint.get("sub") != user.public_id:
+        # Without proof that this user's own application asks, a link could sign
+        # anyone out: let the person confirm instead.
+        return render_template("logout.html")
+    audience = hint.get("aud")
+    client_id = audience[0] if isinstance(audience, list) else audience
+    client = find_client(get_session(), str(client_id))
+    target = request.args.get("post_logout_redirect_uri")
+    if target and (client is None or target not in client.post_logout_redirect_uris):
+        raise GatewayError("That sign-out return address is not registered for the application.")
+    notify_relying_parties(session)
+    end_session()
+    if not target:
+        return render_template("signed_out.html")
+    state = request.args.get("state")
+    return redirect(with_query(target, {"state": state}) if state else target)
+
+
+bp.add_url_rule(
+    "/api/v1/accounts/<account_number>/entitlements", view_func=api.account_entitlements
+)
