@@ -42,9 +42,12 @@ def db_upgrade(revision: str) -> None:
 def _add_capability_commands() -> None:
     from gateway.devidp.cli import demo_command
     from gateway.directory.cli import import_command
+    from gateway.provider.cli import client_group, keys_group
 
     main.add_command(import_command)
     main.add_command(demo_command)
+    main.add_command(client_group)
+    main.add_command(keys_group)
 
 
 _add_capability_commands()

@@ -16,6 +16,7 @@ from gateway.provider.errors import ClientRegistrationError
 
 LICENSE_CENTER_SCOPES = "openid email profile account entitlements"
 LICENSE_CENTER_GRANTS = ("authorization_code",)
+MACHINE_SCOPES = "entitlements:read"
 
 
 @dataclass(frozen=True)

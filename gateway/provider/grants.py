@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
@@ -175,6 +175,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """Machine access (the community portal's server reading entitlement data)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # authlib would silently narrow the scope; a machine asking for more than it
+        # was given is misconfigured or hostile, so say so.
+        requested = set((self.request.payload.scope or "").split())
+        if not requested <= set(self.request.client.scope.split()):
+            raise InvalidScopeError()
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):

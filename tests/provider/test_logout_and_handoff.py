@@ -1,0 +1,149 @@
+"""Single logout towards relying parties, RP-initiated logout, and the routing hand-off."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from gateway.models import Account, System
+from gateway.provider.clients import add_client
+from tests import factories
+from tests.conftest import BASE_URL
+from tests.provider.conftest import ACCOUNT, EMAIL, REDIRECT_URI, RelyingParty
+from tests.saml_idp import PortalIdP
+
+SAME_ORIGIN = {"Referer": f"{BASE_URL}/logout"}
+
+
+class LogoutReceiver(BaseHTTPRequestHandler):
+    """A relying party's back-channel logout endpoint, on loopback."""
+
+    received: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.received.append(parse_qs(body)["logout_token"][0])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: the test asserts on what arrived."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[str]]]:
+    LogoutReceiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LogoutReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/backchannel", LogoutReceiver.received
+    server.shutdown()
+    server.server_close()
+
+
+def csrf_token(client: FlaskClient) -> str:
+    page = client.get("/logout").get_data(as_text=True)
+    return page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
+    browser: FlaskClient, dbs: Session, systems: dict[str, System], receiver: tuple[str, list[str]]
+) -> None:
+    url, received = receiver
+    center = add_client(
+        dbs,
+        name="New",
+        redirect_uris=[REDIRECT_URI],
+        actor="test",
+        backchannel_logout_uri=url,
+        system_key="new",
+    )
+    rp = RelyingParty(center.client_id, center.client_secret or "")
+    tokens, _ = rp.sign_in_and_redeem(browser)
+    id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    browser.post("/logout", data={"csrf_token": csrf_token(browser)}, headers=SAME_ORIGIN)
+    assert browser.get("/api/v1/me").status_code == 401
+    (logout_token,) = received
+    keys = browser.get("/oidc/jwks").get_json()["keys"]
+    header = jwt.get_unverified_header(logout_token)
+    key = jwt.PyJWK.from_dict(next(k for k in keys if k["kid"] == header["kid"])).key
+    claims = jwt.decode(
+        logout_token, key, algorithms=[header["alg"]], audience=center.client_id, issuer=BASE_URL
+    )
+    assert header["typ"] == "logout+jwt" and "nonce" not in claims
+    assert claims["sub"] == id_claims["sub"] and claims["sid"] == id_claims["sid"]
+    assert "http://schemas.openid.net/event/backchannel-logout" in claims["events"]
+
+
+def test_rp_initiated_logout_with_hint_ends_session_and_returns_to_registered_uri(
+    browser: FlaskClient, rp: RelyingParty
+) -> None:
+    tokens, _ = rp.sign_in_and_redeem(browser)
+    reply = browser.get(
+        "/oidc/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "state": "s1",
+            "post_logout_redirect_uri": "https://legacy.licenses.test/bye",
+        },
+    )
+    assert (
+        reply.status_code == 302 and reply.location == "https://legacy.licenses.test/bye?state=s1"
+    )
+    assert browser.get("/api/v1/me").status_code == 401
+
+
+def test_rp_initiated_logout_refuses_an_unregistered_return_address(
+    browser: FlaskClient, rp: RelyingParty
+) -> None:
+    tokens, _ = rp.sign_in_and_redeem(browser)
+    reply = browser.get(
+        "/oidc/logout",
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://evil.test/",
+        },
+    )
+    assert reply.status_code == 400 and "evil.test" not in reply.headers.get("Location", "")
+    assert browser.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.parametrize("hint", ["", "not-a-jwt", "forged"])
+def test_logout_link_without_a_valid_hint_only_asks_to_confirm(
+    browser: FlaskClient, rp: RelyingParty, hint: str
+) -> None:
+    if hint == "forged":
+        hint = jwt.encode(
+            {"iss": BASE_URL, "aud": rp.client_id, "sub": "x"}, "k" * 32, algorithm="HS256"
+        )
+    reply = browser.get("/oidc/logout", query_string={"id_token_hint": hint})
+    assert reply.status_code == 200 and "Sign out?" in reply.get_data(as_text=True)
+    assert browser.get("/api/v1/me").status_code == 200
+
+
+def test_routing_hands_off_through_the_systems_initiate_login_uri(
+    client: FlaskClient,
+    idp: PortalIdP,
+    dbs: Session,
+    account: Account,
+    systems: dict[str, System],
+    rp: RelyingParty,
+) -> None:
+    line = factories.product_line(dbs, "NETGUARD", "legacy")
+    factories.entitlement(dbs, account, line, [systems["legacy"]])
+    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    assert reply.status_code == 302
+    parts = urlsplit(reply.location)
+    assert (
+        f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://legacy.licenses.test/oidc/login"
+    )
+    query = parse_qs(parts.query)
+    assert query["iss"] == [BASE_URL] and query["login_hint"] == [EMAIL]
+    assert query["target_link_uri"] == [systems["legacy"].entry_url]
