@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session
+from flask import Blueprint, Response, redirect, render_template, request, session
 
 from gateway.db import get_session
 from gateway.extensions import csrf, limiter
@@ -87,7 +87,5 @@ def logout_page() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     """End our session, then ask the IdP to end its own when it supports single logout."""
-    for hook in current_app.extensions.get("logout_hooks", []):
-        hook(session)  # relying parties hear of it while we still know the session
     url = saml_logout.start_logout(current_saml(), get_store(), session)
     return redirect(url) if url else render_template("signed_out.html")

@@ -147,3 +147,30 @@ def test_routing_hands_off_through_the_systems_initiate_login_uri(
     query = parse_qs(parts.query)
     assert query["iss"] == [BASE_URL] and query["login_hint"] == [EMAIL]
     assert query["target_link_uri"] == [systems["legacy"].entry_url]
+
+
+def test_single_logout_from_the_portal_reaches_the_relying_parties(
+    browser: FlaskClient,
+    dbs: Session,
+    systems: dict[str, System],
+    idp: PortalIdP,
+    receiver: tuple[str, list[str]],
+) -> None:
+    from tests.saml_idp import deflate_encode, logout_request_xml, signed_redirect_query
+
+    url, received = receiver
+    center = add_client(
+        dbs,
+        name="Legacy",
+        redirect_uris=[REDIRECT_URI],
+        actor="test",
+        backchannel_logout_uri=url,
+        system_key="legacy",
+    )
+    RelyingParty(center.client_id, center.client_secret or "").sign_in_and_redeem(browser)
+    subject = f"portal-{EMAIL}"
+    request = logout_request_xml(f"{BASE_URL}/saml/sls", subject)
+    query = signed_redirect_query(idp.key, "SAMLRequest", deflate_encode(request))
+    assert browser.get("/saml/sls", query_string=query).status_code == 302
+    assert browser.get("/api/v1/me").status_code == 401
+    assert len(received) == 1
