@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Account, AuditEvent, System
-from gateway.provider.clients import add_client
+from gateway.provider.clients import NewClient, add_client
 from tests import factories
 from tests.conftest import BASE_URL
 
@@ -137,9 +137,8 @@ def assertion(client_id: str, pem: str, **overrides: object) -> str:
     return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": "client-1"})
 
 
-def test_private_key_jwt_authenticates_once_per_assertion(
-    client: FlaskClient, dbs: Session
-) -> None:
+def key_client(dbs: Session) -> tuple[NewClient, str]:
+    """A machine client authenticating with private_key_jwt, and its private key."""
     pem, jwks = rsa_client_key()
     portal = add_client(
         dbs,
@@ -151,6 +150,13 @@ def test_private_key_jwt_authenticates_once_per_assertion(
         grant_types=("client_credentials",),
         scope="entitlements:read",
     )
+    return portal, pem
+
+
+def test_private_key_jwt_authenticates_once_per_assertion(
+    client: FlaskClient, dbs: Session
+) -> None:
+    portal, pem = key_client(dbs)
     signed = assertion(portal.client_id, pem)
     form = {
         "grant_type": "client_credentials",
@@ -175,17 +181,7 @@ def test_private_key_jwt_authenticates_once_per_assertion(
 def test_secret_client_cannot_switch_to_another_auth_method(
     client: FlaskClient, dbs: Session
 ) -> None:
-    pem, jwks = rsa_client_key()
-    portal = add_client(
-        dbs,
-        name="Portal",
-        redirect_uris=[],
-        actor="test",
-        auth_method="private_key_jwt",
-        jwks=jwks,
-        grant_types=("client_credentials",),
-        scope="entitlements:read",
-    )
+    portal, pem = key_client(dbs)
     reply = client.post(
         "/oidc/token",
         data={
