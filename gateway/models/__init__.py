@@ -26,3 +26,8 @@ __all__ = [
     "System",
     "User",
 ]
+
+from gateway.models.api_token import ApiToken  # noqa: E402
+from gateway.models.rollout import AccountOverride, PilotAccount, ScheduledChange  # noqa: E402
+
+__all__ += ["AccountOverride", "ApiToken", "PilotAccount", "ScheduledChange"]

@@ -7,18 +7,21 @@ from decimal import Decimal
 from uuid import uuid4
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
     Numeric,
     String,
+    Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, Timestamped, UtcDateTime
 
-PRODUCT_LINE_STATES = ("legacy", "new")
+PRODUCT_LINE_STATES = ("legacy", "pilot", "rollout", "new")
 ENTITLEMENT_KINDS = ("perpetual", "subscription", "maintenance")
 ENTITLEMENT_STATUSES = ("active", "inactive", "expired", "cancelled")
 USER_STATUSES = ("active", "disabled")
@@ -88,12 +91,19 @@ class ProductLine(Timestamped, Base):
     """A product line and where it stands in the migration."""
 
     __tablename__ = "product_lines"
-    __table_args__ = (CheckConstraint(f"state IN {PRODUCT_LINE_STATES!r}", name="state"),)
+    __table_args__ = (
+        CheckConstraint(f"state IN {PRODUCT_LINE_STATES!r}", name="state"),
+        CheckConstraint("rollout_percent >= 0 AND rollout_percent <= 100", name="rollout_percent"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16), default="legacy")
+    # Share of accounts (by rollout bucket) on the new system while in `rollout`.
+    rollout_percent: Mapped[Decimal] = mapped_column(
+        Numeric(5, 2), default=Decimal(0), server_default="0"
+    )
 
 
 class System(Timestamped, Base):
@@ -105,6 +115,9 @@ class System(Timestamped, Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     entry_url: Mapped[str] = mapped_column(String(2048))
+    # IT's "down for maintenance" switch: no one is sent here while it is on.
+    maintenance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    maintenance_note: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Entitlement(Timestamped, Base):
