@@ -56,13 +56,17 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 def _register_capabilities(app: Flask, settings: Settings) -> None:
     from gateway.directory import views as directory_views
     from gateway.provider import init_app as init_provider
+    from gateway.rollout import init_app as init_rollout
+    from gateway.routing import config as routing_config
     from gateway.routing import views as routing_views
     from gateway.sso import init_app as init_sso
 
     init_sso(app, settings)
     init_provider(app, settings)
+    routing_config.init_app(app)
     app.register_blueprint(routing_views.bp)
     app.register_blueprint(directory_views.bp)
+    init_rollout(app, settings)
 
 
 def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:

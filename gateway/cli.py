@@ -43,11 +43,15 @@ def _add_capability_commands() -> None:
     from gateway.devidp.cli import demo_command
     from gateway.directory.cli import import_command
     from gateway.provider.cli import client_group, keys_group
+    from gateway.rollout.cli import api_token_group, product_line_group, system_group
 
     main.add_command(import_command)
     main.add_command(demo_command)
     main.add_command(client_group)
     main.add_command(keys_group)
+    main.add_command(product_line_group)
+    main.add_command(system_group)
+    main.add_command(api_token_group)
 
 
 _add_capability_commands()

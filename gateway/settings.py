@@ -20,6 +20,8 @@ DEFAULT_ATTRIBUTE_MAP = {
     "last_name": "lastName",
     "account_number": "accountId",
 }
+# Optional identity fields: a map that leaves them out gets these attribute names.
+OPTIONAL_ATTRIBUTES = {"groups": "groups"}
 
 
 class SettingsError(Exception):
@@ -63,6 +65,15 @@ class Settings(BaseSettings):
     session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     # Sign-in rate limit per client address (flask-limiter notation).
     signin_rate_limit: str = "30/minute"
+    # Members of this IdP group (the `groups` attribute) get the vendor IT role.
+    it_group: str = Field(default="switchyard-it", min_length=1)
+    # Apply due scheduled product-line changes from a background thread in each process.
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: int = Field(default=15, ge=1, le=3600)
+    # Health probe URL per system key (JSON object); probed in the background, not per login.
+    system_health_urls: dict[str, str] = Field(default_factory=dict)
+    health_check_enabled: bool = True
+    health_check_interval_seconds: int = Field(default=15, ge=1, le=3600)
     # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     log_level: str = "INFO"
@@ -91,6 +102,15 @@ class Settings(BaseSettings):
         missing = set(DEFAULT_ATTRIBUTE_MAP) - set(value)
         if missing:
             raise ValueError(f"missing keys {sorted(missing)}")
+        return {**OPTIONAL_ATTRIBUTES, **value}
+
+    @field_validator("system_health_urls")
+    @classmethod
+    def _absolute_health_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, url in value.items():
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{key}: must be an absolute http(s) URL")
         return value
 
     @field_validator("secret_key")

@@ -16,7 +16,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.directory.errors import RowError
-from gateway.models.directory import ENTITLEMENT_KINDS, ENTITLEMENT_STATUSES, PRODUCT_LINE_STATES
+from gateway.models.directory import ENTITLEMENT_KINDS, ENTITLEMENT_STATUSES
+
+# An import places a line on one system. Pilot and rollout need pilot accounts and a
+# percentage that a file cannot carry; IT sets them through the audited rollout service.
+IMPORTABLE_STATES = ("legacy", "new")
 from gateway.settings import PERMISSIONS
 
 RawRow = tuple[int, Mapping[str, str]]
@@ -166,7 +170,7 @@ def _product_line(row: FieldReader, _refs: References) -> Record:
     return {
         "code": row.key("code"),
         "name": row.text("name", 255),
-        "state": row.choice("state", PRODUCT_LINE_STATES),
+        "state": row.choice("state", IMPORTABLE_STATES),
     }
 
 

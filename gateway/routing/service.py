@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
+from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import (
     EntitlementView,
     LineState,
@@ -29,6 +30,7 @@ class RouteInputs:
     user: UserView
     entitlements: tuple[EntitlementView, ...]
     lines: tuple[LineState, ...]
+    down_systems: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,17 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def load_inputs(db: Session, user: User) -> RouteInputs:
-    """The user's permissions and their own account's entitlements and product lines."""
-    entitlements, lines = account_entitlements(db, user.account_id)
-    return RouteInputs(UserView(user.permission_names, user.remembered_system), entitlements, lines)
+def load_inputs(db: Session, user: User, config: RoutingConfig) -> RouteInputs:
+    """The user's permissions and their own account's entitlements, with the lines'
+    routing settings as they apply to that account (from the cached configuration)."""
+    number = user.account.account_number
+    entitlements, lines = account_entitlements(db, user.account_id, config, number)
+    view = UserView(user.permission_names, user.remembered_system, number)
+    return RouteInputs(view, entitlements, lines, config.down_systems)
 
 
 def account_entitlements(
-    db: Session, account_id: int
+    db: Session, account_id: int, config: RoutingConfig, account_number: str
 ) -> tuple[tuple[EntitlementView, ...], tuple[LineState, ...]]:
     """One account's entitlements with their lines and holding systems, in one query."""
     statement = (
@@ -66,7 +71,6 @@ def account_entitlements(
             Entitlement.status,
             ProductLine.code,
             ProductLine.name,
-            ProductLine.state,
             System.key,
         )
         .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
@@ -82,7 +86,7 @@ def account_entitlements(
     for row in rows:
         rows_by_entitlement.setdefault(row.external_id, []).append(row)
     entitlements = tuple(_entitlement_view(group) for group in rows_by_entitlement.values())
-    lines = {row.code: LineState(row.code, row.name, row.state) for row in rows}
+    lines = {row.code: config.line_state(row.code, row.name, account_number) for row in rows}
     return entitlements, tuple(lines[code] for code in sorted(lines))
 
 
@@ -110,6 +114,7 @@ def decide_for(
     today: date,
     deep_link_system: str | None,
     remembered_system: str | None,
+    now: datetime | None = None,
 ) -> RouteDecision:
     """The routing decision for loaded inputs, with the configured grace period."""
     return decide(
@@ -120,6 +125,8 @@ def decide_for(
         grace_days=settings.entitlement_grace_days,
         deep_link_system=deep_link_system,
         remembered_system=remembered_system,
+        now=now or datetime.now(UTC),
+        down_systems=inputs.down_systems,
     )
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+import redis
 from flask import (
     Blueprint,
     make_response,
@@ -21,8 +25,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.db import get_session
 from gateway.models import System, User
+from gateway.models.base import utcnow
 from gateway.ops.headers import allow_form_targets
+from gateway.rollout import metrics
 from gateway.routing import pages, service
+from gateway.routing.config import current_routing_config
 from gateway.routing.decision import RouteDecision
 from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
 from gateway.routing.forms import choose_system_form
@@ -30,10 +37,12 @@ from gateway.routing.handoff import handoff_for
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
-from gateway.sso.session import require_user
+from gateway.sso.session import has_role, require_user
+from gateway.store import Store, get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("routing", __name__)
+T = TypeVar("T")
 
 # Targets that mean "wherever routing says", not a page of ours to return to.
 ROUTING_PATHS = ("/", "/route")
@@ -42,6 +51,7 @@ PAGE_OF_KIND = {
     "choice": "routing.choose",
     "none": "routing.no_entitlements",
     "no_access": "routing.no_access",
+    "unavailable": "routing.unavailable",
 }
 
 
@@ -77,7 +87,11 @@ def route_response(user: User, target: str | None) -> WerkzeugResponse:
         db, user, deep_link.system if deep_link else None, user.remembered_system
     )
     _log_decision(decision, user)
+    _count(metrics.count_decision, decision)
     session.pop(DEEP_LINK_SESSION_KEY, None)
+    if decision.kind in ("none", "no_access") and target is None and has_role("it"):
+        # Vendor IT staff hold no customer entitlements; their start page is the console.
+        return redirect(url_for("rollout_console.dashboard"))
     if decision.kind == "system":
         return _hand_off(user, systems, decision.systems[0], deep_link)
     if decision.kind == "choice" and deep_link is not None:
@@ -117,6 +131,7 @@ def choose_post() -> ResponseReturnValue:
             user_id=user.id,
         )
     chosen = form.system.data
+    _count(metrics.count_choice, chosen)
     if form.remember.data:
         service.remember_choice(db, user, chosen)
     log.info(
@@ -166,10 +181,33 @@ def no_access() -> ResponseReturnValue:
     )
 
 
+@bp.get("/unavailable")
+def unavailable() -> ResponseReturnValue:
+    """The status page: every license center holding the user's products is down."""
+    user = require_user()
+    db = get_session()
+    _, decision = _decision(db, user, None, None)
+    if decision.kind != "unavailable":
+        return redirect(url_for("routing.route"))
+    statuses = current_routing_config(db).systems
+    down = [statuses[key] for key in decision.down if key in statuses]
+    page = make_response(render_template("routing/unavailable.html", down=down), 503)
+    page.headers["Retry-After"] = "300"
+    return page
+
+
+def _count(counter: Callable[[Store, T, datetime], None], value: T) -> None:
+    """Count as it happens; a counter outage must never fail a sign-in."""
+    try:
+        counter(get_store(), value, utcnow())
+    except redis.RedisError:
+        log.warning("routing counter not written", extra={"event": "metrics.unavailable"})
+
+
 def _decision(
     db: Session, user: User, deep_link_system: str | None, remembered_system: str | None
 ) -> tuple[RouteInputs, RouteDecision]:
-    inputs = service.load_inputs(db, user)
+    inputs = service.load_inputs(db, user, current_routing_config(db))
     decision = service.decide_for(
         inputs,
         current_settings(),
@@ -220,7 +258,15 @@ def _hand_off(
 
 def _log_decision(decision: RouteDecision, user: User) -> None:
     trace = [
-        {"line": t.line_code, "state": t.state, "system": t.system, "reason": t.reason}
+        {
+            "line": t.line_code,
+            "state": t.state,
+            "system": t.system,
+            "reason": t.reason,
+            "bucket": t.bucket,
+            "override": t.override,
+            "gate": t.gate,
+        }
         for t in decision.trace
     ]
     log.info(

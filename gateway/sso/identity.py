@@ -14,3 +14,5 @@ class Identity:
     account_number: str
     issuer: str
     session_index: str | None = None
+    # IdP group memberships (multi-valued attribute); decides roles such as vendor IT.
+    groups: frozenset[str] = frozenset()

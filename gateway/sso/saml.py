@@ -278,4 +278,7 @@ def _identity(
         account_number=single("account_number", required=True),
         issuer=issuer,
         session_index=response.get_session_index(),
+        groups=frozenset(
+            value.strip() for value in attributes.get(attribute_map["groups"]) or [] if value
+        ),
     )

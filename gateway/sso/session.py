@@ -29,6 +29,12 @@ def require_user() -> User:
     return user
 
 
+def has_role(role: str) -> bool:
+    """Whether the sign-in that started this session granted `role` (e.g. "it")."""
+    roles = session.get("roles")
+    return isinstance(roles, list) and role in roles
+
+
 def end_session() -> None:
     """Forget the session server-side too, so its cookie is worthless afterwards."""
     session.clear()

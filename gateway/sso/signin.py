@@ -78,10 +78,17 @@ def upsert_user(
     return user
 
 
-def start_session(user: User, identity: Identity) -> None:
+def roles_of(identity: Identity, it_group: str) -> list[str]:
+    """Roles a sign-in grants: `it` for members of the IdP's IT group, and nothing
+    else; a customer org admin (the `admin` permission) is not IT."""
+    return ["it"] if it_group in identity.groups else []
+
+
+def start_session(user: User, identity: Identity, roles: list[str] | None = None) -> None:
     """Replace whatever session the browser had with a new one (new id) for `user`."""
     session.clear()
     session["user_id"] = user.id
+    session["roles"] = roles or []
     session["account_id"] = user.account_id
     session["subject"] = identity.subject
     session["issuer"] = identity.issuer

@@ -16,7 +16,7 @@ from gateway.settings import current_settings
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
 from gateway.sso.config import current_saml
-from gateway.sso.signin import start_session, upsert_user
+from gateway.sso.signin import roles_of, start_session, upsert_user
 from gateway.store import get_store
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def acs() -> Any:
     if not accepted.solicited:
         target = checked_target(accepted.relay_state)
     user = upsert_user(get_session(), accepted.identity, settings.jit_permission_set)
-    start_session(user, accepted.identity)
+    start_session(user, accepted.identity, roles_of(accepted.identity, settings.it_group))
     log.info(
         "signed in",
         extra={

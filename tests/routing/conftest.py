@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +10,8 @@ from flask import Flask
 from sqlalchemy import event
 
 from gateway import db
+from gateway.routing.config import RoutingConfig, load_routing_config
+from gateway.store import get_store
 
 
 class StatementCounter:
@@ -31,3 +33,14 @@ def statements(app: Flask) -> Iterator[StatementCounter]:
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def config_now(app: Flask) -> Callable[[], RoutingConfig]:
+    """Loads the routing configuration as it is in the database right now."""
+
+    def load() -> RoutingConfig:
+        with db.new_session(app) as session:
+            return load_routing_config(session, get_store(app), 0)
+
+    return load

@@ -126,10 +126,10 @@ def test_readiness_ignores_expired_entitlements_held_by_new() -> None:
 
 
 def test_line_in_a_state_without_rule_stays_on_legacy_with_a_reason() -> None:
-    pilot = (LineState("PLM", "PLM suite", "pilot"),)
-    decision = route([ent("PLM", ("new",))], lines=pilot)
+    frozen = (LineState("PLM", "PLM suite", "frozen"),)
+    decision = route([ent("PLM", ("new",))], lines=frozen)
     assert decision.systems == ("legacy",)
-    assert "pilot" in decision.trace[0].reason
+    assert "frozen" in decision.trace[0].reason
 
 
 def test_line_missing_from_configuration_stays_on_legacy() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select
@@ -9,13 +10,16 @@ from sqlalchemy.orm import Session
 
 from gateway.models import User
 from gateway.routing import service
+from gateway.routing.config import RoutingConfig
 from gateway.settings import Settings
 from tests import factories
 from tests.routing.conftest import StatementCounter
 from tests.routing.factories_extra import admin, landscape
 
 
-def test_inputs_hold_only_the_users_own_account(dbs: Session) -> None:
+def test_inputs_hold_only_the_users_own_account(
+    dbs: Session, config_now: Callable[[], RoutingConfig]
+) -> None:
     world = landscape(dbs)
     ours, theirs = factories.account(dbs), factories.account(dbs)
     mine = factories.entitlement(dbs, ours, world.legacy_line, [world.legacy])
@@ -23,19 +27,21 @@ def test_inputs_hold_only_the_users_own_account(dbs: Session) -> None:
     factories.entitlement(dbs, theirs, world.new_line, [world.new])
     user = factories.user(dbs, ours)
 
-    inputs = service.load_inputs(dbs, user)
+    inputs = service.load_inputs(dbs, user, config_now())
 
     assert [e.external_id for e in inputs.entitlements] == [mine.external_id]
     assert [line.code for line in inputs.lines] == ["CAD"]
 
 
-def test_entitlement_carries_every_holding_system_and_its_line(dbs: Session) -> None:
+def test_entitlement_carries_every_holding_system_and_its_line(
+    dbs: Session, config_now: Callable[[], RoutingConfig]
+) -> None:
     world = landscape(dbs)
     customer = factories.account(dbs)
     both = factories.entitlement(dbs, customer, world.new_line, [world.legacy, world.new])
     orphan = factories.entitlement(dbs, customer, world.legacy_line, [])
 
-    inputs = service.load_inputs(dbs, factories.user(dbs, customer))
+    inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
 
     held = {e.external_id: e.held_by for e in inputs.entitlements}
     assert held == {both.external_id: {"legacy", "new"}, orphan.external_id: frozenset()}
@@ -43,7 +49,7 @@ def test_entitlement_carries_every_holding_system_and_its_line(dbs: Session) -> 
 
 
 def test_query_count_does_not_grow_with_entitlements(
-    dbs: Session, statements: StatementCounter
+    dbs: Session, statements: StatementCounter, config_now: Callable[[], RoutingConfig]
 ) -> None:
     world = landscape(dbs)
     small, large = factories.account(dbs), factories.account(dbs)
@@ -53,17 +59,20 @@ def test_query_count_does_not_grow_with_entitlements(
     users = [factories.user(dbs, small), factories.user(dbs, large)]
 
     counts = []
+    config = config_now()  # cached per worker: not part of a request's queries
     for user in users:
         assert user.permission_names  # loaded before counting: the request already has them
         statements.count, statements.counting = 0, True
-        inputs = service.load_inputs(dbs, user)
+        inputs = service.load_inputs(dbs, user, config)
         statements.counting = False
         counts.append(statements.count)
     assert len(inputs.entitlements) == 20
     assert counts == [1, 1]
 
 
-def test_org_admins_are_the_active_admins_of_that_account_only(dbs: Session) -> None:
+def test_org_admins_are_the_active_admins_of_that_account_only(
+    dbs: Session, config_now: Callable[[], RoutingConfig]
+) -> None:
     ours, theirs = factories.account(dbs), factories.account(dbs)
     admin(dbs, ours, "Zoe", "Zimmer", "zoe@ours.example")
     admin(dbs, ours, "Ada", "Admin", "ada@ours.example")
@@ -80,7 +89,7 @@ def test_org_admins_are_the_active_admins_of_that_account_only(dbs: Session) -> 
 
 
 def test_inactive_entitlements_are_the_ended_ones_latest_first(
-    dbs: Session, settings: Settings
+    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
 ) -> None:
     world = landscape(dbs)
     customer = factories.account(dbs)
@@ -90,7 +99,7 @@ def test_inactive_entitlements_are_the_ended_ones_latest_first(
     cancelled = factories.entitlement(
         dbs, customer, world.legacy_line, [world.legacy], status="cancelled"
     )
-    inputs = service.load_inputs(dbs, factories.user(dbs, customer))
+    inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
 
     ended = service.inactive_entitlements(inputs, settings, date.today())
 
@@ -101,25 +110,31 @@ def test_inactive_entitlements_are_the_ended_ones_latest_first(
     ]
 
 
-def test_system_for_url_matches_the_origin_not_a_prefix(dbs: Session) -> None:
+def test_system_for_url_matches_the_origin_not_a_prefix(
+    dbs: Session, config_now: Callable[[], RoutingConfig]
+) -> None:
     landscape(dbs)
     systems = service.systems_by_key(dbs)
     assert service.system_for_url(systems, "https://NEW.licenses.test/orders/7") == "new"
     assert service.system_for_url(systems, "https://new.licenses.test.evil.example/x") is None
 
 
-def test_remembered_choice_is_stored_on_the_user(dbs: Session) -> None:
+def test_remembered_choice_is_stored_on_the_user(
+    dbs: Session, config_now: Callable[[], RoutingConfig]
+) -> None:
     user = factories.user(dbs, factories.account(dbs))
     service.remember_choice(dbs, user, "new")
     dbs.expire_all()
     assert dbs.scalar(select(User.remembered_system).where(User.id == user.id)) == "new"
 
 
-def test_decide_for_applies_the_configured_grace_period(dbs: Session, settings: Settings) -> None:
+def test_decide_for_applies_the_configured_grace_period(
+    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
     world = landscape(dbs)
     customer = factories.account(dbs)
     factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-3)
-    inputs = service.load_inputs(dbs, factories.user(dbs, customer))
+    inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
     today = date.today()
 
     def kind(grace_days: int) -> str:

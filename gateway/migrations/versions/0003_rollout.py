@@ -12,7 +12,6 @@ re-chain onto 0002 when both are in.
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0003"
 down_revision = "0001"
 branch_labels = None

@@ -1,0 +1,337 @@
+"""IT's JSON API under /api/v1/: the same service functions as the console and the CLI.
+
+Bearer tokens with scopes (rollout:read, rollout:write, support:read); errors are
+problem+json (RFC 9457) through the app's one error handler. The OpenAPI document
+is served at /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from gateway.db import get_session
+from gateway.models import AuditEvent, ScheduledChange
+from gateway.models.base import utcnow
+from gateway.rollout import scheduler, service
+from gateway.rollout.access import api_caller
+from gateway.rollout.dashboard import build_dashboard
+from gateway.rollout.errors import InvalidChange
+from gateway.rollout.openapi import openapi_document
+from gateway.rollout.preview import Preview, preview_change
+from gateway.rollout.support import trace_dict, who_is_affected
+from gateway.rollout.views import parse_utc
+from gateway.routing.config import RoutingConfig, current_routing_config
+from gateway.routing.service import today_utc
+from gateway.settings import current_settings
+from gateway.store import get_store
+
+bp = Blueprint("rollout_api", __name__, url_prefix="/api/v1")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidChange("Send a JSON object (Content-Type: application/json).")
+    return body
+
+
+def _actor(scope: str) -> service.Actor:
+    return service.Actor(api_caller(scope).name, g.get("request_id"))
+
+
+def _line_json(config: RoutingConfig, code: str) -> dict[str, Any]:
+    line = config.lines[code]
+    return {
+        "code": code,
+        "name": line.name,
+        "state": line.state,
+        "percent": str(line.percent),
+        "pilot_accounts": sorted(line.pilot_accounts),
+        "overrides": {
+            number: {
+                "system": o.system,
+                "reason": o.reason,
+                "expires_at": o.expires_at.isoformat() if o.expires_at else None,
+            }
+            for number, o in sorted(line.overrides.items())
+        },
+    }
+
+
+def _preview_json(preview: Preview) -> dict[str, Any]:
+    return {
+        "product_line": preview.code,
+        "before": preview.before.as_dict(),
+        "after": preview.after.as_dict(),
+        "summary": preview.summary,
+        "movements": [m.__dict__ for m in preview.movements],
+        "new_choice_count": preview.new_choice_count,
+        "new_choice_accounts": list(preview.new_choice_accounts),
+        "waiting_for_data_count": preview.waiting_count,
+        "waiting_for_data": list(preview.waiting_for_data),
+        "accounts": preview.accounts,
+        "elapsed_ms": preview.elapsed_ms,
+    }
+
+
+def _schedule_json(change: ScheduledChange) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        "product_line": change.product_line.code,
+        "state": change.target_state,
+        "percent": str(change.target_percent),
+        "run_at": change.run_at.isoformat(),
+        "reason": change.reason,
+        "status": change.status,
+        "created_by": change.created_by,
+    }
+
+
+def _event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "before": event.before,
+        "after": event.after,
+        "reason": event.reason,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The API's OpenAPI 3.1 description (public: it holds no data)."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/product-lines")
+def list_lines() -> ResponseReturnValue:
+    api_caller("rollout:read")
+    config = current_routing_config(get_session())
+    return jsonify(product_lines=[_line_json(config, code) for code in sorted(config.lines)])
+
+
+@bp.get("/product-lines/<code>")
+def get_line(code: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    db = get_session()
+    service.product_line(db, code)
+    return jsonify(_line_json(current_routing_config(db), code))
+
+
+@bp.post("/product-lines/<code>/preview")
+def preview(code: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    db, body = get_session(), _body()
+    target = service.target_setting(
+        service.product_line(db, code), str(body.get("state", "")), body.get("percent")
+    )
+    result = preview_change(
+        db,
+        current_routing_config(db),
+        code,
+        target,
+        today=today_utc(),
+        grace_days=current_settings().entitlement_grace_days,
+        now=utcnow(),
+    )
+    return jsonify(_preview_json(result))
+
+
+@bp.post("/product-lines/<code>/state")
+def change_state(code: str) -> ResponseReturnValue:
+    actor, db, body = _actor("rollout:write"), get_session(), _body()
+    expected = None
+    if "expected_state" in body:
+        expected = service.LineSetting(
+            str(body["expected_state"]), service.parse_percent(body.get("expected_percent", 0))
+        )
+    event = service.change_state(
+        db,
+        get_store(),
+        code,
+        str(body.get("state", "")),
+        body.get("percent"),
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+        expected=expected,
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.post("/product-lines/<code>/rollback")
+def rollback(code: str) -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    event = service.rollback(
+        get_session(), get_store(), code, reason=body.get("reason"), actor=actor, now=utcnow()
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.post("/product-lines/<code>/pilot-accounts")
+def pilot_accounts(code: str) -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    event = service.set_pilot_accounts(
+        get_session(),
+        get_store(),
+        code,
+        add=[str(n) for n in body.get("add", [])],
+        remove=[str(n) for n in body.get("remove", [])],
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.put("/product-lines/<code>/overrides/<account>")
+def put_override(code: str, account: str) -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    event = service.set_override(
+        get_session(),
+        get_store(),
+        code,
+        account,
+        str(body.get("system", "")),
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+        expires_at=parse_utc(body.get("expires_at"), "expires_at"),
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.delete("/product-lines/<code>/overrides/<account>")
+def delete_override(code: str, account: str) -> ResponseReturnValue:
+    actor = _actor("rollout:write")
+    event = service.remove_override(
+        get_session(),
+        get_store(),
+        code,
+        account,
+        reason=request.args.get("reason"),
+        actor=actor,
+        now=utcnow(),
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.get("/scheduled-changes")
+def list_scheduled() -> ResponseReturnValue:
+    api_caller("rollout:read")
+    db = get_session()
+    return jsonify(
+        pending=[_schedule_json(c) for c in scheduler.pending_changes(db)],
+        recent=[_schedule_json(c) for c in scheduler.recent_changes(db)],
+    )
+
+
+@bp.post("/scheduled-changes")
+def create_scheduled() -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    run_at = parse_utc(body.get("run_at"), "run_at")
+    if run_at is None:
+        raise InvalidChange("run_at: required, e.g. 2027-01-15T06:00:00Z")
+    change = scheduler.schedule_change(
+        get_session(),
+        get_store(),
+        str(body.get("product_line", "")),
+        str(body.get("state", "")),
+        body.get("percent"),
+        run_at=run_at,
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+    )
+    return jsonify(_schedule_json(change)), 201
+
+
+@bp.post("/scheduled-changes/<int:change_id>/cancel")
+def cancel_scheduled(change_id: int) -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    change = scheduler.cancel_change(
+        get_session(), get_store(), change_id, reason=body.get("reason"), actor=actor, now=utcnow()
+    )
+    return jsonify(_schedule_json(change))
+
+
+@bp.post("/systems/<key>/maintenance")
+def maintenance(key: str) -> ResponseReturnValue:
+    actor, body = _actor("rollout:write"), _body()
+    if not isinstance(body.get("down"), bool):
+        raise InvalidChange("down: true or false")
+    event = service.set_maintenance(
+        get_session(),
+        get_store(),
+        key,
+        body["down"],
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+    )
+    return jsonify(audit_event=_event_json(event))
+
+
+@bp.get("/dashboard")
+def dashboard() -> ResponseReturnValue:
+    api_caller("rollout:read")
+    db = get_session()
+    board = build_dashboard(
+        db,
+        get_store(),
+        current_routing_config(db),
+        granularity=request.args.get("by", "hour"),
+        today=today_utc(),
+        grace_days=current_settings().entitlement_grace_days,
+        now=utcnow(),
+    )
+    return jsonify(
+        granularity=board.granularity,
+        periods=[b.start.isoformat() for b in board.buckets],
+        logins=board.series("login"),
+        choices=board.series("choice"),
+        errors=board.errors,
+        product_lines=[
+            {
+                "code": r.code,
+                "state": r.state,
+                "percent": r.percent,
+                "accounts": r.sides.accounts,
+                "entitlements": r.sides.entitlements,
+                "waiting_for_data": list(r.sides.waiting_for_data),
+                "routed": r.routed,
+                "routed_series": board.series("line", r.code),
+            }
+            for r in board.rows
+        ],
+    )
+
+
+@bp.get("/route-trace")
+def route_trace() -> ResponseReturnValue:
+    api_caller("support:read")
+    db = get_session()
+    people = who_is_affected(
+        db,
+        current_routing_config(db),
+        request.args.get("q", ""),
+        current_settings(),
+        today=today_utc(),
+        now=utcnow(),
+    )
+    return jsonify(people=[trace_dict(person) for person in people])
+
+
+@bp.get("/audit-events")
+def audit_events() -> ResponseReturnValue:
+    api_caller("rollout:read")
+    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    return jsonify(events=[_event_json(e) for e in get_session().scalars(query)])

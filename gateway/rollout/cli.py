@@ -1,0 +1,384 @@
+"""`gateway product-line …`, `gateway system maintenance …` and `gateway api-token …`:
+the same service functions as the console and the API, for IT's terminal and cron."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from gateway.errors import GatewayError
+from gateway.models.api_token import API_SCOPES
+from gateway.models.base import utcnow
+from gateway.models.directory import PRODUCT_LINE_STATES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def _context() -> Iterator[tuple[Flask, Session]]:
+    """The configured app and a session; service errors become one-line CLI errors."""
+    from gateway import db
+    from gateway.cli import build_app
+    from gateway.rollout import stop_background
+
+    app = build_app()
+    stop_background(app)  # a command does its own work; no background threads
+    session = db.new_session(app)
+    try:
+        with app.app_context():
+            yield app, session
+    except GatewayError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        session.close()
+        db.engine_of(app).dispose()
+
+
+def _store(app: Flask) -> Any:
+    from gateway.store import get_store
+
+    return get_store(app)
+
+
+def _actor(name: str) -> Any:
+    from gateway.rollout.service import Actor
+
+    return Actor(name)
+
+
+def actor_option(command: F) -> F:
+    return click.option(
+        "--actor", default="cli", show_default=True, help="Who the audit log names."
+    )(command)
+
+
+def reason_option(command: F) -> F:
+    return click.option("--reason", required=True, help="Why; recorded in the audit log.")(command)
+
+
+def _utc(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@click.group("product-line")
+def product_line_group() -> None:
+    """Move product lines between the legacy and new license centers."""
+
+
+@product_line_group.command("list")
+def list_lines() -> None:
+    """Every product line with its state and rollout percent."""
+    from gateway.routing.config import load_routing_config
+
+    with _context() as (app, db):
+        config = load_routing_config(db, _store(app), 0)
+        for code, line in sorted(config.lines.items()):
+            percent = f" {line.percent}%" if line.state == "rollout" else ""
+            click.echo(
+                f"{code:<16} {line.state}{percent}  pilots={len(line.pilot_accounts)} "
+                f"overrides={len(line.overrides)}  {line.name}"
+            )
+
+
+def _print_preview(app: Flask, db: Session, code: str, state: str, percent: str | None) -> None:
+    from gateway.rollout.preview import preview_change
+    from gateway.rollout.service import product_line, target_setting
+    from gateway.routing.config import load_routing_config
+
+    settings = app.extensions["settings"]
+    target = target_setting(product_line(db, code), state, percent)
+    now = utcnow()
+    preview = preview_change(
+        db,
+        load_routing_config(db, _store(app), 0),
+        code,
+        target,
+        today=now.date(),
+        grace_days=settings.entitlement_grace_days,
+        now=now,
+    )
+    click.echo(preview.summary)
+    if preview.waiting_count:
+        click.echo(
+            f"{preview.waiting_count} accounts wait for data in the new system: "
+            + ", ".join(preview.waiting_for_data)
+        )
+    if preview.new_choice_count:
+        click.echo("Will see the choice page: " + ", ".join(preview.new_choice_accounts))
+
+
+@product_line_group.command("preview")
+@click.argument("code")
+@click.argument("state", type=click.Choice(PRODUCT_LINE_STATES))
+@click.option("--percent", help="Rollout percentage (for rollout).")
+def preview_command(code: str, state: str, percent: str | None) -> None:
+    """Show what moving CODE to STATE would do; changes nothing."""
+    with _context() as (app, db):
+        _print_preview(app, db, code, state, percent)
+
+
+@product_line_group.command("set-state")
+@click.argument("code")
+@click.argument("state", type=click.Choice(PRODUCT_LINE_STATES))
+@click.option("--percent", help="Rollout percentage (for rollout).")
+@reason_option
+@actor_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation after the preview.")
+def set_state(
+    code: str, state: str, percent: str | None, reason: str, actor: str, yes: bool
+) -> None:
+    """Preview, confirm, then move CODE to STATE (pilot, rollout --percent, new, legacy)."""
+    from gateway.rollout.service import change_state, product_line, setting_of
+
+    with _context() as (app, db):
+        _print_preview(app, db, code, state, percent)
+        expected = setting_of(product_line(db, code))
+        if not yes:
+            click.confirm("Make this change?", abort=True)
+        event = change_state(
+            db,
+            _store(app),
+            code,
+            state,
+            percent,
+            reason=reason,
+            actor=_actor(actor),
+            now=utcnow(),
+            expected=expected,
+        )
+        click.echo(f"{code}: {json.dumps(event.before)} -> {json.dumps(event.after)}")
+
+
+@product_line_group.command("rollback")
+@click.argument("code")
+@reason_option
+@actor_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation after the preview.")
+def rollback_command(code: str, reason: str, actor: str, yes: bool) -> None:
+    """Send everyone on CODE back to the legacy system, in one action."""
+    from gateway.rollout.service import rollback
+
+    with _context() as (app, db):
+        _print_preview(app, db, code, "legacy", None)
+        if not yes:
+            click.confirm("Roll back?", abort=True)
+        event = rollback(db, _store(app), code, reason=reason, actor=_actor(actor), now=utcnow())
+        click.echo(f"{code}: {json.dumps(event.before)} -> {json.dumps(event.after)}")
+
+
+@product_line_group.command("pilot")
+@click.argument("code")
+@click.argument("action", type=click.Choice(["add", "remove"]))
+@click.argument("accounts", nargs=-1, required=True)
+@reason_option
+@actor_option
+def pilot(code: str, action: str, accounts: tuple[str, ...], reason: str, actor: str) -> None:
+    """Add ACCOUNTS to (or remove them from) CODE's pilot."""
+    from gateway.rollout.service import set_pilot_accounts
+
+    add, remove = (list(accounts), []) if action == "add" else ([], list(accounts))
+    with _context() as (app, db):
+        event = set_pilot_accounts(
+            db,
+            _store(app),
+            code,
+            add=add,
+            remove=remove,
+            reason=reason,
+            actor=_actor(actor),
+            now=utcnow(),
+        )
+        after = event.after or {}
+        click.echo(f"{code} pilot: {', '.join(after.get('pilot_accounts', [])) or 'none'}")
+
+
+@product_line_group.command("override")
+@click.argument("code")
+@click.argument("account")
+@click.argument("system", type=click.Choice(["legacy", "new", "none"]))
+@click.option("--expires", help="UTC date-time when it ends, e.g. 2027-02-01T00:00.")
+@reason_option
+@actor_option
+def override(
+    code: str, account: str, system: str, expires: str | None, reason: str, actor: str
+) -> None:
+    """Force ACCOUNT's CODE to SYSTEM (or `none` to remove the override)."""
+    from gateway.rollout.service import remove_override, set_override
+
+    with _context() as (app, db):
+        if system == "none":
+            remove_override(
+                db, _store(app), code, account, reason=reason, actor=_actor(actor), now=utcnow()
+            )
+            click.echo(f"{code}: override for {account} removed")
+            return
+        set_override(
+            db,
+            _store(app),
+            code,
+            account,
+            system,
+            reason=reason,
+            actor=_actor(actor),
+            now=utcnow(),
+            expires_at=_utc(expires) if expires else None,
+        )
+        click.echo(f"{code}: account {account} always goes to {system}")
+
+
+@product_line_group.command("schedule")
+@click.argument("code")
+@click.argument("state", type=click.Choice(PRODUCT_LINE_STATES))
+@click.option("--at", "run_at", required=True, help="UTC date-time, e.g. 2027-01-15T06:00.")
+@click.option("--percent", help="Rollout percentage (for rollout).")
+@reason_option
+@actor_option
+def schedule(
+    code: str, state: str, run_at: str, percent: str | None, reason: str, actor: str
+) -> None:
+    """Move CODE to STATE at a given time; applied once by whichever instance is first."""
+    from gateway.rollout.scheduler import schedule_change
+
+    with _context() as (app, db):
+        change = schedule_change(
+            db,
+            _store(app),
+            code,
+            state,
+            percent,
+            run_at=_utc(run_at),
+            reason=reason,
+            actor=_actor(actor),
+            now=utcnow(),
+        )
+        click.echo(
+            f"scheduled change {change.id}: {code} -> {state} at {change.run_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
+@product_line_group.command("scheduled")
+def scheduled() -> None:
+    """Pending scheduled changes, soonest first."""
+    from gateway.rollout.scheduler import pending_changes
+
+    with _context() as (_app, db):
+        for change in pending_changes(db):
+            click.echo(
+                f"{change.id:>5}  {change.run_at:%Y-%m-%d %H:%M} UTC  "
+                f"{change.product_line.code} -> {change.target_state} "
+                f"{change.target_percent}%  {change.reason} ({change.created_by})"
+            )
+
+
+@product_line_group.command("cancel")
+@click.argument("change_id", type=int)
+@reason_option
+@actor_option
+def cancel(change_id: int, reason: str, actor: str) -> None:
+    """Cancel a pending scheduled change."""
+    from gateway.rollout.scheduler import cancel_change
+
+    with _context() as (app, db):
+        cancel_change(db, _store(app), change_id, reason=reason, actor=_actor(actor), now=utcnow())
+        click.echo(f"scheduled change {change_id} cancelled")
+
+
+@product_line_group.command("run-due")
+def run_due() -> None:
+    """Apply every due scheduled change (for cron; safe to run on every instance at once)."""
+    from gateway.rollout.scheduler import apply_due_changes
+
+    with _context() as (app, db):
+        applied = apply_due_changes(db, _store(app), now=utcnow())
+        click.echo(f"applied {len(applied)} scheduled change(s)")
+
+
+@product_line_group.command("who")
+@click.argument("query")
+def who(query: str) -> None:
+    """Where a user (email) or an account's users (number) go now, and why, as JSON."""
+    from gateway.rollout.support import trace_dict, who_is_affected
+    from gateway.routing.config import load_routing_config
+
+    with _context() as (app, db):
+        now = utcnow()
+        people = who_is_affected(
+            db,
+            load_routing_config(db, _store(app), 0),
+            query,
+            app.extensions["settings"],
+            today=now.date(),
+            now=now,
+        )
+        click.echo(json.dumps([trace_dict(person) for person in people], indent=2))
+
+
+@click.group("system")
+def system_group() -> None:
+    """License-center availability."""
+
+
+@system_group.command("maintenance")
+@click.argument("key")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+@reason_option
+@actor_option
+def maintenance(key: str, switch: str, reason: str, actor: str) -> None:
+    """Mark system KEY down for maintenance (on) or back in service (off)."""
+    from gateway.rollout.service import set_maintenance
+
+    with _context() as (app, db):
+        set_maintenance(
+            db, _store(app), key, switch == "on", reason=reason, actor=_actor(actor), now=utcnow()
+        )
+        click.echo(f"{key}: maintenance {switch}")
+
+
+@click.group("api-token")
+def api_token_group() -> None:
+    """Bearer tokens for the IT API."""
+
+
+@api_token_group.command("create")
+@click.option("--name", required=True, help="What the token is for, e.g. release-pipeline.")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(API_SCOPES))
+@actor_option
+def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
+    """Create a token; it is printed once and only its hash is stored."""
+    from gateway.rollout.tokens import create_token as create
+
+    with _context() as (_app, db):
+        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow())
+        click.echo(token.secret)
+        click.echo(f"(token {name!r}, scopes {' '.join(token.scopes)}; shown only now)", err=True)
+
+
+@api_token_group.command("revoke")
+@click.argument("name")
+@actor_option
+def revoke_token(name: str, actor: str) -> None:
+    """Revoke the token called NAME at once."""
+    from gateway.rollout.tokens import revoke_token as revoke
+
+    with _context() as (_app, db):
+        revoke(db, name, actor=_actor(actor), now=utcnow())
+        click.echo(f"token {name!r} revoked")
+
+
+@api_token_group.command("list")
+def list_tokens() -> None:
+    """Tokens with their scopes; never their secrets."""
+    from gateway.rollout.tokens import list_tokens as tokens
+
+    with _context() as (_app, db):
+        for row in tokens(db):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.name:<24} {row.scopes:<40} {state}")

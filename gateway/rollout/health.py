@@ -1,0 +1,82 @@
+"""Health probes of the license centers, run in the background (never per login).
+
+Each probe result is written to the shared store with a TTL; when a system flips
+between up and down, the configuration version is bumped so every instance reroutes
+at once. A system is down after FAILURES_TO_DOWN failed probes in a row, so one slow
+answer does not send customers to a status page. Results expire when no checker runs,
+and an unknown result counts as up: only the maintenance switch takes a system away
+without evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+from gateway.models.base import utcnow
+from gateway.rollout.scheduler import Repeating
+from gateway.routing.config import PROBE_PREFIX, bump_version
+from gateway.store import Store, get_store
+
+log = logging.getLogger(__name__)
+FAILURES_TO_DOWN = 2
+PROBE_TIMEOUT_SECONDS = 3.0
+
+Probe = Callable[[str], bool]
+
+
+def http_probe(url: str) -> bool:
+    """Up when the URL answers 2xx within the timeout."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        # The URL comes from GATEWAY_SYSTEM_HEALTH_URLS (validated http/https), not a user.
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as reply:  # noqa: S310
+            return 200 <= int(reply.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def record_probe(
+    store: Store, system: str, healthy: bool, *, now: datetime, ttl_seconds: int
+) -> str:
+    """Store one probe result; returns the state ("up" or "down") now in force."""
+    key = PROBE_PREFIX + system
+    raw = store.get(key)
+    previous: dict[str, Any] = json.loads(raw) if raw else {"state": "up", "failures": 0}
+    failures = 0 if healthy else int(previous.get("failures", 0)) + 1
+    state = "up" if healthy or failures < FAILURES_TO_DOWN else "down"
+    entry = {"state": state, "failures": failures, "checked_at": now.isoformat()}
+    store.set(key, json.dumps(entry), ex=ttl_seconds)
+    # No result at all routes like "up", so only a real flip needs announcing.
+    if state != previous.get("state", "up"):
+        bump_version(store)
+        log.warning(
+            "system health changed",
+            extra={"event": "health.changed", "system": system, "state": state},
+        )
+    return state
+
+
+def check_all(
+    store: Store, urls: Mapping[str, str], *, probe: Probe, now: datetime, interval: int
+) -> dict[str, str]:
+    """Probe every configured system once; results live three intervals."""
+    return {
+        system: record_probe(store, system, probe(url), now=now, ttl_seconds=3 * interval)
+        for system, url in sorted(urls.items())
+    }
+
+
+def start_health_checker(app: Flask, urls: Mapping[str, str], interval: int) -> Repeating:
+    def run() -> None:
+        check_all(get_store(app), urls, probe=http_probe, now=utcnow(), interval=interval)
+
+    return Repeating("rollout-health", interval, run).start()

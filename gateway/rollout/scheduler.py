@@ -1,0 +1,215 @@
+"""Scheduled product-line changes: listed, cancellable, applied exactly once.
+
+Any number of instances may run apply_due_changes() at the same moment (each one's
+background thread, or `gateway product-line run-due` from cron). Each due change is
+claimed by a conditional UPDATE (pending → applied WHERE status = 'pending') in the
+same transaction as the change and its audit row; the database lets exactly one
+transaction see rowcount 1, and the others skip it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from gateway import db as database
+from gateway.models import ScheduledChange
+from gateway.models.base import utcnow
+from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.rollout.service import (
+    Actor,
+    apply_setting,
+    audit,
+    checked_reason,
+    commit_and_announce,
+    product_line,
+    target_setting,
+)
+from gateway.routing.config import bump_version
+from gateway.store import Store, get_store
+
+log = logging.getLogger(__name__)
+SCHEDULER_ACTOR = "scheduler"
+
+
+def schedule_change(
+    db: Session,
+    store: Store,
+    code: str,
+    state: str,
+    percent: object | None,
+    *,
+    run_at: datetime,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+) -> ScheduledChange:
+    """Plan a state change for `run_at` (UTC); it is audited now and again when applied."""
+    line, text = product_line(db, code), checked_reason(reason)
+    setting = target_setting(line, state, percent)
+    if run_at <= now:
+        raise InvalidChange("The time must be in the future; to change now, change the state.")
+    change = ScheduledChange(
+        product_line_id=line.id,
+        target_state=setting.state,
+        target_percent=setting.percent,
+        run_at=run_at,
+        reason=text,
+        status="pending",
+        created_by=actor.name,
+        created_at=now,
+        outcome="",
+    )
+    db.add(change)
+    db.flush()
+    audit(
+        db,
+        actor,
+        "schedule.created",
+        f"schedule:{change.id}",
+        None,
+        {**setting.as_dict(), "product_line": code, "run_at": run_at.isoformat()},
+        text,
+    )
+    commit_and_announce(db, store)
+    return change
+
+
+def cancel_change(
+    db: Session, store: Store, change_id: int, *, reason: str | None, actor: Actor, now: datetime
+) -> ScheduledChange:
+    """Cancel a pending change; one already applied or cancelled is a conflict."""
+    text = checked_reason(reason)
+    claimed = _claim(db, change_id, "cancelled", now, f"cancelled by {actor.name}")
+    change = db.get(ScheduledChange, change_id)
+    if change is None:
+        db.rollback()
+        raise NotFound(f"There is no scheduled change {change_id}.")
+    if not claimed:
+        db.rollback()
+        raise ConflictingChange(f"Scheduled change {change_id} is {change.status}, not pending.")
+    audit(
+        db,
+        actor,
+        "schedule.cancelled",
+        f"schedule:{change_id}",
+        {"status": "pending"},
+        {"status": "cancelled"},
+        text,
+    )
+    commit_and_announce(db, store)
+    return change
+
+
+def pending_changes(db: Session) -> list[ScheduledChange]:
+    """Every scheduled change still to come, soonest first."""
+    query = select(ScheduledChange).where(ScheduledChange.status == "pending")
+    return list(db.scalars(query.order_by(ScheduledChange.run_at, ScheduledChange.id)))
+
+
+def recent_changes(db: Session, limit: int = 20) -> list[ScheduledChange]:
+    query = select(ScheduledChange).where(ScheduledChange.status != "pending")
+    return list(db.scalars(query.order_by(ScheduledChange.id.desc()).limit(limit)))
+
+
+def _claim(db: Session, change_id: int, status: str, now: datetime, outcome: str) -> bool:
+    """Move one change out of `pending`; True only for the one transaction that did."""
+    result = db.execute(
+        update(ScheduledChange)
+        .where(ScheduledChange.id == change_id, ScheduledChange.status == "pending")
+        .values(status=status, finished_at=now, outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+def apply_due_changes(db: Session, store: Store, *, now: datetime) -> list[int]:
+    """Apply every pending change due at `now`; returns the ids this caller applied."""
+    due = db.scalars(
+        select(ScheduledChange.id)
+        .where(ScheduledChange.status == "pending", ScheduledChange.run_at <= now)
+        .order_by(ScheduledChange.run_at, ScheduledChange.id)
+    ).all()
+    db.rollback()  # end the read: each claim runs in its own short transaction
+    applied = [change_id for change_id in due if _apply_one(db, change_id, now)]
+    if applied:
+        bump_version(store)
+    return applied
+
+
+def _apply_one(db: Session, change_id: int, now: datetime) -> bool:
+    try:
+        if not _claim(db, change_id, "applied", now, "applied"):
+            db.rollback()  # another instance won it
+            return False
+        change = db.get(ScheduledChange, change_id, populate_existing=True)
+        assert change is not None
+        line = product_line(db, change.product_line.code)
+        setting = target_setting(line, change.target_state, change.target_percent)
+        apply_setting(
+            db,
+            line,
+            setting,
+            reason=f"scheduled change {change_id}: {change.reason}",
+            actor=Actor(SCHEDULER_ACTOR),
+            action="product_line.scheduled",
+            now=now,
+        )
+        db.commit()
+    except Exception:
+        db.rollback()
+        log.exception(
+            "scheduled change failed", extra={"event": "schedule.failed", "change_id": change_id}
+        )
+        return False
+    log.info(
+        "scheduled change applied", extra={"event": "schedule.applied", "change_id": change_id}
+    )
+    return True
+
+
+class Repeating:
+    """A daemon thread that runs `work` every `interval` seconds until stopped."""
+
+    def __init__(self, name: str, interval: float, work: Callable[[], object]) -> None:
+        self._stop = threading.Event()
+        self._interval, self._work = interval, work
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> Repeating:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._work()
+            except Exception:  # a background loop must outlive one bad round
+                log.exception(
+                    "background work failed",
+                    extra={"event": "background.failed", "thread": self.thread.name},
+                )
+
+
+def start_scheduler(app: Flask, interval: float) -> Repeating:
+    """Apply due changes from this process every `interval` seconds."""
+
+    def run_due() -> None:
+        session = database.new_session(app)
+        try:
+            apply_due_changes(session, get_store(app), now=utcnow())
+        finally:
+            session.close()
+
+    return Repeating("rollout-scheduler", interval, run_due).start()

@@ -1,0 +1,349 @@
+"""IT's product-line changes as plain functions: each validates, writes, audits, commits,
+then announces the new configuration version to every instance.
+
+    change_state(db, store, "NETGUARD", LineSetting("rollout", Decimal(25)),
+                 reason="wave 1", actor=Actor("it@vendor.example"), now=utcnow())
+
+The session, the store, the clock and the actor are arguments, so the console, the API,
+the CLI and the scheduler share these functions and tests call them without HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine, System
+from gateway.models.directory import PRODUCT_LINE_STATES
+from gateway.models.rollout import OVERRIDE_SYSTEMS
+from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
+from gateway.routing.config import bump_version
+from gateway.store import Store
+
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, as the audit trail names them."""
+
+    name: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LineSetting:
+    """A line's state and rollout percent: what a change sets and a preview compares."""
+
+    state: str
+    percent: Decimal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "percent": str(self.percent)}
+
+
+def parse_percent(value: object) -> Decimal:
+    """0-100 with at most two decimals (a bucket is 0.01 %); InvalidChange otherwise."""
+    try:
+        percent = Decimal(str(value).strip().rstrip("%"))
+    except (InvalidOperation, ValueError):
+        raise InvalidChange("The percentage must be a number from 0 to 100.") from None
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        raise InvalidChange("The percentage must be a number from 0 to 100.")
+    if percent != percent.quantize(Decimal("0.01")):
+        raise InvalidChange("The percentage may have at most two decimals.")
+    return percent.quantize(Decimal("0.01"))
+
+
+def target_setting(line: ProductLine, state: str, percent: object | None) -> LineSetting:
+    """The setting a change asks for; rollout needs a percent, other states keep theirs."""
+    if state not in PRODUCT_LINE_STATES:
+        raise InvalidChange(f"Unknown state {state!r}; one of {', '.join(PRODUCT_LINE_STATES)}.")
+    if state == "rollout" and (percent is None or str(percent).strip() == ""):
+        raise InvalidChange("A rollout needs a percentage of accounts.")
+    if percent is None or str(percent).strip() == "":
+        return LineSetting(state, line.rollout_percent)
+    return LineSetting(state, parse_percent(percent))
+
+
+def checked_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise ReasonRequired("Every change needs a reason; it goes into the audit log.")
+    return text[:MAX_REASON]
+
+
+def product_line(db: Session, code: str) -> ProductLine:
+    line = db.scalar(select(ProductLine).where(ProductLine.code == code))
+    if line is None:
+        raise NotFound(f"There is no product line {code!r}.", code=code[:64])
+    return line
+
+
+def account(db: Session, number: str) -> Account:
+    row = db.scalar(select(Account).where(Account.account_number == number.strip()))
+    if row is None:
+        raise NotFound(f"There is no account {number!r}.", account=number[:64])
+    return row
+
+
+def setting_of(line: ProductLine) -> LineSetting:
+    return LineSetting(line.state, line.rollout_percent)
+
+
+def audit(
+    db: Session, actor: Actor, action: str, target: str, before: Any, after: Any, reason: str
+) -> AuditEvent:
+    """Add the audit row to the change's own transaction: both land, or neither."""
+    event = AuditEvent(
+        actor=actor.name,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        reason=reason,
+        request_id=actor.request_id,
+    )
+    db.add(event)
+    return event
+
+
+def commit_and_announce(db: Session, store: Store) -> None:
+    """Commit first, then bump the version: a worker that reloads sees the change."""
+    db.commit()
+    bump_version(store)
+
+
+def apply_setting(
+    db: Session,
+    line: ProductLine,
+    setting: LineSetting,
+    *,
+    reason: str,
+    actor: Actor,
+    action: str = "product_line.change",
+    now: datetime,
+) -> AuditEvent:
+    """Write `setting` and its audit row without committing (the scheduler's transaction)."""
+    before = setting_of(line)
+    line.state, line.rollout_percent, line.updated_at = setting.state, setting.percent, now
+    return audit(
+        db, actor, action, f"product_line:{line.code}", before.as_dict(), setting.as_dict(), reason
+    )
+
+
+def change_state(
+    db: Session,
+    store: Store,
+    code: str,
+    state: str,
+    percent: object | None,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+    expected: LineSetting | None = None,
+) -> AuditEvent:
+    """Move a line to `state` (and percent); `expected` refuses it if the line changed
+    since the preview the person confirmed."""
+    line = product_line(db, code)
+    setting = target_setting(line, state, percent)
+    text = checked_reason(reason)
+    if expected is not None and setting_of(line) != expected:
+        raise ConflictingChange(
+            f"{code} changed since your preview (now {line.state} {line.rollout_percent}%). "
+            "Preview again.",
+            code=code,
+        )
+    event = apply_setting(db, line, setting, reason=text, actor=actor, now=now)
+    commit_and_announce(db, store)
+    return event
+
+
+def rollback(
+    db: Session, store: Store, code: str, *, reason: str | None, actor: Actor, now: datetime
+) -> AuditEvent:
+    """One action back to `legacy`: the system that held every line before the migration
+    and still receives the exports. The percent is kept for a later retry."""
+    line = product_line(db, code)
+    setting = LineSetting("legacy", line.rollout_percent)
+    event = apply_setting(
+        db,
+        line,
+        setting,
+        reason=checked_reason(reason),
+        actor=actor,
+        action="product_line.rollback",
+        now=now,
+    )
+    commit_and_announce(db, store)
+    return event
+
+
+def set_pilot_accounts(
+    db: Session,
+    store: Store,
+    code: str,
+    *,
+    add: list[str],
+    remove: list[str],
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+) -> AuditEvent:
+    """Name accounts for (or take them off) a line's pilot."""
+    line, text = product_line(db, code), checked_reason(reason)
+    before = pilot_numbers(db, line)
+    for number in add:
+        row = account(db, number)
+        if row.account_number not in before:
+            db.add(
+                PilotAccount(
+                    product_line_id=line.id, account_id=row.id, added_by=actor.name, added_at=now
+                )
+            )
+    removed_ids = [account(db, number).id for number in remove]
+    db.execute(
+        delete(PilotAccount).where(
+            PilotAccount.product_line_id == line.id, PilotAccount.account_id.in_(removed_ids)
+        )
+    )
+    db.flush()
+    after = pilot_numbers(db, line)
+    event = audit(
+        db,
+        actor,
+        "product_line.pilot",
+        f"product_line:{code}",
+        {"pilot_accounts": sorted(before)},
+        {"pilot_accounts": sorted(after)},
+        text,
+    )
+    commit_and_announce(db, store)
+    return event
+
+
+def pilot_numbers(db: Session, line: ProductLine) -> set[str]:
+    query = (
+        select(Account.account_number)
+        .join(PilotAccount, PilotAccount.account_id == Account.id)
+        .where(PilotAccount.product_line_id == line.id)
+    )
+    return set(db.scalars(query))
+
+
+def set_override(
+    db: Session,
+    store: Store,
+    code: str,
+    account_number: str,
+    system: str,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> AuditEvent:
+    """Force one account's line to `system` (until `expires_at`, if given)."""
+    line, row, text = product_line(db, code), account(db, account_number), checked_reason(reason)
+    if system not in OVERRIDE_SYSTEMS:
+        raise InvalidChange(f"An override sends to one of {', '.join(OVERRIDE_SYSTEMS)}.")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidChange("The expiry must be in the future.")
+    current = _override(db, line.id, row.id)
+    before = _override_dict(current)
+    if current is None:
+        current = AccountOverride(product_line_id=line.id, account_id=row.id)
+        db.add(current)
+    current.system, current.reason, current.expires_at = system, text, expires_at
+    current.created_by, current.created_at = actor.name, now
+    event = audit(
+        db,
+        actor,
+        "product_line.override",
+        f"product_line:{code}:{row.account_number}",
+        before,
+        _override_dict(current),
+        text,
+    )
+    commit_and_announce(db, store)
+    return event
+
+
+def remove_override(
+    db: Session,
+    store: Store,
+    code: str,
+    account_number: str,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+) -> AuditEvent:
+    line, row, text = product_line(db, code), account(db, account_number), checked_reason(reason)
+    current = _override(db, line.id, row.id)
+    if current is None:
+        raise NotFound(f"Account {account_number} has no override for {code}.")
+    event = audit(
+        db,
+        actor,
+        "product_line.override_removed",
+        f"product_line:{code}:{row.account_number}",
+        _override_dict(current),
+        None,
+        text,
+    )
+    db.delete(current)
+    commit_and_announce(db, store)
+    return event
+
+
+def _override(db: Session, line_id: int, account_id: int) -> AccountOverride | None:
+    return db.scalar(
+        select(AccountOverride).where(
+            AccountOverride.product_line_id == line_id, AccountOverride.account_id == account_id
+        )
+    )
+
+
+def _override_dict(row: AccountOverride | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    expires = row.expires_at.isoformat() if row.expires_at else None
+    return {"system": row.system, "reason": row.reason, "expires_at": expires}
+
+
+def set_maintenance(
+    db: Session,
+    store: Store,
+    system_key: str,
+    down: bool,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+) -> AuditEvent:
+    """IT's "down for maintenance" switch: while on, no one is sent to the system."""
+    system = db.scalar(select(System).where(System.key == system_key))
+    if system is None:
+        raise NotFound(f"There is no system {system_key!r}.")
+    text = checked_reason(reason)
+    before = {"maintenance": system.maintenance, "note": system.maintenance_note}
+    system.maintenance, system.maintenance_note = down, text if down else ""
+    system.updated_at = now
+    event = audit(
+        db,
+        actor,
+        "system.maintenance",
+        f"system:{system_key}",
+        before,
+        {"maintenance": down, "note": system.maintenance_note},
+        text,
+    )
+    commit_and_announce(db, store)
+    return event

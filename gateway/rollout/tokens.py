@@ -1,0 +1,98 @@
+"""IT API bearer tokens: created with scopes (the secret shown once), checked, revoked."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import ApiToken
+from gateway.models.api_token import API_SCOPES
+from gateway.rollout.errors import InvalidChange, NotFound
+from gateway.rollout.service import Actor, audit
+
+# Marks our tokens in logs and secret scanners; not a secret itself.
+TOKEN_PREFIX = "sy_"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly created token: `secret` exists only in this object."""
+
+    name: str
+    scopes: tuple[str, ...]
+    secret: str
+
+
+def token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    db: Session, name: str, scopes: list[str], *, actor: Actor, now: datetime
+) -> NewToken:
+    """A new named token with `scopes`; the secret is returned once and never stored."""
+    unknown = sorted(set(scopes) - set(API_SCOPES))
+    if unknown or not scopes:
+        raise InvalidChange(f"Scopes must be among {', '.join(API_SCOPES)}; got {unknown}.")
+    if db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        raise InvalidChange(f"A token named {name!r} exists; revoke it or pick another name.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ordered = tuple(sorted(set(scopes)))
+    db.add(
+        ApiToken(
+            name=name,
+            token_hash=token_hash(secret),
+            scopes=" ".join(ordered),
+            created_by=actor.name,
+            created_at=now,
+        )
+    )
+    audit(
+        db,
+        actor,
+        "api_token.created",
+        f"api_token:{name}",
+        None,
+        {"scopes": list(ordered)},
+        "token created",
+    )
+    db.commit()
+    return NewToken(name, ordered, secret)
+
+
+def revoke_token(db: Session, name: str, *, actor: Actor, now: datetime) -> None:
+    row = db.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+    if row is None:
+        raise NotFound(f"No active token named {name!r}.")
+    row.revoked_at = now
+    audit(
+        db,
+        actor,
+        "api_token.revoked",
+        f"api_token:{name}",
+        {"scopes": row.scopes.split()},
+        None,
+        "token revoked",
+    )
+    db.commit()
+
+
+def list_tokens(db: Session) -> list[ApiToken]:
+    return list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
+
+
+def token_scopes(db: Session, secret: str) -> tuple[str, frozenset[str]] | None:
+    """(name, scopes) of the active token with this secret, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    row = db.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_hash(secret), ApiToken.revoked_at.is_(None)
+        )
+    )
+    return (row.name, row.scope_set) if row is not None else None

@@ -1,0 +1,301 @@
+"""IT's web console under /it/: dashboard, line pages with preview-then-confirm, support
+lookups. Thin: parse the form, call the service, render. CSRF tokens are checked on
+every POST by the app-wide CSRFProtect; role `it` is checked before every request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from gateway.db import get_session
+from gateway.errors import render_error
+from gateway.models import AuditEvent
+from gateway.models.base import utcnow
+from gateway.models.directory import PRODUCT_LINE_STATES
+from gateway.rollout import scheduler, service
+from gateway.rollout.access import require_it
+from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
+from gateway.rollout.errors import InvalidChange, RolloutError
+from gateway.rollout.preview import preview_change
+from gateway.rollout.support import who_is_affected
+from gateway.routing.config import current_routing_config
+from gateway.routing.service import today_utc
+from gateway.settings import current_settings
+from gateway.store import get_store
+
+bp = Blueprint("rollout_console", __name__, url_prefix="/it")
+
+
+@bp.before_request
+def _only_it() -> None:
+    g.it_user = require_it()
+
+
+@bp.errorhandler(RolloutError)
+def _refused(error: RolloutError) -> ResponseReturnValue:
+    """A refused change goes back to the page it came from, saying why."""
+    if request.method == "GET":
+        return render_error(error.status, error.title, error.detail)  # type: ignore[no-any-return]
+    flash(error.detail, "error")
+    return redirect(request.form.get("back") or url_for("rollout_console.dashboard"))
+
+
+def _actor() -> service.Actor:
+    return service.Actor(g.it_user.email, g.get("request_id"))
+
+
+def parse_utc(value: str | None, field: str) -> datetime | None:
+    """An ISO date-time from a form or JSON body, read as UTC when it names no zone."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidChange(f"{field}: use a date and time such as 2027-01-15T06:00") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@bp.get("/")
+def dashboard() -> ResponseReturnValue:
+    """Every line: state, accounts on each side, logins over time, waiting accounts."""
+    db, settings = get_session(), current_settings()
+    board = build_dashboard(
+        db,
+        get_store(),
+        current_routing_config(db),
+        granularity=request.args.get("by", "hour"),
+        today=today_utc(),
+        grace_days=settings.entitlement_grace_days,
+        now=utcnow(),
+    )
+    return render_template(
+        "rollout/dashboard.html",
+        board=board,
+        config=current_routing_config(db),
+        pending=scheduler.pending_changes(db),
+    )
+
+
+@bp.get("/dashboard.csv")
+def dashboard_csv() -> Response:
+    """The counters behind the chart, one row per hour (or day) and counter."""
+    granularity = "day" if request.args.get("by") == "day" else "hour"
+    body = counters_csv(load_buckets(get_store(), granularity, utcnow()), granularity)
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="switchyard-routing-{granularity}.csv"'
+        },
+    )
+
+
+@bp.get("/lines/<code>")
+def line_page(code: str) -> ResponseReturnValue:
+    """One line: change its state, pilots, overrides and schedule; its audit trail."""
+    db = get_session()
+    line = service.product_line(db, code)
+    config = current_routing_config(db)
+    events = db.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.target.startswith(f"product_line:{code}"))
+        .order_by(AuditEvent.id.desc())
+        .limit(30)
+    ).all()
+    return render_template(
+        "rollout/line.html",
+        line=line,
+        states=PRODUCT_LINE_STATES,
+        config_line=config.lines[code],
+        pilots=sorted(service.pilot_numbers(db, line)),
+        events=events,
+        pending=[c for c in scheduler.pending_changes(db) if c.product_line_id == line.id],
+    )
+
+
+@bp.post("/lines/<code>/preview")
+def preview(code: str) -> ResponseReturnValue:
+    """What the proposed change does, with a form to confirm exactly that change."""
+    db, form = get_session(), request.form
+    line = service.product_line(db, code)
+    rollback = form.get("action") == "rollback"
+    state = "legacy" if rollback else form.get("state", "")
+    target = service.target_setting(line, state, None if rollback else form.get("percent"))
+    service.checked_reason(form.get("reason"))
+    result = preview_change(
+        db,
+        current_routing_config(db),
+        code,
+        target,
+        today=today_utc(),
+        grace_days=current_settings().entitlement_grace_days,
+        now=utcnow(),
+    )
+    return render_template(
+        "rollout/preview.html",
+        line=line,
+        preview=result,
+        reason=form.get("reason", ""),
+        rollback=rollback,
+    )
+
+
+@bp.post("/lines/<code>/apply")
+def apply(code: str) -> ResponseReturnValue:
+    """Make the previewed change, unless the line changed since the preview."""
+    db, form, now = get_session(), request.form, utcnow()
+    expected = service.LineSetting(
+        form.get("expected_state", ""), service.parse_percent(form.get("expected_percent", "0"))
+    )
+    if form.get("action") == "rollback":
+        service.rollback(db, get_store(), code, reason=form.get("reason"), actor=_actor(), now=now)
+    else:
+        service.change_state(
+            db,
+            get_store(),
+            code,
+            form.get("state", ""),
+            form.get("percent"),
+            reason=form.get("reason"),
+            actor=_actor(),
+            now=now,
+            expected=expected,
+        )
+    line = service.product_line(db, code)
+    flash(
+        f"{code} is now {line.state}"
+        + (f" at {line.rollout_percent}%" if line.state == "rollout" else "")
+        + ". Every instance routes by it within a second.",
+        "info",
+    )
+    return redirect(url_for("rollout_console.dashboard"))
+
+
+@bp.post("/lines/<code>/pilots")
+def pilots(code: str) -> ResponseReturnValue:
+    numbers = request.form.get("accounts", "").replace(",", " ").split()
+    add, remove = (numbers, []) if request.form.get("action") != "remove" else ([], numbers)
+    service.set_pilot_accounts(
+        get_session(),
+        get_store(),
+        code,
+        add=add,
+        remove=remove,
+        reason=request.form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+    )
+    flash(f"Pilot of {code} updated.", "info")
+    return redirect(url_for("rollout_console.line_page", code=code))
+
+
+@bp.post("/lines/<code>/overrides")
+def override(code: str) -> ResponseReturnValue:
+    form = request.form
+    service.set_override(
+        get_session(),
+        get_store(),
+        code,
+        form.get("account", ""),
+        form.get("system", ""),
+        reason=form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+        expires_at=parse_utc(form.get("expires_at"), "expires_at"),
+    )
+    flash(f"Override for account {form.get('account')} saved.", "info")
+    return redirect(url_for("rollout_console.line_page", code=code))
+
+
+@bp.post("/lines/<code>/overrides/<account>/remove")
+def remove_override(code: str, account: str) -> ResponseReturnValue:
+    service.remove_override(
+        get_session(),
+        get_store(),
+        code,
+        account,
+        reason=request.form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+    )
+    flash(f"Override for account {account} removed.", "info")
+    return redirect(url_for("rollout_console.line_page", code=code))
+
+
+@bp.post("/lines/<code>/schedule")
+def schedule(code: str) -> ResponseReturnValue:
+    form = request.form
+    run_at = parse_utc(form.get("run_at"), "run_at")
+    if run_at is None:
+        raise InvalidChange("Say when (UTC) the change should happen.")
+    scheduler.schedule_change(
+        get_session(),
+        get_store(),
+        code,
+        form.get("state", ""),
+        form.get("percent"),
+        run_at=run_at,
+        reason=form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+    )
+    flash(f"Change of {code} scheduled for {run_at:%Y-%m-%d %H:%M} UTC.", "info")
+    return redirect(url_for("rollout_console.line_page", code=code))
+
+
+@bp.post("/schedules/<int:change_id>/cancel")
+def cancel(change_id: int) -> ResponseReturnValue:
+    scheduler.cancel_change(
+        get_session(),
+        get_store(),
+        change_id,
+        reason=request.form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+    )
+    flash(f"Scheduled change {change_id} cancelled.", "info")
+    return redirect(request.form.get("back") or url_for("rollout_console.dashboard"))
+
+
+@bp.post("/systems/<key>/maintenance")
+def maintenance(key: str) -> ResponseReturnValue:
+    down = request.form.get("down") == "on"
+    service.set_maintenance(
+        get_session(),
+        get_store(),
+        key,
+        down,
+        reason=request.form.get("reason"),
+        actor=_actor(),
+        now=utcnow(),
+    )
+    flash(f"{key} is {'down for maintenance' if down else 'back in service'}.", "info")
+    return redirect(url_for("rollout_console.dashboard"))
+
+
+@bp.get("/who")
+def who() -> ResponseReturnValue:
+    """Support: where a person or account goes now, and why, line by line."""
+    query = request.args.get("q", "").strip()
+    people: list[Any] = []
+    if query:
+        db = get_session()
+        people = who_is_affected(
+            db,
+            current_routing_config(db),
+            query,
+            current_settings(),
+            today=today_utc(),
+            now=utcnow(),
+        )
+    return render_template("rollout/who.html", query=query, people=people)
+
+
+@bp.get("/audit")
+def audit_log() -> ResponseReturnValue:
+    events = get_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(200))
+    return render_template("rollout/audit.html", events=list(events))

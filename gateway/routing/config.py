@@ -1,0 +1,206 @@
+"""The routing configuration (line states, percents, pilots, overrides, system health),
+cached in each worker and keyed by a configuration version kept in Redis.
+
+Every change IT makes commits to the database and then increments the version; every
+request reads the version (one GET) and reloads the configuration when it moved. So a
+change reaches every worker and instance on its next request, with no restart, and a
+request always sees one whole configuration, old or new, never half of each.
+
+    config = current_routing_config(db)
+    line_state = config.line_state("NETGUARD", "NetGuard", "100100")
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Account, AccountOverride, PilotAccount, ProductLine, System
+from gateway.routing.decision import LineState, Override
+from gateway.store import Store, get_store
+
+VERSION_KEY = "routing:config:version"
+PROBE_PREFIX = "health:probe:"
+# A probe result that expires (the checker stopped) is not announced by a version bump;
+# reloading at least this often notices it.
+MAX_AGE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    """One product line's routing settings, for every account."""
+
+    code: str
+    name: str
+    state: str
+    percent: Decimal
+    pilot_accounts: frozenset[str]
+    overrides: Mapping[str, Override]
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    """A license center's availability: IT's maintenance switch and the last probe."""
+
+    key: str
+    name: str
+    maintenance: bool
+    maintenance_note: str
+    # "up", "down", or "unknown" (no probe configured, or no recent result).
+    probe: str
+
+    @property
+    def down(self) -> bool:
+        return self.maintenance or self.probe == "down"
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """Everything routing needs besides the account's own entitlements."""
+
+    version: int
+    lines: Mapping[str, LineConfig]
+    systems: Mapping[str, SystemStatus]
+    loaded_at: float = 0.0
+
+    @property
+    def down_systems(self) -> frozenset[str]:
+        return frozenset(key for key, status in self.systems.items() if status.down)
+
+    def line_state(self, code: str, name: str, account_number: str) -> LineState:
+        """The line as one account sees it; an unconfigured line is plain legacy."""
+        line = self.lines.get(code)
+        if line is None:
+            return LineState(code, name, "legacy")
+        return LineState(
+            code,
+            line.name,
+            line.state,
+            line.percent,
+            pilot=account_number in line.pilot_accounts,
+            override=line.overrides.get(account_number),
+        )
+
+
+def current_version(store: Store) -> int:
+    """The configuration version all instances agree on (0 before the first change)."""
+    raw = store.get(VERSION_KEY)
+    return int(raw) if raw is not None else 0
+
+
+def bump_version(store: Store) -> int:
+    """Announce a committed change to every worker and instance."""
+    return int(store.incr(VERSION_KEY))
+
+
+def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfig:
+    """Read the whole configuration: a handful of small queries and one MGET."""
+    pilots: dict[int, set[str]] = {}
+    for line_id, number in db.execute(
+        select(PilotAccount.product_line_id, Account.account_number).join(
+            Account, Account.id == PilotAccount.account_id
+        )
+    ):
+        pilots.setdefault(line_id, set()).add(number)
+    overrides: dict[int, dict[str, Override]] = {}
+    for line_id, number, system, reason, expires_at in db.execute(
+        select(
+            AccountOverride.product_line_id,
+            Account.account_number,
+            AccountOverride.system,
+            AccountOverride.reason,
+            AccountOverride.expires_at,
+        ).join(Account, Account.id == AccountOverride.account_id)
+    ):
+        overrides.setdefault(line_id, {})[number] = Override(system, reason, expires_at)
+    lines = {
+        line.code: LineConfig(
+            line.code,
+            line.name,
+            line.state,
+            line.rollout_percent,
+            frozenset(pilots.get(line.id, ())),
+            MappingProxyType(overrides.get(line.id, {})),
+        )
+        for line in db.scalars(select(ProductLine))
+    }
+    return RoutingConfig(
+        version, MappingProxyType(lines), _system_statuses(db, store), time.monotonic()
+    )
+
+
+def _system_statuses(db: Session, store: Store) -> Mapping[str, SystemStatus]:
+    systems = list(db.scalars(select(System).order_by(System.key)))
+    probes = store.mget([PROBE_PREFIX + s.key for s in systems]) if systems else []
+    return MappingProxyType(
+        {
+            system.key: SystemStatus(
+                system.key,
+                system.name,
+                system.maintenance,
+                system.maintenance_note,
+                _probe_state(raw),
+            )
+            for system, raw in zip(systems, probes, strict=True)
+        }
+    )
+
+
+def _probe_state(raw: bytes | None) -> str:
+    if raw is None:
+        return "unknown"
+    state = json.loads(raw).get("state", "unknown")
+    return state if state in ("up", "down") else "unknown"
+
+
+class RoutingConfigCache:
+    """One worker's copy of the configuration; reloads when the shared version moves."""
+
+    def __init__(self, max_age_seconds: float = MAX_AGE_SECONDS) -> None:
+        self._config: RoutingConfig | None = None
+        self._lock = threading.Lock()
+        self._max_age = max_age_seconds
+
+    def get(self, db: Session, store: Store) -> RoutingConfig:
+        """The configuration for this request: one GET when nothing changed."""
+        version = current_version(store)
+        cached = self._config
+        if self._fresh(cached, version):
+            assert cached is not None
+            return cached
+        with self._lock:  # one reload per worker, not one per waiting thread
+            cached = self._config
+            if self._fresh(cached, version):
+                assert cached is not None
+                return cached
+            # Keyed by the version read *before* loading: a change committed meanwhile
+            # bumps the version again, so it is picked up on the next request.
+            loaded = load_routing_config(db, store, version)
+            self._config = loaded
+            return loaded
+
+    def _fresh(self, config: RoutingConfig | None, version: int) -> bool:
+        return (
+            config is not None
+            and config.version == version
+            and time.monotonic() - config.loaded_at < self._max_age
+        )
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["routing_config"] = RoutingConfigCache()
+
+
+def current_routing_config(db: Session) -> RoutingConfig:
+    """The routing configuration of the app handling this request or command."""
+    cache: RoutingConfigCache = current_app.extensions["routing_config"]
+    return cache.get(db, get_store())
