@@ -15,6 +15,7 @@ DESTINATION_LABELS = {
     "choose": "a choice of both license centers",
     "no-access": "'no access' page naming the org admins",
     "no-entitlements": "'no active entitlements' page",
+    "it-console": "IT migration console (/it/)",
 }
 
 

@@ -114,12 +114,15 @@ def signed_response(
         "last_name": user.last_name,
         "account_number": user.account_number,
     }
+    attributes = {attribute_map[field]: [value] for field, value in values.items()}
+    if user.groups:
+        attributes[attribute_map["groups"]] = list(user.groups)
     spec = ResponseSpec(
         issuer=idp_entity_id,
         audience=endpoints.entity_id,
         destination=endpoints.acs_url,
         name_id=user.subject,
-        attributes={attribute_map[field]: [value] for field, value in values.items()},
+        attributes=attributes,
         in_response_to=authn.request_id,
     )
     return build_response(spec, key)

@@ -49,7 +49,10 @@ DESTINATIONS: dict[str, Destination] = {
     "erin@initech.example": Destination("choose", "org admin of Initech; both systems"),
     "dave@initech.example": Destination("no-access", "no licensing or downloads permission"),
     "frank@umbrella.example": Destination("no-entitlements", "only expired entitlements"),
+    "it@vendor.example": Destination("it-console", "vendor IT (IdP group switchyard-it)"),
 }
+# IdP group memberships the development IdP sends (the `groups` attribute).
+GROUPS: dict[str, tuple[str, ...]] = {"it@vendor.example": ("switchyard-it",)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SampleUser:
     account_name: str
     permissions: tuple[str, ...]
     destination: Destination
+    groups: tuple[str, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -91,6 +95,7 @@ def load_sample_users(folder: Path = SAMPLE_DIR) -> tuple[SampleUser, ...]:
             account_name=accounts[row["account_number"]],
             permissions=tuple(row["permissions"].split()),
             destination=DESTINATIONS[row["email"]],
+            groups=GROUPS.get(row["email"], ()),
         )
         for row in _rows("users", folder)
     )

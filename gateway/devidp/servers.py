@@ -59,6 +59,11 @@ class RunningDemo:
             thread.join()
 
     def stop(self) -> None:
+        from gateway.rollout import stop_background
+
+        for server in self.servers:
+            if isinstance(server.app, Flask):
+                stop_background(server.app)
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -92,6 +97,10 @@ def build_demo_app(instance_dir: Path, *, base_url: str, legacy_url: str, new_ur
         redis_url=None,
         saml_dir=saml_dir,
         secret_key=secrets.token_urlsafe(48),
+        # Probe the stand-in license centers and apply scheduled changes every few seconds.
+        system_health_urls={"legacy": f"{legacy_url}/healthz", "new": f"{new_url}/healthz"},
+        health_check_interval_seconds=5,
+        scheduler_interval_seconds=5,
     )
     db.upgrade(database_url)
     demo = DemoConfig(

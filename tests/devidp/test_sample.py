@@ -29,8 +29,8 @@ def test_sample_imports_twice_without_change(seeded: Session, tmp_path: Path) ->
     seeded.expire_all()
     assert _counts(seeded) == first
     assert first == {
-        "accounts": 4,
-        "users": 8,
+        "accounts": 5,
+        "users": 9,
         "product_lines": 4,
         "systems": 2,
         "entitlements": 11,
@@ -75,6 +75,7 @@ def test_every_user_has_a_stated_destination_and_an_account() -> None:
         "choose",
         "no-access",
         "no-entitlements",
+        "it-console",
     }
     no_access = [user for user in users if user.destination.key == "no-access"]
     assert all(not {"licensing", "downloads"} & set(user.permissions) for user in no_access)

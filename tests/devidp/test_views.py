@@ -30,6 +30,7 @@ EXPECTED_LOCATION = {
     "choose": "/choose",
     "no-access": "/no-access",
     "no-entitlements": "/no-entitlements",
+    "it-console": "/it/",
 }
 
 
