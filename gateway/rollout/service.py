@@ -26,6 +26,7 @@ from gateway.routing.config import bump_version
 from gateway.store import Store
 
 MAX_REASON = 2000
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class LineSetting:
     percent: Decimal
 
     def as_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "percent": str(self.percent)}
+        return {"state": self.state, "percent": str(Decimal(self.percent).quantize(CENT))}
 
 
 def parse_percent(value: object) -> Decimal:
@@ -55,9 +56,9 @@ def parse_percent(value: object) -> Decimal:
         raise InvalidChange("The percentage must be a number from 0 to 100.") from None
     if not percent.is_finite() or not 0 <= percent <= 100:
         raise InvalidChange("The percentage must be a number from 0 to 100.")
-    if percent != percent.quantize(Decimal("0.01")):
+    if percent != percent.quantize(CENT):
         raise InvalidChange("The percentage may have at most two decimals.")
-    return percent.quantize(Decimal("0.01"))
+    return percent.quantize(CENT)
 
 
 def target_setting(line: ProductLine, state: str, percent: object | None) -> LineSetting:
@@ -67,7 +68,7 @@ def target_setting(line: ProductLine, state: str, percent: object | None) -> Lin
     if state == "rollout" and (percent is None or str(percent).strip() == ""):
         raise InvalidChange("A rollout needs a percentage of accounts.")
     if percent is None or str(percent).strip() == "":
-        return LineSetting(state, line.rollout_percent)
+        return LineSetting(state, Decimal(line.rollout_percent).quantize(CENT))
     return LineSetting(state, parse_percent(percent))
 
 
@@ -93,7 +94,7 @@ def account(db: Session, number: str) -> Account:
 
 
 def setting_of(line: ProductLine) -> LineSetting:
-    return LineSetting(line.state, line.rollout_percent)
+    return LineSetting(line.state, Decimal(line.rollout_percent).quantize(CENT))
 
 
 def audit(

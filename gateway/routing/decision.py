@@ -211,7 +211,8 @@ def decide(
     moment = now or datetime.combine(today, time.min, UTC)
     trace = route_lines(user, active, lines, now=moment, down_systems=down_systems)
     by_system = _group_by_system(active, trace, down_systems)
-    down = tuple(sorted({t.system for t in trace} & down_systems))
+    involved = {t.system for t in trace} | {system for e in active for system in e.held_by}
+    down = tuple(sorted(involved & down_systems))
     if trace and not by_system:
         reason = "every system holding the user's lines is down"
         return RouteDecision("unavailable", (), by_system, trace, reason, down)
