@@ -18,6 +18,7 @@ from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
 from gateway.rollout import scheduler, service
 from gateway.rollout.access import require_it
+from gateway.rollout.chart import bar_chart
 from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.rollout.errors import InvalidChange, RolloutError
 from gateway.rollout.preview import preview_change
@@ -75,6 +76,7 @@ def dashboard() -> ResponseReturnValue:
     return render_template(
         "rollout/dashboard.html",
         board=board,
+        chart=bar_chart,
         config=current_routing_config(db),
         pending=scheduler.pending_changes(db),
     )
