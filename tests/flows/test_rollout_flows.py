@@ -1,0 +1,186 @@
+"""A migration as customers live it: real signed sign-ins routed by each line state,
+maintenance and status pages, counters, and a state change under load on two instances."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from gateway.models.base import utcnow
+from gateway.rollout import metrics, service
+from gateway.routing.decision import bucket
+from gateway.settings import Settings
+from gateway.store import Store, get_store
+from tests.conftest import _reset, https_client, make_app
+from tests.rollout.conftest import ACTOR, World, build_world, sign_in
+from tests.saml_idp import PortalIdP
+
+LEGACY = "legacy.licenses.test"
+NEW = "new.licenses.test"
+
+
+@pytest.fixture
+def world(dbs: Session) -> World:
+    return build_world(dbs)
+
+
+@pytest.fixture
+def store(app: Flask) -> Store:
+    return get_store(app)
+
+
+def lands(app: Flask, idp: PortalIdP, email: str, account: str) -> str:
+    """Sign in with a fresh browser; the host handed off to, or our own page's path."""
+    reply = sign_in(https_client(app), idp, email, account)
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    parts = urlsplit(reply.location)
+    return parts.netloc or parts.path
+
+
+def change(dbs: Session, store: Store, state: str, percent: object = None) -> None:
+    service.change_state(
+        dbs, store, "NET", state, percent, reason="flow", actor=ACTOR, now=utcnow()
+    )
+
+
+def test_pilot_then_rollout_then_new_then_rollback(
+    app: Flask, idp: PortalIdP, dbs: Session, store: Store, world: World
+) -> None:
+    service.set_pilot_accounts(
+        dbs, store, "NET", add=["100001"], remove=[], reason="pilot", actor=ACTOR, now=utcnow()
+    )
+    change(dbs, store, "pilot")
+    assert lands(app, idp, "pat@ready.example", "100001") == NEW
+    assert lands(app, idp, "max@mixed.example", "100003") == LEGACY  # not in the pilot
+    change(dbs, store, "rollout", "100")
+    assert lands(app, idp, "max@mixed.example", "100003") == "/choose"  # NET new, CAD legacy
+    assert lands(app, idp, "wes@waiting.example", "100002") == LEGACY  # waiting for data
+    change(dbs, store, "new")
+    assert lands(app, idp, "pat@ready.example", "100001") == NEW
+    service.rollback(dbs, store, "NET", reason="incident", actor=ACTOR, now=utcnow())
+    assert lands(app, idp, "pat@ready.example", "100001") == LEGACY
+
+
+def test_rollout_follows_the_accounts_bucket(
+    app: Flask, idp: PortalIdP, dbs: Session, store: Store, world: World
+) -> None:
+    place = bucket("NET", "100001")
+    change(dbs, store, "rollout", f"{place / 100:.2f}")  # the bucket is not below its own value
+    assert lands(app, idp, "pat@ready.example", "100001") == LEGACY
+    change(dbs, store, "rollout", f"{(place + 1) / 100:.2f}")
+    assert lands(app, idp, "pat@ready.example", "100001") == NEW
+
+
+def test_maintenance_sends_people_elsewhere_or_to_a_status_page(
+    app: Flask, idp: PortalIdP, dbs: Session, store: Store, world: World
+) -> None:
+    change(dbs, store, "new")
+    service.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=utcnow())
+    assert lands(app, idp, "pat@ready.example", "100001") == LEGACY  # legacy holds it too
+    service.set_maintenance(dbs, store, "legacy", True, reason="both", actor=ACTOR, now=utcnow())
+    client = https_client(app)
+    reply = sign_in(client, idp, "oli@other.example", "100004")
+    assert reply.location == "/unavailable"
+    page = client.get("/unavailable")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 503 and page.headers["Retry-After"] == "300"
+    assert "down for maintenance" in html and "both" in html
+
+
+def test_decisions_and_choices_are_counted_per_hour(
+    app: Flask, idp: PortalIdP, dbs: Session, store: Store, world: World
+) -> None:
+    change(dbs, store, "new")
+    lands(app, idp, "pat@ready.example", "100001")
+    client = https_client(app)
+    sign_in(client, idp, "max@mixed.example", "100003")
+    page = client.get("/choose").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    client.post(
+        "/choose",
+        data={"csrf_token": token, "system": "legacy"},
+        headers={"Referer": "https://sso.test/choose"},
+    )
+    [hour] = metrics.hourly(store, utcnow(), 1)
+    assert hour.get("line:NET:new") == 2 and hour.get("line:CAD:legacy") == 1
+    assert hour.get("login:new") == 1 and hour.get("choice:legacy") == 1
+    assert hour.get("login:legacy") == 1 and hour.get("kind:choice") == 1
+
+
+# --- a state change while sign-ins run on two instances ----------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    started: float
+    destination: str | None
+    error: str | None
+
+
+@pytest.fixture
+def second_instance(settings: Settings, app: Flask) -> Iterator[Flask]:
+    if settings.redis_url is None:
+        pytest.skip("the embedded store is per-process by design; set GATEWAY_TEST_REDIS_URL")
+    other = make_app(settings)
+    yield other
+    _reset(other)
+
+
+def _sign_in_loop(
+    app: Flask, idp: PortalIdP, stop: threading.Event, outcomes: list[Outcome]
+) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            reply = sign_in(https_client(app), idp, "pat@ready.example", "100001")
+            host = urlsplit(reply.location or "").netloc
+            error = None if reply.status_code == 302 and host else f"{reply.status_code}"
+            outcomes.append(Outcome(started, host, error))
+        except Exception as caught:  # noqa: BLE001 - every failure is a finding
+            outcomes.append(Outcome(started, None, repr(caught)))
+
+
+@pytest.mark.shared_store
+def test_state_change_under_load_on_two_instances(
+    app: Flask,
+    second_instance: Flask,
+    idp: PortalIdP,
+    dbs: Session,
+    store: Store,
+    world: World,
+) -> None:
+    stop, outcomes = threading.Event(), []  # type: ignore[var-annotated]
+    threads = [
+        threading.Thread(target=_sign_in_loop, args=(instance, idp, stop, outcomes))
+        for instance in (app, second_instance, app, second_instance)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_for(lambda: len(outcomes) >= 12)
+        change(dbs, store, "new")
+        changed = time.monotonic()
+        _wait_for(lambda: sum(o.started > changed + 1 for o in outcomes) >= 12)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert [o for o in outcomes if o.error] == []
+    assert {o.destination for o in outcomes if o.started < changed} >= {LEGACY}
+    late = [o.destination for o in outcomes if o.started > changed + 1]
+    assert late and set(late) == {NEW}
+
+
+def _wait_for(condition: object, timeout: float = 60.0) -> None:
+    """Bounded polling on a condition (no timed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        threading.Event().wait(0.01)
