@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from gateway.directory.errors import RowError
 from gateway.models.directory import ENTITLEMENT_KINDS, ENTITLEMENT_STATUSES
+from gateway.settings import PERMISSIONS
 
 # An import places a line on one system. Pilot and rollout need pilot accounts and a
 # percentage that a file cannot carry; IT sets them through the audited rollout service.
 IMPORTABLE_STATES = ("legacy", "new")
-from gateway.settings import PERMISSIONS
 
 RawRow = tuple[int, Mapping[str, str]]
 # A validated row: column name → value, plus "permissions" (users) or "system_id"

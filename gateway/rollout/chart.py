@@ -56,7 +56,8 @@ def bar_chart(labels: Sequence[str], series: Mapping[str, Sequence[int]], *, tit
 
 def _axis(top: int, plot_h: float) -> str:
     lines = []
-    for fraction in (0, 0.5, 1):
+    # A middle line only where it names a whole number.
+    for fraction in (0, 0.5, 1) if top % 2 == 0 else (0, 1):
         y = TOP + plot_h * (1 - fraction)
         lines.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}"/>'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -18,6 +19,9 @@ from gateway.routing.decision import SYSTEMS
 from gateway.store import Store
 
 WINDOWS = {"hour": 48, "day": 30}
+SIDES_PREFIX = "dashboard:sides:"
+# Imports change entitlements without a configuration version; a minute-old view is fine.
+SIDES_TTL_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def build_dashboard(
     """Everything the dashboard page and the API's metrics show."""
     granularity = granularity if granularity in WINDOWS else "hour"
     buckets = load_buckets(store, granularity, now)
-    sides = line_sides(db, config, today=today, grace_days=grace_days, now=now)
+    sides = cached_sides(db, store, config, today=today, grace_days=grace_days, now=now)
     pilots = _count_by_line(db, PilotAccount.product_line_id)
     overrides = _count_by_line(db, AccountOverride.product_line_id)
     rows = []
@@ -99,6 +103,37 @@ def build_dashboard(
         )
     labels = [bucket_label(b.start, granularity) for b in buckets]
     return Dashboard(rows, granularity, buckets, labels)
+
+
+def cached_sides(
+    db: Session,
+    store: Store,
+    config: RoutingConfig,
+    *,
+    today: date,
+    grace_days: int,
+    now: datetime,
+) -> dict[str, LineSides]:
+    """line_sides, shared by all workers for a minute per configuration version: it reads
+    every active entitlement (seconds at 500,000), too much for each page view."""
+    key = f"{SIDES_PREFIX}{config.version}:{today.isoformat()}"
+    raw = store.get(key)
+    if raw is not None:
+        return {
+            code: LineSides(code, v["accounts"], v["entitlements"], tuple(v["waiting"]))
+            for code, v in json.loads(raw).items()
+        }
+    sides = line_sides(db, config, today=today, grace_days=grace_days, now=now)
+    encoded = {
+        code: {
+            "accounts": v.accounts,
+            "entitlements": v.entitlements,
+            "waiting": list(v.waiting_for_data),
+        }
+        for code, v in sides.items()
+    }
+    store.set(key, json.dumps(encoded), ex=SIDES_TTL_SECONDS)
+    return sides
 
 
 def _count_by_line(db: Session, column: object) -> dict[int, int]:

@@ -38,6 +38,7 @@ from gateway.routing.decision import (
     EntitlementView,
     LineTrace,
     UserView,
+    resolve_line,
     route_lines,
 )
 
@@ -50,7 +51,7 @@ class AccountLines:
     """One account's active lines: which systems hold each, and how many entitlements."""
 
     number: str
-    held_by: dict[str, set[str]] = field(default_factory=dict)
+    held_by: dict[str, frozenset[str]] = field(default_factory=dict)
     entitlements: Counter[str] = field(default_factory=Counter)
     users: int = 0
 
@@ -109,15 +110,22 @@ class LineSides:
 
 
 # Selects are typed Any: SQLAlchemy 2.0 and 2.1 spell their type parameters differently.
-def _active_rows(db: Session, cutoff: date, line_id: int | None) -> Any:
+def _line_rows(cutoff: date, line_id: int | None) -> Any:
+    """One row per account and active line: entitlement count and the holding systems."""
     query = (
-        select(Entitlement.account_id, Account.account_number, ProductLine.code, System.key)
+        select(
+            Entitlement.account_id,
+            Account.account_number,
+            ProductLine.code,
+            func.count(func.distinct(Entitlement.id)),
+            func.aggregate_strings(System.key, ","),
+        )
         .join(Account, Account.id == Entitlement.account_id)
         .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
         .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
         .outerjoin(System, System.id == EntitlementHolding.system_id)
         .where(_active(cutoff))
-        .group_by(Entitlement.account_id, Account.account_number, ProductLine.code, System.key)
+        .group_by(Entitlement.account_id, Account.account_number, ProductLine.code)
     )
     if line_id is not None:
         query = query.where(Entitlement.account_id.in_(_accounts_with_line(line_id)))
@@ -140,21 +148,12 @@ def load_accounts(
     """Every account with active entitlements (of line `line_id`, when given), in bulk."""
     cutoff = today - timedelta(days=grace_days)
     accounts: dict[int, AccountLines] = {}
-    for account_id, number, code, system in db.execute(_active_rows(db, cutoff, line_id)):
-        lines = accounts.setdefault(account_id, AccountLines(number)).held_by
-        held = lines.setdefault(code, set())
-        if system is not None:
-            held.add(system)
-    counts = (
-        select(Entitlement.account_id, ProductLine.code, func.count())
-        .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
-        .where(_active(cutoff))
-        .group_by(Entitlement.account_id, ProductLine.code)
-    )
-    if line_id is not None:
-        counts = counts.where(Entitlement.account_id.in_(_accounts_with_line(line_id)))
-    for account_id, code, count in db.execute(counts):
-        accounts[account_id].entitlements[code] = count
+    for account_id, number, code, count, systems in db.execute(_line_rows(cutoff, line_id)):
+        lines = accounts.get(account_id)
+        if lines is None:
+            lines = accounts[account_id] = AccountLines(number)
+        lines.held_by[code] = frozenset(systems.split(",")) if systems else frozenset()
+        lines.entitlements[code] = count
     _add_user_counts(db, accounts, line_id)
     return accounts
 
@@ -177,15 +176,24 @@ def account_trace(
     lines: AccountLines, config: RoutingConfig, now: datetime, down: frozenset[str]
 ) -> tuple[LineTrace, ...]:
     """The routing rule over one account's lines (one stand-in entitlement per line)."""
-    active = [
-        EntitlementView(
-            code, code, code, "", "", Decimal(0), "", None, None, "active", frozenset(held)
-        )
-        for code, held in lines.held_by.items()
-    ]
+    active = [_stand_in(code, held) for code, held in lines.held_by.items()]
     states = [config.line_state(code, code, lines.number) for code in lines.held_by]
     user = UserView(ROUTING_PERMISSIONS, None, lines.number)
     return route_lines(user, active, states, now=now, down_systems=down)
+
+
+def changed_line(lines: AccountLines, config: RoutingConfig, code: str, now: datetime) -> LineTrace:
+    """The rule for one line of one account: the only line a change can move."""
+    active = [_stand_in(code, lines.held_by[code])]
+    user = UserView(ROUTING_PERMISSIONS, None, lines.number)
+    state = config.line_state(code, code, lines.number)
+    return resolve_line(code, state, active, user, now=now, down_systems=frozenset())
+
+
+def _stand_in(code: str, held: frozenset[str]) -> EntitlementView:
+    """One entitlement standing for all of an account's active ones on a line: the rule
+    reads only the line and the systems holding it."""
+    return EntitlementView(code, code, code, "", "", Decimal(0), "", None, None, "active", held)
 
 
 def with_setting(config: RoutingConfig, code: str, setting: LineSetting) -> RoutingConfig:
@@ -218,15 +226,17 @@ def preview_change(
         if code not in lines.held_by:
             continue
         old = account_trace(lines, config, now, frozenset())
-        new = account_trace(lines, proposed, now, frozenset())
-        old_line, new_line = _line_of(old, code), _line_of(new, code)
+        new_line = changed_line(lines, proposed, code, now)
+        old_line = _line_of(old, code)
         if old_line.system != new_line.system:
             key = (old_line.system, new_line.system)
             moves[(*key, "accounts")] += 1
             moves[(*key, "users")] += lines.users
             moves[(*key, "entitlements")] += lines.entitlements[code]
-        if _systems(new) > _systems(old) and len(_systems(new)) > 1 and lines.users:
-            new_choice.append(lines.number)
+            systems_before = {t.system for t in old}
+            systems_after = {t.system for t in old if t.line_code != code} | {new_line.system}
+            if lines.users and len(systems_after) > 1 and len(systems_before) < 2:
+                new_choice.append(lines.number)
         if new_line.gate == "readiness":
             waiting.append(lines.number)
     return Preview(
@@ -245,10 +255,6 @@ def preview_change(
 
 def _line_of(trace: tuple[LineTrace, ...], code: str) -> LineTrace:
     return next(t for t in trace if t.line_code == code)
-
-
-def _systems(trace: tuple[LineTrace, ...]) -> set[str]:
-    return {t.system for t in trace}
 
 
 def _movements(moves: Counter[tuple[str, str, str]]) -> tuple[Movement, ...]:

@@ -250,18 +250,23 @@ def resolve_line(
     """One line: override or state rule, then the readiness gate, then the health gate."""
     place = bucket(code, user.account_number)
     if line is None:
-        trace = LineTrace(code, "unknown", LEGACY, "line is not configured; legacy by default")
+        trace = LineTrace(
+            code, "unknown", LEGACY, "line is not configured; legacy by default", place
+        )
     elif line.override is not None and line.override.active_at(now):
         reason = f"account override: {line.override.reason}".rstrip(": ")
-        trace = LineTrace(code, line.state, line.override.system, reason)
-        trace = replace(trace, override=line.override.system)
+        trace = LineTrace(
+            code, line.state, line.override.system, reason, place, line.override.system
+        )
     elif (rule := STATE_RULES.get(line.state)) is None:
-        trace = LineTrace(code, line.state, LEGACY, f"state {line.state!r} has no rule; legacy")
+        reason = f"state {line.state!r} has no rule; legacy"
+        trace = LineTrace(code, line.state, LEGACY, reason, place)
     else:
         resolution = rule(line, user)
-        trace = LineTrace(code, line.state, resolution.system, resolution.reason)
-    trace = _readiness_gate(replace(trace, bucket=place), active)
-    return _health_gate(trace, active, down_systems)
+        trace = LineTrace(code, line.state, resolution.system, resolution.reason, place)
+    # Traces are built once and copied only when a gate changes them: the preview runs
+    # this for every account of a line (hundreds of thousands of calls).
+    return _health_gate(_readiness_gate(trace, active), active, down_systems)
 
 
 def _readiness_gate(trace: LineTrace, active: list[EntitlementView]) -> LineTrace:
