@@ -2,18 +2,18 @@
 API tokens
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-28
 
-down_revision is 0001 while the identity-provider revision 0002 lands in parallel;
-re-chain onto 0002 when both are in.
+Written on 0001 in parallel with the identity-provider revision 0002, and chained onto
+it once 0002 landed, so there is one head.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
