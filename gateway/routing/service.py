@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
-from gateway.routing.config import RoutingConfig
+from gateway.routing.config import RoutingConfig, current_routing_config
 from gateway.routing.decision import (
     EntitlementView,
     LineState,
@@ -46,9 +46,11 @@ def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def load_inputs(db: Session, user: User, config: RoutingConfig) -> RouteInputs:
+def load_inputs(db: Session, user: User, config: RoutingConfig | None = None) -> RouteInputs:
     """The user's permissions and their own account's entitlements, with the lines'
-    routing settings as they apply to that account (from the cached configuration)."""
+    routing settings as they apply to that account (by default from this app's cached
+    configuration, so every caller routes by the same version)."""
+    config = config or current_routing_config(db)
     number = user.account.account_number
     entitlements, lines = account_entitlements(db, user.account_id, config, number)
     view = UserView(user.permission_names, user.remembered_system, number)
