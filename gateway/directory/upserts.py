@@ -43,6 +43,8 @@ class Target:
     key: str
     fields: tuple[str, ...]
     side: SideWriter | None = None
+    # Written when the row is created, never overwritten by a later import.
+    initial_only: tuple[str, ...] = ()
 
 
 def _table(name: str) -> Table:
@@ -104,7 +106,9 @@ def _ensure_holdings(db: Session, batch: list[Record], entitlement_ids: list[int
 TARGETS: dict[str, Target] = {
     "accounts": Target("accounts", "account_number", ("name",)),
     "users": Target("users", "email", ("account_id", "first_name", "last_name"), _sync_permissions),
-    "product-lines": Target("product_lines", "code", ("name", "state")),
+    # A line's migration state belongs to IT (audited in gateway/rollout) once it
+    # exists: re-importing the product-line file must not roll a migration back.
+    "product-lines": Target("product_lines", "code", ("name",), initial_only=("state",)),
     "systems": Target("systems", "key", ("name", "entry_url")),
     "entitlements": Target(
         "entitlements",
@@ -178,7 +182,7 @@ def _is_new_or_changed(row: tuple[Any, ...] | None, record: Record, target: Targ
 
 
 def _params(record: Record, target: Target, now: datetime) -> dict[str, Any]:
-    params = {name: record[name] for name in (target.key, *target.fields)}
+    params = {name: record[name] for name in (target.key, *target.fields, *target.initial_only)}
     params.update(created_at=now, updated_at=now)
     return params
 

@@ -145,9 +145,13 @@ def test_product_lines_and_systems_are_created_and_updated(
     import_file(
         dbs, "product-lines", write_file("pl.csv", "code,name,state", "NETGUARD,NetGuard,legacy")
     )
-    lines = write_file("pl.jsonl", *jsonl({"code": "NETGUARD", "name": "NetGuard", "state": "new"}))
+    renamed = {"code": "NETGUARD", "name": "NetGuard Firewall", "state": "new"}
+    lines = write_file("pl.jsonl", *jsonl(renamed))
     assert import_file(dbs, "product-lines", lines) == ImportReport("product-lines", 1, 0, 1, 0)
-    assert dbs.scalars(select(ProductLine.state)).all() == ["new"]
+    # The name follows the file; the migration state stays IT's (set only at creation).
+    assert dbs.execute(select(ProductLine.name, ProductLine.state)).all() == [
+        ("NetGuard Firewall", "legacy")
+    ]
 
     systems = write_file(
         "systems.csv",
