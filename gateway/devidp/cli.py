@@ -40,7 +40,8 @@ def _default_port() -> int:
     help="Folder for the demo's database, keys and SAML settings.",
 )
 def demo_command(port: int, host: str, instance: Path) -> None:
-    """Run the gateway with a development IdP, sample data and two stand-in license centers.
+    """Run the gateway with a development IdP, sample data and two stand-in license centers,
+    which sign users in through the gateway's OpenID Connect provider.
 
     Everything runs in this one process until Ctrl-C; it is never how production runs.
     """
@@ -69,8 +70,8 @@ def _banner(running: RunningDemo) -> str:
     lines = [
         "",
         f"Switchyard demo: open {running.gateway_url}/",
-        f"  Legacy license center (stand-in): {running.legacy_url}/",
-        f"  New license center (stand-in):    {running.new_url}/",
+        f"  Legacy license center (relying party): {running.legacy_url}/",
+        f"  New license center (relying party):    {running.new_url}/",
         "",
         "Sign in at the development IdP as any of these sample users:",
         f"  {'email'.ljust(width)}  {'organisation':<20} will see",

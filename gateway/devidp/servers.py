@@ -6,6 +6,7 @@ stand-in license centers, each on its own port.
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -19,8 +20,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import db
 from gateway.app import create_app
+from gateway.devidp.clients import register_license_center
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
+from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
 from gateway.routing.targets import origin
 from gateway.settings import load_settings
@@ -50,6 +53,7 @@ class RunningDemo:
     legacy_url: str
     new_url: str
     users: tuple[SampleUser, ...]
+    gateway_app: Flask
     servers: list[BaseWSGIServer]
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -82,21 +86,42 @@ def public_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def build_demo_app(instance_dir: Path, *, base_url: str, legacy_url: str, new_url: str) -> Flask:
+def demo_secret_key(instance_dir: Path) -> str:
+    """The instance's secret key, made once: it also encrypts the provider's signing
+    keys in the database, so a new one at each start could not read them back."""
+    path = instance_dir / "secret_key"
+    if not path.is_file():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def build_demo_app(
+    instance_dir: Path,
+    *,
+    base_url: str,
+    legacy_url: str,
+    new_url: str,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> Flask:
     """The gateway with the development IdP: its own key, SQLite file and sample data.
 
-    Raises SettingsError or ImportRejected when the instance cannot be prepared.
+    `database_url` and `redis_url` replace the instance's SQLite file and the
+    embedded store (the tests run the demo on their servers). Raises SettingsError
+    or ImportRejected when the instance cannot be prepared.
     """
     instance_dir.mkdir(parents=True, exist_ok=True)
     saml_dir = instance_dir / "saml"
     key = prepare_saml_dir(saml_dir, base_url)
-    database_url = f"sqlite:///{instance_dir / 'gateway.db'}"
+    database_url = database_url or f"sqlite:///{instance_dir / 'gateway.db'}"
     settings = load_settings(
         base_url=base_url,
         database_url=database_url,
-        redis_url=None,
+        redis_url=redis_url,
         saml_dir=saml_dir,
-        secret_key=secrets.token_urlsafe(48),
+        secret_key=demo_secret_key(instance_dir),
         # Probe the stand-in license centers and apply scheduled changes every few seconds.
         system_health_urls={"legacy": f"{legacy_url}/healthz", "new": f"{new_url}/healthz"},
         health_check_interval_seconds=5,
@@ -114,23 +139,49 @@ def build_demo_app(instance_dir: Path, *, base_url: str, legacy_url: str, new_ur
     return app
 
 
-def start_demo(instance_dir: Path, host: str, ports: DemoPorts) -> RunningDemo:
+def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) -> list[Flask]:
+    """Register each stand-in license center as our client and build its app."""
+    centers = []
+    with closing(db.new_session(gateway)) as session:
+        for (key, name), url in zip(LICENSE_CENTERS, urls, strict=True):
+            config = register_license_center(
+                session, system_key=key, name=name, base_url=url, issuer=base_url
+            )
+            centers.append(create_license_center(key, name, RelyingParty(config)))
+    return centers
+
+
+def start_demo(
+    instance_dir: Path,
+    host: str,
+    ports: DemoPorts,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+) -> RunningDemo:
     """Bind all three ports, build the apps (they need each other's URLs), then serve."""
     servers: list[BaseWSGIServer] = []
     try:
         for port in (ports.gateway, ports.legacy, ports.new):
             servers.append(make_server(host, port, _not_ready, threaded=True))
         gateway_url, legacy_url, new_url = (public_url(host, server.port) for server in servers)
-        servers[0].app = build_demo_app(
-            instance_dir, base_url=gateway_url, legacy_url=legacy_url, new_url=new_url
+        gateway = build_demo_app(
+            instance_dir,
+            base_url=gateway_url,
+            legacy_url=legacy_url,
+            new_url=new_url,
+            database_url=database_url,
+            redis_url=redis_url,
         )
-        for server, (key, name) in zip(servers[1:], LICENSE_CENTERS, strict=True):
-            server.app = create_license_center(key, name)
+        servers[0].app = gateway
+        centers = license_center_apps(gateway, gateway_url, (legacy_url, new_url))
+        for server, center_app in zip(servers[1:], centers, strict=True):
+            server.app = center_app
     except BaseException:
         for server in servers:
             server.server_close()
         raise
-    running = RunningDemo(gateway_url, legacy_url, new_url, load_sample_users(), servers)
+    running = RunningDemo(gateway_url, legacy_url, new_url, load_sample_users(), gateway, servers)
     for server, name in zip(servers, ("gateway", "legacy", "new"), strict=True):
         thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
         thread.start()

@@ -3,11 +3,21 @@ instance folder (re-running the demo must work)."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import requests
+from sqlalchemy import select
 
-from gateway.devidp.servers import DemoPorts, public_url, start_demo
+from gateway import db
+from gateway.devidp.servers import DemoPorts, RunningDemo, public_url, start_demo
+from gateway.models import OAuthClient
+
+
+def registered_login_uris(running: RunningDemo) -> list[str | None]:
+    with closing(db.new_session(running.gateway_app)) as session:
+        rows = session.scalars(select(OAuthClient).order_by(OAuthClient.initiate_login_uri))
+        return [row.initiate_login_uri for row in rows]
 
 
 def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
@@ -22,13 +32,13 @@ def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
             assert start.headers["Location"].startswith(f"{running.gateway_url}/dev-idp/sso?")
             page = requests.get(start.headers["Location"], timeout=5)
             assert "Community portal (development IdP)" in page.text
-            legacy = requests.get(
-                f"{running.legacy_url}/start",
-                params={"login_hint": "alice@acme.example"},
-                timeout=5,
-            )
-            assert "Legacy license center" in legacy.text and "alice@acme.example" in legacy.text
+            legacy = requests.get(f"{running.legacy_url}/start", timeout=5)
+            assert "Legacy license center" in legacy.text and "Nobody is signed in" in legacy.text
             assert "New license center" in requests.get(running.new_url, timeout=5).text
+            # One client per center, replaced at each start (the ports may change).
+            assert registered_login_uris(running) == sorted(
+                [f"{running.legacy_url}/oidc/login", f"{running.new_url}/oidc/login"]
+            )
         finally:
             running.stop()
     assert (tmp_path / "demo" / "gateway.db").is_file()
