@@ -101,5 +101,5 @@ def _idp_origins(app: Flask) -> list[str]:
     """The IdP origins that sign-out redirects to after its form POST."""
     from gateway.routing.targets import origin
 
-    slo_url = app.extensions["saml"].idp_slo_url
-    return [origin(slo_url)] if slo_url else []
+    saml = app.extensions["saml"]  # None when only upstream OIDC is configured
+    return [origin(saml.idp_slo_url)] if saml and saml.idp_slo_url else []

@@ -7,9 +7,10 @@ Invalid or missing values stop start-up with one message naming the variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PERMISSIONS = ("portal", "licensing", "downloads", "admin")
@@ -22,6 +23,16 @@ DEFAULT_ATTRIBUTE_MAP = {
 }
 # Optional identity fields: a map that leaves them out gets these attribute names.
 OPTIONAL_ATTRIBUTES = {"groups": "groups"}
+
+# Upstream OpenID Connect claim names for our identity fields; `sub` is the subject.
+DEFAULT_CLAIM_MAP = {
+    "subject": "sub",
+    "email": "email",
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "account_number": "account_number",
+}
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class SettingsError(Exception):
@@ -47,6 +58,15 @@ class Settings(BaseSettings):
     saml_idp_initiated: bool = False
     # SAML attribute names for our identity fields (JSON object); NameID is the subject.
     saml_attribute_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
+    # The community portal as an upstream OpenID Connect provider (beside or instead of SAML).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = Field(default=None, validate_default=True)
+    oidc_client_secret: str | None = Field(default=None, validate_default=True)
+    oidc_scope: str = "openid email profile"
+    # Claim names for our identity fields (JSON object).
+    oidc_claim_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CLAIM_MAP))
+    # What /login starts. Unset: saml when SAML is configured, else oidc.
+    login_method: Literal["saml", "oidc"] | None = None
     # OpenID Connect provider lifetimes, in seconds.
     oidc_code_seconds: int = Field(default=60, ge=10, le=600)
     oidc_access_token_seconds: int = Field(default=600, ge=60, le=86400)
@@ -111,6 +131,41 @@ class Settings(BaseSettings):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{key}: must be an absolute http(s) URL")
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not (parts.scheme == "https" or loopback) or not parts.netloc:
+            raise ValueError("must be an https URL (http only on localhost)")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value  # kept exactly: id_tokens must name this very string
+
+    @field_validator("oidc_client_id", "oidc_client_secret")
+    @classmethod
+    def _needed_with_issuer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("oidc_issuer") and not value:
+            raise ValueError("required when GATEWAY_OIDC_ISSUER is set")
+        return value
+
+    @field_validator("oidc_scope")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("must include openid")
+        return value
+
+    @field_validator("oidc_claim_map")
+    @classmethod
+    def _complete_claim_map(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = set(DEFAULT_CLAIM_MAP) - set(value)
+        if missing:
+            raise ValueError(f"missing keys {sorted(missing)}")
         return value
 
     @field_validator("secret_key")

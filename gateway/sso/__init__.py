@@ -1,4 +1,5 @@
-"""Single sign-on from the community portal: SAML Service Provider → an Identity."""
+"""Single sign-on from the community portal: SAML Service Provider and/or OpenID Connect
+relying party → an Identity."""
 
 from __future__ import annotations
 
@@ -7,18 +8,38 @@ from typing import Any
 from flask import Flask, redirect, request, url_for
 
 from gateway.errors import problem, wants_problem_json
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 from gateway.sso.errors import NotSignedIn
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Load the SAML settings once and mount the endpoints."""
+    """Load the SAML settings and the upstream OIDC client once, and mount the endpoints."""
     from gateway.sso import views
-    from gateway.sso.config import load_saml_config
+    from gateway.sso.config import load_saml_config, saml_configured
+    from gateway.sso.oidc import UpstreamOidc
 
-    app.extensions["saml"] = load_saml_config(settings.saml_dir, settings.base_url)
+    # Without upstream OIDC, SAML is required: loading it reports what is missing.
+    saml_on = not settings.oidc_issuer or saml_configured(settings.saml_dir)
+    app.extensions["saml"] = (
+        load_saml_config(settings.saml_dir, settings.base_url) if saml_on else None
+    )
+    app.extensions["upstream_oidc"] = UpstreamOidc(app, settings) if settings.oidc_issuer else None
+    app.extensions["login_method"] = login_method(settings, saml_on=saml_on)
     app.register_blueprint(views.bp)
     app.register_error_handler(NotSignedIn, _not_signed_in)
+
+
+def login_method(settings: Settings, *, saml_on: bool) -> str:
+    """What /login starts: GATEWAY_LOGIN_METHOD, else SAML when it is configured."""
+    chosen = settings.login_method or ("saml" if saml_on else "oidc")
+    if chosen == "saml" and not saml_on:
+        raise SettingsError(
+            "GATEWAY_LOGIN_METHOD: saml, but GATEWAY_SAML_DIR has no settings.json naming the "
+            "IdP's certificate"
+        )
+    if chosen == "oidc" and not settings.oidc_issuer:
+        raise SettingsError("GATEWAY_LOGIN_METHOD: oidc needs GATEWAY_OIDC_ISSUER")
+    return chosen
 
 
 def _not_signed_in(error: NotSignedIn) -> Any:

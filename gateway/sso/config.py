@@ -17,6 +17,7 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 
 from gateway.settings import SettingsError
+from gateway.sso.errors import SamlNotConfigured
 
 # Options that keep python3-saml strict; a settings folder cannot weaken them.
 FORCED_SECURITY = {
@@ -86,8 +87,19 @@ def current_saml() -> SamlConfig:
     """The SAML configuration of the app handling the current request."""
     from flask import current_app
 
-    config: SamlConfig = current_app.extensions["saml"]
+    config: SamlConfig | None = current_app.extensions["saml"]
+    if config is None:
+        raise SamlNotConfigured("Sign-in through SAML is not configured here.")
     return config
+
+
+def saml_configured(saml_dir: Path) -> bool:
+    """Whether the settings folder names the IdP's certificate, i.e. SAML can sign people in."""
+    path = saml_dir / "settings.json"
+    if not path.is_file():
+        return False
+    idp = _read_json(path).get("idp") or {}
+    return bool(idp.get("x509cert") or (idp.get("x509certMulti") or {}).get("signing"))
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -43,6 +43,11 @@ class SamlLogoutRejected(SignInError):
     event = "saml.logout_rejected"
 
 
+class SamlNotConfigured(SignInError):
+    status = 404
+    event = "saml.not_configured"
+
+
 class NotSignedIn(GatewayError):
     status = 401
     title = "Not signed in"

@@ -1,4 +1,5 @@
-"""SAML endpoints: metadata, login, ACS, single logout, and /logout."""
+"""Sign-in endpoints: /login, SAML (metadata, login, ACS, single logout), the upstream
+OpenID Connect callback, and /logout."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session
 
 from gateway.db import get_session
 from gateway.extensions import csrf, limiter
@@ -16,6 +17,9 @@ from gateway.settings import current_settings
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
 from gateway.sso.config import current_saml
+from gateway.sso.identity import Identity
+from gateway.sso.oidc import current_oidc
+from gateway.sso.session import end_session
 from gateway.sso.signin import roles_of, start_session, upsert_user
 from gateway.store import get_store
 
@@ -33,12 +37,58 @@ def metadata() -> Response:
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
-@bp.get("/saml/login")
+@bp.get("/login")
 @limiter.limit(_signin_limit)
 def login() -> Any:
-    """SP-initiated sign-in: `next` is where to go afterwards."""
+    """Sign in with the configured method (GATEWAY_LOGIN_METHOD); `next` is where to go."""
+    target = checked_target(request.args.get("next"))
+    if current_app.extensions["login_method"] == "oidc":
+        return redirect(current_oidc().start_login(target))
+    return redirect(saml.start_login(current_saml(), get_store(), target))
+
+
+@bp.get("/saml/login")
+@limiter.limit(_signin_limit)
+def saml_login() -> Any:
+    """SP-initiated SAML sign-in, whatever /login uses: `next` is where to go afterwards."""
     target = checked_target(request.args.get("next"))
     return redirect(saml.start_login(current_saml(), get_store(), target))
+
+
+@bp.get("/sso/oidc/login")
+@limiter.limit(_signin_limit)
+def oidc_login() -> Any:
+    """Sign-in at the portal's OpenID Connect provider, whatever /login uses."""
+    target = checked_target(request.args.get("next"))
+    return redirect(current_oidc().start_login(target))
+
+
+@bp.get("/sso/oidc/callback")
+@limiter.limit(_signin_limit)
+def oidc_callback() -> Any:
+    """The portal's authorization response: every check in gateway.sso.oidc, then routing."""
+    identity, target = current_oidc().finish_login(request.args.to_dict(), session)
+    response = signed_in(identity, checked_target(target), method="oidc")
+    session["signin_method"] = "oidc"  # sign-out must not send it a SAML LogoutRequest
+    return response
+
+
+def signed_in(identity: Identity, target: str | None, *, method: str, **context: Any) -> Any:
+    """Upsert the user, start a fresh session and route them, whatever the protocol."""
+    settings = current_settings()
+    user = upsert_user(get_session(), identity, settings.jit_permission_set)
+    start_session(user, identity, roles_of(identity, settings.it_group))
+    log.info(
+        "signed in",
+        extra={
+            "event": "signin.succeeded",
+            "method": method,
+            "user_id": user.id,
+            "account_id": user.account_id,
+            **context,
+        },
+    )
+    return route_response(user, target)
 
 
 @bp.post("/saml/acs")
@@ -57,18 +107,7 @@ def acs() -> Any:
     target = accepted.target
     if not accepted.solicited:
         target = checked_target(accepted.relay_state)
-    user = upsert_user(get_session(), accepted.identity, settings.jit_permission_set)
-    start_session(user, accepted.identity, roles_of(accepted.identity, settings.it_group))
-    log.info(
-        "signed in",
-        extra={
-            "event": "signin.succeeded",
-            "user_id": user.id,
-            "account_id": user.account_id,
-            "solicited": accepted.solicited,
-        },
-    )
-    return route_response(user, target)
+    return signed_in(accepted.identity, target, method="saml", solicited=accepted.solicited)
 
 
 @bp.route("/saml/sls", methods=["GET", "POST"])
@@ -87,5 +126,11 @@ def logout_page() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     """End our session, then ask the IdP to end its own when it supports single logout."""
+    if session.get("signin_method") == "oidc" or current_app.extensions["saml"] is None:
+        # Not a SAML session: no LogoutRequest to the IdP, only ours ends (and the RPs hear).
+        saml_logout.run_logout_hooks(session)
+        end_session()
+        log.info("signed out", extra={"event": "signout.local"})
+        return render_template("signed_out.html")
     url = saml_logout.start_logout(current_saml(), get_store(), session)
     return redirect(url) if url else render_template("signed_out.html")

@@ -269,4 +269,4 @@ def test_routing_pages_send_anonymous_visitors_to_sign_in(client: FlaskClient) -
         reply = client.get(page)
         assert reply.status_code == 302
         login = urlsplit(reply.location)
-        assert login.path == "/saml/login" and parse_qs(login.query)["next"] == [page]
+        assert login.path == "/login" and parse_qs(login.query)["next"] == [page]

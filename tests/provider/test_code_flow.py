@@ -79,9 +79,7 @@ def test_scopes_decide_which_claims_are_released(browser: FlaskClient, rp: Relyi
 
 def test_signed_out_user_is_sent_to_sign_in_and_back(client: FlaskClient, rp: RelyingParty) -> None:
     reply = rp.authorize(client, AuthorizationAttempt())
-    assert reply.status_code == 302 and reply.location.startswith(
-        "/saml/login?next=/oidc/authorize?"
-    )
+    assert reply.status_code == 302 and reply.location.startswith("/login?next=/oidc/authorize?")
 
 
 def test_prompt_none_without_session_answers_login_required(
