@@ -1,4 +1,5 @@
-"""The demo's OpenID Connect clients: one per stand-in license center, replaced at each start.
+"""The demo's side of the OpenID Connect provider: one client per stand-in license
+center, replaced at each start, and a signing key the instance can read.
 
 A client secret is shown only once, and the centers may listen on other ports
 than last time, so every start replaces the previous demo client of a system.
@@ -6,12 +7,15 @@ than last time, so every start replaces the previous demo client of a system.
 
 from __future__ import annotations
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.devidp.relying_party import RelyingPartyConfig
-from gateway.models import AuditEvent, OAuthClient, System
+from gateway.models import AuditEvent, OAuthClient, ProviderKey, System
 from gateway.provider.clients import add_client
+from gateway.provider.keys import key_encryption, rotate_key
+from gateway.store import Store
 
 DEMO_ACTOR = "gateway demo"
 
@@ -55,3 +59,17 @@ def register_license_center(
     return RelyingPartyConfig(
         issuer=issuer, client_id=new.client_id, client_secret=new.client_secret, base_url=base_url
     )
+
+
+def replace_unreadable_signing_key(db: Session, store: Store, secret_key: str, alg: str) -> bool:
+    """Rotate when the signing key was encrypted with another secret (an instance made
+    before the demo kept its secret key); True when it did."""
+    fernet = key_encryption(secret_key)
+    active = db.scalars(select(ProviderKey).where(ProviderKey.retired_at.is_(None))).all()
+    try:
+        for row in active:
+            fernet.decrypt(row.private_key_encrypted.encode())
+    except InvalidToken:
+        rotate_key(db, store, fernet, alg, actor=DEMO_ACTOR, reason="demo secret key replaced")
+        return True
+    return False

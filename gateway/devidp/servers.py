@@ -20,13 +20,14 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import db
 from gateway.app import create_app
-from gateway.devidp.clients import register_license_center
+from gateway.devidp.clients import register_license_center, replace_unreadable_signing_key
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
 from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
 from gateway.routing.targets import origin
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
+from gateway.store import get_store
 
 LICENSE_CENTERS = (("legacy", "Legacy license center"), ("new", "New license center"))
 
@@ -142,7 +143,11 @@ def build_demo_app(
 def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) -> list[Flask]:
     """Register each stand-in license center as our client and build its app."""
     centers = []
+    settings: Settings = gateway.extensions["settings"]
     with closing(db.new_session(gateway)) as session:
+        replace_unreadable_signing_key(
+            session, get_store(gateway), gateway.config["SECRET_KEY"], settings.oidc_signing_alg
+        )
         for (key, name), url in zip(LICENSE_CENTERS, urls, strict=True):
             config = register_license_center(
                 session, system_key=key, name=name, base_url=url, issuer=base_url

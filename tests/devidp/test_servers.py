@@ -21,11 +21,18 @@ def registered_login_uris(running: RunningDemo) -> list[str | None]:
 
 
 def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
-    for _ in range(2):
+    kids: list[str] = []
+    for run in range(3):
+        if run == 2:  # an instance made before the demo kept its secret key
+            (tmp_path / "demo" / "secret_key").unlink()
         running = start_demo(tmp_path / "demo", "127.0.0.1", DemoPorts(0, 0, 0))
         try:
             health = requests.get(f"{running.gateway_url}/healthz", timeout=5)
             assert health.json()["status"] == "ok"
+            # The signing key is readable: the same one after a plain restart.
+            jwks = requests.get(f"{running.gateway_url}/oidc/jwks", timeout=5)
+            assert jwks.status_code == 200
+            kids.append(jwks.json()["keys"][0]["kid"])
             start = requests.get(
                 f"{running.gateway_url}/saml/login", allow_redirects=False, timeout=5
             )
@@ -42,6 +49,7 @@ def test_demo_starts_twice_on_the_same_instance(tmp_path: Path) -> None:
         finally:
             running.stop()
     assert (tmp_path / "demo" / "gateway.db").is_file()
+    assert kids[0] == kids[1] != kids[2]
 
 
 def test_public_url_names_a_reachable_address() -> None:
