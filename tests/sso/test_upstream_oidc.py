@@ -191,6 +191,7 @@ def minted_by(op: PortalOP, attack: str) -> None:
             claims, key.public_pem, kid=key.kid
         ),
         "signed by another key": stranger.sign,
+        "no id_token": lambda claims: "",
     }
     changes = {
         "wrong iss": {"iss": "https://evil.example"},
@@ -218,6 +219,7 @@ ID_TOKEN_ATTACKS = [
     ("no nonce", "Missing claim: 'nonce'"),
     ("expired", "The token is expired"),
     ("no exp", "Missing claim: 'exp'"),
+    ("no id_token", "DecodeError"),
 ]
 
 
