@@ -108,7 +108,7 @@ def test_anonymous_console_visit_starts_a_sign_in_and_the_api_says_401(
 ) -> None:
     client = https_client(app)
     reply = client.get("/it/lines/NET")
-    assert reply.status_code == 302 and reply.location.startswith("/saml/login?next=/it/lines/NET")
+    assert reply.status_code == 302 and reply.location.startswith("/login?next=/it/lines/NET")
     for method, path, _ in API_CALLS:
         assert call_api(client, method, path).status_code == 401, path  # type: ignore[attr-defined]
 

@@ -385,3 +385,14 @@ def test_invalid_oidc_setting_names_the_variable(
         monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("groups", "status"), [(["staff", "switchyard-it"], 200), (["staff"], 403)]
+)
+def test_groups_claim_grants_the_it_role_as_saml_groups_do(
+    groups: list[str], status: int, client: FlaskClient, op: PortalOP, legacy: System
+) -> None:
+    op.behaviour.user["groups"] = groups
+    assert sign_in(client, op).status_code == 302
+    assert client.get("/it/").status_code == status
