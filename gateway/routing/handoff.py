@@ -33,16 +33,23 @@ def handoff_url(
     return urlunsplit(parts._replace(query=urlencode([*kept, *hints])))
 
 
+def login_start(db: Session, system: System) -> tuple[str, bool]:
+    """Where a hand-off to `system` begins, and whether that is an OIDC client's
+    login initiation (which then gets `iss`)."""
+    client = client_for_system(db, system.key)
+    if client is not None and client.initiate_login_uri:
+        return client.initiate_login_uri, True
+    return system.entry_url, False
+
+
 def handoff_for(
     db: Session, system: System, *, login_hint: str, target_link_uri: str, issuer: str
 ) -> str:
     """Where to send the browser for `system`: its client's login initiation, if any."""
-    client = client_for_system(db, system.key)
-    if client is not None and client.initiate_login_uri:
-        return handoff_url(
-            client.initiate_login_uri,
-            login_hint=login_hint,
-            target_link_uri=target_link_uri,
-            issuer=issuer,
-        )
-    return handoff_url(system.entry_url, login_hint=login_hint, target_link_uri=target_link_uri)
+    start, via_client = login_start(db, system)
+    return handoff_url(
+        start,
+        login_hint=login_hint,
+        target_link_uri=target_link_uri,
+        issuer=issuer if via_client else None,
+    )

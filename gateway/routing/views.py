@@ -33,7 +33,7 @@ from gateway.routing.config import current_routing_config
 from gateway.routing.decision import RouteDecision
 from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
 from gateway.routing.forms import choose_system_form
-from gateway.routing.handoff import handoff_for
+from gateway.routing.handoff import handoff_for, login_start
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
@@ -113,7 +113,11 @@ def choose() -> ResponseReturnValue:
     form = choose_system_form((option.key, option.name) for option in options)
     page = make_response(render_template("routing/choose.html", form=form, options=options))
     # The answer to this form redirects to the chosen license center.
-    targets = (origin(systems[option.key].entry_url) for option in options if option.key in systems)
+    targets = (
+        origin(login_start(db, systems[option.key])[0])
+        for option in options
+        if option.key in systems
+    )
     return allow_form_targets(page, targets)
 
 

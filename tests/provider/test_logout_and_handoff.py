@@ -174,3 +174,26 @@ def test_single_logout_from_the_portal_reaches_the_relying_parties(
     assert browser.get("/saml/sls", query_string=query).status_code == 302
     assert browser.get("/api/v1/me").status_code == 401
     assert len(received) == 1
+
+
+def test_choice_page_lets_the_form_reach_each_centers_login_initiation(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account, systems: dict[str, System]
+) -> None:
+    # Browsers check form-action against the redirect after the POST too: the
+    # hand-off goes to the client's initiate_login_uri, which may be another origin.
+    add_client(
+        dbs,
+        name="Legacy",
+        redirect_uris=[REDIRECT_URI],
+        actor="test",
+        initiate_login_uri="https://login.legacy.test/oidc/login",
+        system_key="legacy",
+    )
+    line_old = factories.product_line(dbs, "NETGUARD", "legacy")
+    line_new = factories.product_line(dbs, "CLOUDVAULT", "new")
+    factories.entitlement(dbs, account, line_old, [systems["legacy"]])
+    factories.entitlement(dbs, account, line_new, [systems["new"]])
+    assert idp.sign_in(client, email=EMAIL, account=ACCOUNT).location.endswith("/choose")
+    policy = client.get("/choose").headers["Content-Security-Policy"]
+    form_action = policy.split("form-action", 1)[1].split(";", 1)[0]
+    assert "https://login.legacy.test" in form_action and "https://new.licenses.test" in form_action
