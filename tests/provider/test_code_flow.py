@@ -241,3 +241,12 @@ def test_nonce_cannot_be_replayed(browser: FlaskClient, rp: RelyingParty) -> Non
     again = AuthorizationAttempt(nonce=attempt.nonce)
     query = parse_qs(urlsplit(rp.authorize(browser, again).location).query)
     assert query.get("error") == ["invalid_request"] and "code" not in query
+
+
+def test_authlib_has_the_2024_2026_security_fixes() -> None:
+    # SECURITY.md: releases before 1.6.11 miss fixes for HS256-with-public-key
+    # confusion, oversized tokens, JWE zip bombs, untrusted `jwk` headers, alg=none.
+    from importlib.metadata import version
+
+    major, minor, patch = (int(part) for part in version("authlib").split(".")[:3])
+    assert (major, minor, patch) >= (1, 6, 11)
