@@ -16,15 +16,15 @@ from sqlalchemy import select
 from gateway.db import get_session
 from gateway.models import AuditEvent, ScheduledChange
 from gateway.models.base import utcnow
-from gateway.rollout import scheduler, service
+from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.access import api_caller
 from gateway.rollout.dashboard import build_dashboard
 from gateway.rollout.errors import InvalidChange
 from gateway.rollout.openapi import openapi_document
-from gateway.rollout.preview import Preview, preview_change
+from gateway.rollout.preview import Preview
 from gateway.rollout.support import trace_dict, who_is_affected
-from gateway.rollout.views import parse_utc
-from gateway.routing.config import RoutingConfig, current_routing_config
+from gateway.rollout.views import parse_utc, preview_for
+from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
 from gateway.store import get_store
@@ -43,10 +43,9 @@ def _actor(scope: str) -> service.Actor:
     return service.Actor(api_caller(scope).name, g.get("request_id"))
 
 
-def _line_json(config: RoutingConfig, code: str) -> dict[str, Any]:
-    line = config.lines[code]
+def _line_json(line: LineConfig) -> dict[str, Any]:
     return {
-        "code": code,
+        "code": line.code,
         "name": line.name,
         "state": line.state,
         "percent": str(line.percent),
@@ -59,16 +58,21 @@ def _line_json(config: RoutingConfig, code: str) -> dict[str, Any]:
             }
             for number, o in sorted(line.overrides.items())
         },
+        "revision": line.revision,
     }
 
 
 def _preview_json(preview: Preview) -> dict[str, Any]:
     return {
         "product_line": preview.code,
-        "before": preview.before.as_dict(),
-        "after": preview.after.as_dict(),
+        "revision": preview.revision,
+        "changes": list(preview.changes),
+        "before": _line_json(preview.before),
+        "after": _line_json(preview.after),
         "summary": preview.summary,
-        "movements": [m.__dict__ for m in preview.movements],
+        "movements": [
+            {**m.__dict__, "account_numbers": list(m.account_numbers)} for m in preview.movements
+        ],
         "new_choice_count": preview.new_choice_count,
         "new_choice_accounts": list(preview.new_choice_accounts),
         "waiting_for_data_count": preview.waiting_count,
@@ -114,7 +118,7 @@ def openapi() -> ResponseReturnValue:
 def list_lines() -> ResponseReturnValue:
     api_caller("rollout:read")
     config = current_routing_config(get_session())
-    return jsonify(product_lines=[_line_json(config, code) for code in sorted(config.lines)])
+    return jsonify(product_lines=[_line_json(config.lines[code]) for code in sorted(config.lines)])
 
 
 @bp.get("/product-lines/<code>")
@@ -122,26 +126,28 @@ def get_line(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
     db = get_session()
     service.product_line(db, code)
-    return jsonify(_line_json(current_routing_config(db), code))
+    return jsonify(_line_json(current_routing_config(db).lines[code]))
+
+
+def _current(code: str) -> tuple[RoutingConfig, LineConfig]:
+    db = get_session()
+    service.product_line(db, code)
+    config = current_routing_config(db)
+    return config, config.lines[code]
+
+
+def _previewed(config: RoutingConfig, proposed: LineConfig) -> ResponseReturnValue:
+    return jsonify(_preview_json(preview_for(get_session(), config, proposed)))
 
 
 @bp.post("/product-lines/<code>/preview")
 def preview(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    db, body = get_session(), _body()
+    body, (config, current) = _body(), _current(code)
     target = service.target_setting(
-        service.product_line(db, code), str(body.get("state", "")), body.get("percent")
+        service.product_line(get_session(), code), str(body.get("state", "")), body.get("percent")
     )
-    result = preview_change(
-        db,
-        current_routing_config(db),
-        code,
-        target,
-        today=today_utc(),
-        grace_days=current_settings().entitlement_grace_days,
-        now=utcnow(),
-    )
-    return jsonify(_preview_json(result))
+    return _previewed(config, proposals.state_proposal(current, target.state, target.percent))
 
 
 @bp.post("/product-lines/<code>/state")
@@ -162,8 +168,14 @@ def change_state(code: str) -> ResponseReturnValue:
         actor=actor,
         now=utcnow(),
         expected=expected,
+        revision=_revision(body.get("expected_revision")),
     )
     return jsonify(audit_event=_event_json(event))
+
+
+def _revision(value: object) -> str | None:
+    """`expected_revision` as sent (optional: without it, no staleness check)."""
+    return None if value is None else str(value)
 
 
 @bp.post("/product-lines/<code>/rollback")
@@ -175,20 +187,53 @@ def rollback(code: str) -> ResponseReturnValue:
     return jsonify(audit_event=_event_json(event))
 
 
+def _pilot_lists(body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    add, remove = body.get("add", []), body.get("remove", [])
+    if not isinstance(add, list) or not isinstance(remove, list):
+        raise InvalidChange("add and remove: lists of account numbers")
+    return [str(n) for n in add], [str(n) for n in remove]
+
+
+@bp.post("/product-lines/<code>/pilot-accounts/preview")
+def preview_pilots(code: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    (config, current), (add, remove) = _current(code), _pilot_lists(_body())
+    proposed = proposals.pilot_proposal(get_session(), current, add=add, remove=remove)
+    return _previewed(config, proposed)
+
+
 @bp.post("/product-lines/<code>/pilot-accounts")
 def pilot_accounts(code: str) -> ResponseReturnValue:
     actor, body = _actor("rollout:write"), _body()
+    add, remove = _pilot_lists(body)
     event = service.set_pilot_accounts(
         get_session(),
         get_store(),
         code,
-        add=[str(n) for n in body.get("add", [])],
-        remove=[str(n) for n in body.get("remove", [])],
+        add=add,
+        remove=remove,
         reason=body.get("reason"),
         actor=actor,
         now=utcnow(),
+        revision=_revision(body.get("expected_revision")),
     )
     return jsonify(audit_event=_event_json(event))
+
+
+@bp.post("/product-lines/<code>/overrides/<account>/preview")
+def preview_override(code: str, account: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    body, (config, current) = _body(), _current(code)
+    proposed = proposals.override_proposal(
+        get_session(),
+        current,
+        account,
+        str(body.get("system", "")),
+        reason=str(body.get("reason") or ""),
+        now=utcnow(),
+        expires_at=parse_utc(body.get("expires_at"), "expires_at"),
+    )
+    return _previewed(config, proposed)
 
 
 @bp.put("/product-lines/<code>/overrides/<account>")
@@ -204,8 +249,16 @@ def put_override(code: str, account: str) -> ResponseReturnValue:
         actor=actor,
         now=utcnow(),
         expires_at=parse_utc(body.get("expires_at"), "expires_at"),
+        revision=_revision(body.get("expected_revision")),
     )
     return jsonify(audit_event=_event_json(event))
+
+
+@bp.post("/product-lines/<code>/overrides/<account>/removal-preview")
+def preview_override_removal(code: str, account: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    config, current = _current(code)
+    return _previewed(config, proposals.removal_proposal(get_session(), current, account))
 
 
 @bp.delete("/product-lines/<code>/overrides/<account>")
@@ -219,6 +272,7 @@ def delete_override(code: str, account: str) -> ResponseReturnValue:
         reason=request.args.get("reason"),
         actor=actor,
         now=utcnow(),
+        revision=request.args.get("expected_revision"),
     )
     return jsonify(audit_event=_event_json(event))
 

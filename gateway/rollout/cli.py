@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import Flask
@@ -18,7 +18,12 @@ from gateway.models.api_token import API_SCOPES
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
 
+if TYPE_CHECKING:
+    from gateway.routing.config import LineConfig
+
 F = TypeVar("F", bound=Callable[..., Any])
+# Line settings now -> line settings as a change would leave them.
+Proposal = Callable[["LineConfig"], "LineConfig"]
 
 
 @contextmanager
@@ -88,24 +93,28 @@ def list_lines() -> None:
             )
 
 
-def _print_preview(app: Flask, db: Session, code: str, state: str, percent: str | None) -> None:
+def _show_preview(app: Flask, db: Session, code: str, propose: Proposal) -> str:
+    """Print what `propose` (current line settings -> proposed ones) does to CODE; returns
+    the revision the preview was computed on, which the change then requires."""
     from gateway.rollout.preview import preview_change
-    from gateway.rollout.service import product_line, target_setting
+    from gateway.rollout.service import product_line
     from gateway.routing.config import load_routing_config
 
-    settings = app.extensions["settings"]
-    target = target_setting(product_line(db, code), state, percent)
-    now = utcnow()
+    product_line(db, code)
+    config, now = load_routing_config(db, _store(app), 0), utcnow()
     preview = preview_change(
         db,
-        load_routing_config(db, _store(app), 0),
-        code,
-        target,
+        config,
+        propose(config.lines[code]),
         today=now.date(),
-        grace_days=settings.entitlement_grace_days,
+        grace_days=app.extensions["settings"].entitlement_grace_days,
         now=now,
     )
+    click.echo(f"{code}: {'; '.join(preview.changes)}")
     click.echo(preview.summary)
+    for move in preview.movements:
+        more = ", …" if move.accounts > len(move.account_numbers) else ""
+        click.echo(f"{move.source} -> {move.target}: {', '.join(move.account_numbers)}{more}")
     if preview.waiting_count:
         click.echo(
             f"{preview.waiting_count} accounts wait for data in the new system: "
@@ -113,6 +122,37 @@ def _print_preview(app: Flask, db: Session, code: str, state: str, percent: str 
         )
     if preview.new_choice_count:
         click.echo("Will see the choice page: " + ", ".join(preview.new_choice_accounts))
+    return preview.revision
+
+
+def _print_preview(app: Flask, db: Session, code: str, state: str, percent: str | None) -> str:
+    """The preview of moving CODE to STATE (and percent)."""
+    from gateway.rollout.proposals import state_proposal
+    from gateway.rollout.service import product_line, target_setting
+
+    target = target_setting(product_line(db, code), state, percent)
+    return _show_preview(
+        app, db, code, lambda line: state_proposal(line, target.state, target.percent)
+    )
+
+
+def _confirm(preview_only: bool, yes: bool, question: str) -> bool:
+    """After a preview: stop for --preview, ask unless --yes; True means go ahead."""
+    if preview_only:
+        click.echo("(preview only: nothing changed)")
+        return False
+    if not yes:
+        click.confirm(question, abort=True)
+    return True
+
+
+def preview_options(command: F) -> F:
+    command = click.option(
+        "--yes", is_flag=True, help="Do not ask for confirmation after the preview."
+    )(command)
+    return click.option(
+        "--preview", "preview_only", is_flag=True, help="Show the preview only; change nothing."
+    )(command)
 
 
 @product_line_group.command("preview")
@@ -136,11 +176,10 @@ def set_state(
     code: str, state: str, percent: str | None, reason: str, actor: str, yes: bool
 ) -> None:
     """Preview, confirm, then move CODE to STATE (pilot, rollout --percent, new, legacy)."""
-    from gateway.rollout.service import change_state, product_line, setting_of
+    from gateway.rollout.service import change_state
 
     with _context() as (app, db):
-        _print_preview(app, db, code, state, percent)
-        expected = setting_of(product_line(db, code))
+        revision = _print_preview(app, db, code, state, percent)
         if not yes:
             click.confirm("Make this change?", abort=True)
         event = change_state(
@@ -152,7 +191,7 @@ def set_state(
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
-            expected=expected,
+            revision=revision,
         )
         click.echo(f"{code}: {json.dumps(event.before)} -> {json.dumps(event.after)}")
 
@@ -180,12 +219,27 @@ def rollback_command(code: str, reason: str, actor: str, yes: bool) -> None:
 @click.argument("accounts", nargs=-1, required=True)
 @reason_option
 @actor_option
-def pilot(code: str, action: str, accounts: tuple[str, ...], reason: str, actor: str) -> None:
-    """Add ACCOUNTS to (or remove them from) CODE's pilot."""
+@preview_options
+def pilot(
+    code: str,
+    action: str,
+    accounts: tuple[str, ...],
+    reason: str,
+    actor: str,
+    yes: bool,
+    preview_only: bool,
+) -> None:
+    """Preview, confirm, then add ACCOUNTS to (or remove them from) CODE's pilot."""
+    from gateway.rollout.proposals import pilot_proposal
     from gateway.rollout.service import set_pilot_accounts
 
     add, remove = (list(accounts), []) if action == "add" else ([], list(accounts))
     with _context() as (app, db):
+        revision = _show_preview(
+            app, db, code, lambda line: pilot_proposal(db, line, add=add, remove=remove)
+        )
+        if not _confirm(preview_only, yes, "Change the pilot?"):
+            return
         event = set_pilot_accounts(
             db,
             _store(app),
@@ -195,6 +249,7 @@ def pilot(code: str, action: str, accounts: tuple[str, ...], reason: str, actor:
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
+            revision=revision,
         )
         after = event.after or {}
         click.echo(f"{code} pilot: {', '.join(after.get('pilot_accounts', [])) or 'none'}")
@@ -207,31 +262,62 @@ def pilot(code: str, action: str, accounts: tuple[str, ...], reason: str, actor:
 @click.option("--expires", help="UTC date-time when it ends, e.g. 2027-02-01T00:00.")
 @reason_option
 @actor_option
+@preview_options
 def override(
-    code: str, account: str, system: str, expires: str | None, reason: str, actor: str
+    code: str,
+    account: str,
+    system: str,
+    expires: str | None,
+    reason: str,
+    actor: str,
+    yes: bool,
+    preview_only: bool,
 ) -> None:
-    """Force ACCOUNT's CODE to SYSTEM (or `none` to remove the override)."""
+    """Preview, confirm, then force ACCOUNT's CODE to SYSTEM (`none` removes the override)."""
+    from gateway.rollout.proposals import override_proposal, removal_proposal
     from gateway.rollout.service import remove_override, set_override
 
+    expires_at, now = (_utc(expires) if expires else None), utcnow()
     with _context() as (app, db):
         if system == "none":
-            remove_override(
-                db, _store(app), code, account, reason=reason, actor=_actor(actor), now=utcnow()
+            revision = _show_preview(
+                app, db, code, lambda line: removal_proposal(db, line, account)
             )
-            click.echo(f"{code}: override for {account} removed")
+            if _confirm(preview_only, yes, "Remove the override?"):
+                remove_override(
+                    db,
+                    _store(app),
+                    code,
+                    account,
+                    reason=reason,
+                    actor=_actor(actor),
+                    now=now,
+                    revision=revision,
+                )
+                click.echo(f"{code}: override for {account} removed")
             return
-        set_override(
+        revision = _show_preview(
+            app,
             db,
-            _store(app),
             code,
-            account,
-            system,
-            reason=reason,
-            actor=_actor(actor),
-            now=utcnow(),
-            expires_at=_utc(expires) if expires else None,
+            lambda line: override_proposal(
+                db, line, account, system, reason=reason, now=now, expires_at=expires_at
+            ),
         )
-        click.echo(f"{code}: account {account} always goes to {system}")
+        if _confirm(preview_only, yes, "Save the override?"):
+            set_override(
+                db,
+                _store(app),
+                code,
+                account,
+                system,
+                reason=reason,
+                actor=_actor(actor),
+                now=now,
+                expires_at=expires_at,
+                revision=revision,
+            )
+            click.echo(f"{code}: account {account} always goes to {system}")
 
 
 @product_line_group.command("schedule")

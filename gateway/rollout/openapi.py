@@ -17,7 +17,8 @@ OPERATIONS: tuple[tuple[str, str, str | None, str, dict[str, Any] | None], ...] 
         "post",
         "/api/v1/product-lines/{code}/preview",
         "rollout:read",
-        "What a state change would move (nothing changes)",
+        "What a state change would move (nothing changes); its `revision` goes back as "
+        "`expected_revision`",
         {"$ref": "#/components/schemas/Setting"},
     ),
     (
@@ -36,10 +37,31 @@ OPERATIONS: tuple[tuple[str, str, str | None, str, dict[str, Any] | None], ...] 
     ),
     (
         "post",
+        "/api/v1/product-lines/{code}/pilot-accounts/preview",
+        "rollout:read",
+        "What adding or removing pilot accounts would move (nothing changes)",
+        {"$ref": "#/components/schemas/PilotEdit"},
+    ),
+    (
+        "post",
         "/api/v1/product-lines/{code}/pilot-accounts",
         "rollout:write",
         "Add or remove pilot accounts; audited",
         {"$ref": "#/components/schemas/Pilots"},
+    ),
+    (
+        "post",
+        "/api/v1/product-lines/{code}/overrides/{account}/preview",
+        "rollout:read",
+        "Where an override would send the account, or that it waits for data (nothing changes)",
+        {"$ref": "#/components/schemas/OverrideSetting"},
+    ),
+    (
+        "post",
+        "/api/v1/product-lines/{code}/overrides/{account}/removal-preview",
+        "rollout:read",
+        "Where the account goes once its override is removed (nothing changes)",
+        None,
     ),
     (
         "put",
@@ -52,7 +74,7 @@ OPERATIONS: tuple[tuple[str, str, str | None, str, dict[str, Any] | None], ...] 
         "delete",
         "/api/v1/product-lines/{code}/overrides/{account}",
         "rollout:write",
-        "Remove an override (reason in the `reason` query parameter)",
+        "Remove an override (`reason` and optional `expected_revision` as query parameters)",
         None,
     ),
     (
@@ -104,6 +126,13 @@ _STRING = {"type": "string"}
 _REASON = {"type": "string", "minLength": 1, "description": "recorded in the audit log"}
 _STATE = {"type": "string", "enum": ["legacy", "pilot", "rollout", "new"]}
 _PERCENT = {"type": ["number", "string"], "description": "0-100, two decimals; for rollout"}
+_ACCOUNTS = {"type": "array", "items": _STRING}
+_REVISION = {
+    "type": "string",
+    "description": "the preview's `revision`: refused with 409 if the line changed since",
+}
+_OVERRIDE_SYSTEM = {"type": "string", "enum": ["legacy", "new"]}
+_EXPIRES = {"type": "string", "format": "date-time"}
 SCHEMAS: dict[str, Any] = {
     "Setting": {
         "type": "object",
@@ -119,25 +148,37 @@ SCHEMAS: dict[str, Any] = {
             "reason": _REASON,
             "expected_state": _STATE,
             "expected_percent": _PERCENT,
+            "expected_revision": _REVISION,
         },
     },
     "Reason": {"type": "object", "required": ["reason"], "properties": {"reason": _REASON}},
+    "PilotEdit": {
+        "type": "object",
+        "properties": {"add": _ACCOUNTS, "remove": _ACCOUNTS},
+    },
     "Pilots": {
         "type": "object",
         "required": ["reason"],
         "properties": {
-            "add": {"type": "array", "items": _STRING},
-            "remove": {"type": "array", "items": _STRING},
+            "add": _ACCOUNTS,
+            "remove": _ACCOUNTS,
             "reason": _REASON,
+            "expected_revision": _REVISION,
         },
+    },
+    "OverrideSetting": {
+        "type": "object",
+        "required": ["system"],
+        "properties": {"system": _OVERRIDE_SYSTEM, "expires_at": _EXPIRES},
     },
     "Override": {
         "type": "object",
         "required": ["system", "reason"],
         "properties": {
-            "system": {"type": "string", "enum": ["legacy", "new"]},
+            "system": _OVERRIDE_SYSTEM,
             "reason": _REASON,
-            "expires_at": {"type": "string", "format": "date-time"},
+            "expires_at": _EXPIRES,
+            "expected_revision": _REVISION,
         },
     },
     "Schedule": {

@@ -4,8 +4,12 @@ Both views come from the routing rule itself (decision.route_lines), fed in bulk
 grouped query for every active (account, line, holding system), one for entitlement
 counts, one for routable users. So a preview can never disagree with routing.
 
-    preview = preview_change(db, config, "NETGUARD", LineSetting("rollout", Decimal(25)),
-                             today=today, grace_days=0, now=now)
+A change is any proposed LineConfig for one line (gateway.rollout.proposals): a new state
+or percent, pilot accounts added or removed, an override set or removed. All of them are
+compared with the current configuration by the one function below.
+
+    proposed = state_proposal(config.lines["NETGUARD"], "rollout", Decimal(25))
+    preview = preview_change(db, config, proposed, today=today, grace_days=0, now=now)
     preview.summary  # "this change moves 120 accounts, 340 users and 910 entitlements ..."
 """
 
@@ -31,12 +35,12 @@ from gateway.models import (
     System,
     User,
 )
-from gateway.rollout.service import LineSetting
 from gateway.routing.config import LineConfig, RoutingConfig
 from gateway.routing.decision import (
     ROUTING_PERMISSIONS,
     EntitlementView,
     LineTrace,
+    Override,
     UserView,
     resolve_line,
     route_lines,
@@ -58,13 +62,21 @@ class AccountLines:
 
 @dataclass(frozen=True)
 class Movement:
-    """Accounts whose line moves from one system to another."""
+    """Accounts whose line moves from one system to another (the first LISTED by number)."""
 
     source: str
     target: str
     accounts: int
     users: int
     entitlements: int
+    account_numbers: tuple[str, ...] = ()
+
+
+@dataclass
+class _Tally:
+    numbers: list[str] = field(default_factory=list)
+    users: int = 0
+    entitlements: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,8 @@ class Preview:
     """What a change would do to one line, before it is made."""
 
     code: str
-    before: LineSetting
-    after: LineSetting
+    before: LineConfig
+    after: LineConfig
     movements: tuple[Movement, ...]
     new_choice_accounts: tuple[str, ...]
     new_choice_count: int
@@ -97,6 +109,45 @@ class Preview:
                 "systems and see the choice page"
             )
         return text + "."
+
+    @property
+    def revision(self) -> str:
+        """The line's settings the preview was computed on; its confirmation sends it back."""
+        return self.before.revision
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """What the change sets, in words: "from legacy to pilot", "add 100100 to the pilot"."""
+        return describe_change(self.before, self.after)
+
+
+def describe_change(before: LineConfig, after: LineConfig) -> tuple[str, ...]:
+    """The differences between two settings of one line, one phrase each."""
+    phrases = []
+    if (before.state, before.percent) != (after.state, after.percent):
+        phrases.append(f"from {_setting_text(before)} to {_setting_text(after)}")
+    if added := sorted(after.pilot_accounts - before.pilot_accounts):
+        phrases.append(f"add {', '.join(added)} to the pilot")
+    if dropped := sorted(before.pilot_accounts - after.pilot_accounts):
+        phrases.append(f"take {', '.join(dropped)} off the pilot")
+    for number in sorted(set(before.overrides) | set(after.overrides)):
+        old, new = before.overrides.get(number), after.overrides.get(number)
+        if new is None and old is not None:
+            phrases.append(f"remove the override sending {number} to {old.system}")
+        elif new is not None and (old is None or old.system != new.system):
+            phrases.append(f"override {number} to {new.system}{_until(new)}")
+        elif new is not None and old is not None and old.expires_at != new.expires_at:
+            phrases.append(f"keep {number} on {new.system}{_until(new) or ' with no expiry'}")
+    return tuple(phrases) or ("no change to the line's settings",)
+
+
+def _setting_text(line: LineConfig) -> str:
+    return f"rollout {line.percent} %" if line.state == "rollout" else line.state
+
+
+def _until(override: Override) -> str:
+    expires = override.expires_at
+    return f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
 
 
 @dataclass(frozen=True)
@@ -196,43 +247,40 @@ def _stand_in(code: str, held: frozenset[str]) -> EntitlementView:
     return EntitlementView(code, code, code, "", "", Decimal(0), "", None, None, "active", held)
 
 
-def with_setting(config: RoutingConfig, code: str, setting: LineSetting) -> RoutingConfig:
-    """`config` as it would be with line `code` at `setting`."""
-    line: LineConfig = replace(config.lines[code], state=setting.state, percent=setting.percent)
-    return replace(config, lines=MappingProxyType({**config.lines, code: line}))
+def with_line(config: RoutingConfig, line: LineConfig) -> RoutingConfig:
+    """`config` with line `line.code` set as `line` proposes."""
+    return replace(config, lines=MappingProxyType({**config.lines, line.code: line}))
 
 
 def preview_change(
     db: Session,
     config: RoutingConfig,
-    code: str,
-    after: LineSetting,
+    proposed: LineConfig,
     *,
     today: date,
     grace_days: int,
     now: datetime,
 ) -> Preview:
-    """Every account holding line `code`, routed before and after (both systems up)."""
-    started = time.perf_counter()
-    line = config.lines[code]
-    before = LineSetting(line.state, line.percent)
+    """Every account holding line `proposed.code`, routed with `config` and with the line
+    as proposed (both systems up)."""
+    started, code = time.perf_counter(), proposed.code
     line_id = db.scalar(select(ProductLine.id).where(ProductLine.code == code))
     accounts = load_accounts(db, today=today, grace_days=grace_days, line_id=line_id)
-    proposed = with_setting(config, code, after)
-    moves: Counter[tuple[str, str, str]] = Counter()
+    after = with_line(config, proposed)
+    moves: dict[tuple[str, str], _Tally] = {}
     new_choice: list[str] = []
     waiting: list[str] = []
     for lines in accounts.values():
         if code not in lines.held_by:
             continue
         old = account_trace(lines, config, now, frozenset())
-        new_line = changed_line(lines, proposed, code, now)
+        new_line = changed_line(lines, after, code, now)
         old_line = _line_of(old, code)
         if old_line.system != new_line.system:
-            key = (old_line.system, new_line.system)
-            moves[(*key, "accounts")] += 1
-            moves[(*key, "users")] += lines.users
-            moves[(*key, "entitlements")] += lines.entitlements[code]
+            tally = moves.setdefault((old_line.system, new_line.system), _Tally())
+            tally.numbers.append(lines.number)
+            tally.users += lines.users
+            tally.entitlements += lines.entitlements[code]
             systems_before = {t.system for t in old}
             systems_after = {t.system for t in old if t.line_code != code} | {new_line.system}
             if lines.users and len(systems_after) > 1 and len(systems_before) < 2:
@@ -241,8 +289,8 @@ def preview_change(
             waiting.append(lines.number)
     return Preview(
         code,
-        before,
-        after,
+        config.lines[code],
+        proposed,
         _movements(moves),
         tuple(sorted(new_choice)[:LISTED]),
         len(new_choice),
@@ -257,13 +305,17 @@ def _line_of(trace: tuple[LineTrace, ...], code: str) -> LineTrace:
     return next(t for t in trace if t.line_code == code)
 
 
-def _movements(moves: Counter[tuple[str, str, str]]) -> tuple[Movement, ...]:
-    pairs = sorted({(source, target) for source, target, _ in moves})
+def _movements(moves: dict[tuple[str, str], _Tally]) -> tuple[Movement, ...]:
     return tuple(
         Movement(
-            s, t, moves[(s, t, "accounts")], moves[(s, t, "users")], moves[(s, t, "entitlements")]
+            source,
+            target,
+            len(tally.numbers),
+            tally.users,
+            tally.entitlements,
+            tuple(sorted(tally.numbers)[:LISTED]),
         )
-        for s, t in pairs
+        for (source, target), tally in sorted(moves.items())
     )
 
 

@@ -6,6 +6,9 @@ then announces the new configuration version to every instance.
 
 The session, the store, the clock and the actor are arguments, so the console, the API,
 the CLI and the scheduler share these functions and tests call them without HTTP.
+
+Pilot and override changes write exactly their proposal (gateway.rollout.proposals), the
+LineConfig a preview routes with; `revision` refuses one whose preview is out of date.
 """
 
 from __future__ import annotations
@@ -20,9 +23,15 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine, System
 from gateway.models.directory import PRODUCT_LINE_STATES
-from gateway.models.rollout import OVERRIDE_SYSTEMS
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
-from gateway.routing.config import bump_version
+from gateway.rollout.proposals import (
+    account,
+    check_revision,
+    override_proposal,
+    pilot_proposal,
+    removal_proposal,
+)
+from gateway.routing.config import bump_version, load_line_config
 from gateway.store import Store
 
 MAX_REASON = 2000
@@ -86,13 +95,6 @@ def product_line(db: Session, code: str) -> ProductLine:
     return line
 
 
-def account(db: Session, number: str) -> Account:
-    row = db.scalar(select(Account).where(Account.account_number == number.strip()))
-    if row is None:
-        raise NotFound(f"There is no account {number!r}.", account=number[:64])
-    return row
-
-
 def setting_of(line: ProductLine) -> LineSetting:
     return LineSetting(line.state, Decimal(line.rollout_percent).quantize(CENT))
 
@@ -149,9 +151,10 @@ def change_state(
     actor: Actor,
     now: datetime,
     expected: LineSetting | None = None,
+    revision: str | None = None,
 ) -> AuditEvent:
-    """Move a line to `state` (and percent); `expected` refuses it if the line changed
-    since the preview the person confirmed."""
+    """Move a line to `state` (and percent); `expected` (its state and percent) or
+    `revision` (its whole settings) refuses it if the line changed since the preview."""
     line = product_line(db, code)
     setting = target_setting(line, state, percent)
     text = checked_reason(reason)
@@ -161,6 +164,7 @@ def change_state(
             "Preview again.",
             code=code,
         )
+    check_revision(load_line_config(db, line), revision)
     event = apply_setting(db, line, setting, reason=text, actor=actor, now=now)
     commit_and_announce(db, store)
     return event
@@ -196,33 +200,37 @@ def set_pilot_accounts(
     reason: str | None,
     actor: Actor,
     now: datetime,
+    revision: str | None = None,
 ) -> AuditEvent:
     """Name accounts for (or take them off) a line's pilot."""
     line, text = product_line(db, code), checked_reason(reason)
-    before = pilot_numbers(db, line)
-    for number in add:
-        row = account(db, number)
-        if row.account_number not in before:
-            db.add(
-                PilotAccount(
-                    product_line_id=line.id, account_id=row.id, added_by=actor.name, added_at=now
-                )
+    current = load_line_config(db, line)
+    proposed = pilot_proposal(db, current, add=add, remove=remove)
+    check_revision(current, revision)
+    for number in sorted(proposed.pilot_accounts - current.pilot_accounts):
+        db.add(
+            PilotAccount(
+                product_line_id=line.id,
+                account_id=account(db, number).id,
+                added_by=actor.name,
+                added_at=now,
             )
-    removed_ids = [account(db, number).id for number in remove]
+        )
+    dropped = select(Account.id).where(
+        Account.account_number.in_(sorted(current.pilot_accounts - proposed.pilot_accounts))
+    )
     db.execute(
         delete(PilotAccount).where(
-            PilotAccount.product_line_id == line.id, PilotAccount.account_id.in_(removed_ids)
+            PilotAccount.product_line_id == line.id, PilotAccount.account_id.in_(dropped)
         )
     )
-    db.flush()
-    after = pilot_numbers(db, line)
     event = audit(
         db,
         actor,
         "product_line.pilot",
         f"product_line:{code}",
-        {"pilot_accounts": sorted(before)},
-        {"pilot_accounts": sorted(after)},
+        {"pilot_accounts": sorted(current.pilot_accounts)},
+        {"pilot_accounts": sorted(proposed.pilot_accounts)},
         text,
     )
     commit_and_announce(db, store)
@@ -249,27 +257,31 @@ def set_override(
     actor: Actor,
     now: datetime,
     expires_at: datetime | None = None,
+    revision: str | None = None,
 ) -> AuditEvent:
     """Force one account's line to `system` (until `expires_at`, if given)."""
-    line, row, text = product_line(db, code), account(db, account_number), checked_reason(reason)
-    if system not in OVERRIDE_SYSTEMS:
-        raise InvalidChange(f"An override sends to one of {', '.join(OVERRIDE_SYSTEMS)}.")
-    if expires_at is not None and expires_at <= now:
-        raise InvalidChange("The expiry must be in the future.")
-    current = _override(db, line.id, row.id)
-    before = _override_dict(current)
-    if current is None:
-        current = AccountOverride(product_line_id=line.id, account_id=row.id)
-        db.add(current)
-    current.system, current.reason, current.expires_at = system, text, expires_at
-    current.created_by, current.created_at = actor.name, now
+    line, text = product_line(db, code), checked_reason(reason)
+    current = load_line_config(db, line)
+    proposed = override_proposal(
+        db, current, account_number, system, reason=text, now=now, expires_at=expires_at
+    )
+    check_revision(current, revision)
+    row = account(db, account_number)
+    existing = _override(db, line.id, row.id)
+    before = _override_dict(existing)
+    if existing is None:
+        existing = AccountOverride(product_line_id=line.id, account_id=row.id)
+        db.add(existing)
+    wanted = proposed.overrides[row.account_number]
+    existing.system, existing.reason, existing.expires_at = wanted.system, text, wanted.expires_at
+    existing.created_by, existing.created_at = actor.name, now
     event = audit(
         db,
         actor,
         "product_line.override",
         f"product_line:{code}:{row.account_number}",
         before,
-        _override_dict(current),
+        _override_dict(existing),
         text,
     )
     commit_and_announce(db, store)
@@ -285,21 +297,26 @@ def remove_override(
     reason: str | None,
     actor: Actor,
     now: datetime,
+    revision: str | None = None,
 ) -> AuditEvent:
-    line, row, text = product_line(db, code), account(db, account_number), checked_reason(reason)
-    current = _override(db, line.id, row.id)
-    if current is None:
-        raise NotFound(f"Account {account_number} has no override for {code}.")
+    """Take one account's override off the line: it follows the line's state again."""
+    line, text = product_line(db, code), checked_reason(reason)
+    current = load_line_config(db, line)
+    removal_proposal(db, current, account_number)
+    check_revision(current, revision)
+    row = account(db, account_number)
+    existing = _override(db, line.id, row.id)
+    assert existing is not None  # removal_proposal refused an account without one
     event = audit(
         db,
         actor,
         "product_line.override_removed",
         f"product_line:{code}:{row.account_number}",
-        _override_dict(current),
+        _override_dict(existing),
         None,
         text,
     )
-    db.delete(current)
+    db.delete(existing)
     commit_and_announce(db, store)
     return event
 

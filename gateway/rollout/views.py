@@ -10,20 +10,21 @@ from typing import Any
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.db import get_session
 from gateway.errors import render_error
 from gateway.models import AuditEvent
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
-from gateway.rollout import scheduler, service
+from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.access import require_it
 from gateway.rollout.chart import bar_chart
 from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.rollout.errors import InvalidChange, RolloutError
-from gateway.rollout.preview import preview_change
+from gateway.rollout.preview import Preview, preview_change
 from gateway.rollout.support import who_is_affected
-from gateway.routing.config import current_routing_config
+from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
 from gateway.store import get_store
@@ -58,6 +59,49 @@ def parse_utc(value: str | None, field: str) -> datetime | None:
     except ValueError:
         raise InvalidChange(f"{field}: use a date and time such as 2027-01-15T06:00") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def preview_for(db: Session, config: RoutingConfig, proposed: LineConfig) -> Preview:
+    """The preview of `proposed` as of this request (the console's and the API's)."""
+    return preview_change(
+        db,
+        config,
+        proposed,
+        today=today_utc(),
+        grace_days=current_settings().entitlement_grace_days,
+        now=utcnow(),
+    )
+
+
+def _current(code: str) -> tuple[Session, RoutingConfig, LineConfig]:
+    """The session, the routing configuration and line `code` in it (NotFound if none)."""
+    db = get_session()
+    service.product_line(db, code)
+    config = current_routing_config(db)
+    return db, config, config.lines[code]
+
+
+def _preview_page(
+    config: RoutingConfig,
+    proposed: LineConfig,
+    confirm_url: str,
+    fields: dict[str, str],
+    *,
+    rollback: bool = False,
+) -> ResponseReturnValue:
+    """The preview, and a form confirming exactly it: `fields`, the reason and the
+    revision it was computed on go to `confirm_url`."""
+    db = get_session()
+    reason = service.checked_reason(request.form.get("reason"))
+    return render_template(
+        "rollout/preview.html",
+        line=service.product_line(db, proposed.code),
+        preview=preview_for(db, config, proposed),
+        reason=reason,
+        rollback=rollback,
+        confirm_url=confirm_url,
+        fields=fields,
+    )
 
 
 @bp.get("/")
@@ -121,29 +165,22 @@ def line_page(code: str) -> ResponseReturnValue:
 
 @bp.post("/lines/<code>/preview")
 def preview(code: str) -> ResponseReturnValue:
-    """What the proposed change does, with a form to confirm exactly that change."""
-    db, form = get_session(), request.form
-    line = service.product_line(db, code)
-    rollback = form.get("action") == "rollback"
-    state = "legacy" if rollback else form.get("state", "")
-    target = service.target_setting(line, state, None if rollback else form.get("percent"))
-    service.checked_reason(form.get("reason"))
-    result = preview_change(
-        db,
-        current_routing_config(db),
-        code,
-        target,
-        today=today_utc(),
-        grace_days=current_settings().entitlement_grace_days,
-        now=utcnow(),
-    )
-    return render_template(
-        "rollout/preview.html",
-        line=line,
-        preview=result,
-        reason=form.get("reason", ""),
-        rollback=rollback,
-    )
+    """What the proposed state change (or rollback) does, with a form to confirm it."""
+    db, config, current = _current(code)
+    rollback = request.form.get("action") == "rollback"
+    state = "legacy" if rollback else request.form.get("state", "")
+    percent = None if rollback else request.form.get("percent")
+    target = service.target_setting(service.product_line(db, code), state, percent)
+    fields = {
+        "action": "rollback" if rollback else "change",
+        "state": target.state,
+        "percent": str(target.percent),
+        "expected_state": current.state,
+        "expected_percent": str(current.percent),
+    }
+    proposed = proposals.state_proposal(current, target.state, target.percent)
+    url = url_for("rollout_console.apply", code=code)
+    return _preview_page(config, proposed, url, fields, rollback=rollback)
 
 
 @bp.post("/lines/<code>/apply")
@@ -166,6 +203,7 @@ def apply(code: str) -> ResponseReturnValue:
             actor=_actor(),
             now=now,
             expected=expected,
+            revision=form.get("expected_revision"),
         )
     line = service.product_line(db, code)
     flash(
@@ -177,10 +215,26 @@ def apply(code: str) -> ResponseReturnValue:
     return redirect(url_for("rollout_console.dashboard"))
 
 
+def _pilot_edit() -> tuple[list[str], list[str]]:
+    """The pilot form's accounts, as (add, remove)."""
+    numbers = request.form.get("accounts", "").replace(",", " ").split()
+    return (numbers, []) if request.form.get("action") != "remove" else ([], numbers)
+
+
+@bp.post("/lines/<code>/pilots/preview")
+def pilots_preview(code: str) -> ResponseReturnValue:
+    """Which accounts adding (or removing) pilot accounts moves, with a confirm form."""
+    db, config, current = _current(code)
+    add, remove = _pilot_edit()
+    proposed = proposals.pilot_proposal(db, current, add=add, remove=remove)
+    fields = {"accounts": " ".join(add or remove), "action": "remove" if remove else "add"}
+    return _preview_page(config, proposed, url_for("rollout_console.pilots", code=code), fields)
+
+
 @bp.post("/lines/<code>/pilots")
 def pilots(code: str) -> ResponseReturnValue:
-    numbers = request.form.get("accounts", "").replace(",", " ").split()
-    add, remove = (numbers, []) if request.form.get("action") != "remove" else ([], numbers)
+    """Apply a previewed pilot edit (the preview's revision is required)."""
+    add, remove = _pilot_edit()
     service.set_pilot_accounts(
         get_session(),
         get_store(),
@@ -190,13 +244,38 @@ def pilots(code: str) -> ResponseReturnValue:
         reason=request.form.get("reason"),
         actor=_actor(),
         now=utcnow(),
+        revision=request.form.get("expected_revision", ""),
     )
     flash(f"Pilot of {code} updated.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
 
 
+@bp.post("/lines/<code>/overrides/preview")
+def override_preview(code: str) -> ResponseReturnValue:
+    """Where forcing one account to a system sends it (or why it waits), with a confirm form."""
+    db, config, current = _current(code)
+    form = request.form
+    expires_at = parse_utc(form.get("expires_at"), "expires_at")
+    proposed = proposals.override_proposal(
+        db,
+        current,
+        form.get("account", ""),
+        form.get("system", ""),
+        reason=form.get("reason", ""),
+        now=utcnow(),
+        expires_at=expires_at,
+    )
+    fields = {
+        "account": form.get("account", "").strip(),
+        "system": form.get("system", ""),
+        "expires_at": expires_at.isoformat() if expires_at else "",
+    }
+    return _preview_page(config, proposed, url_for("rollout_console.override", code=code), fields)
+
+
 @bp.post("/lines/<code>/overrides")
 def override(code: str) -> ResponseReturnValue:
+    """Apply a previewed override (the preview's revision is required)."""
     form = request.form
     service.set_override(
         get_session(),
@@ -208,13 +287,24 @@ def override(code: str) -> ResponseReturnValue:
         actor=_actor(),
         now=utcnow(),
         expires_at=parse_utc(form.get("expires_at"), "expires_at"),
+        revision=form.get("expected_revision", ""),
     )
     flash(f"Override for account {form.get('account')} saved.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
 
 
+@bp.post("/lines/<code>/overrides/<account>/remove/preview")
+def remove_override_preview(code: str, account: str) -> ResponseReturnValue:
+    """Where the account goes once its override is gone, with a confirm form."""
+    db, config, current = _current(code)
+    proposed = proposals.removal_proposal(db, current, account)
+    url = url_for("rollout_console.remove_override", code=code, account=account)
+    return _preview_page(config, proposed, url, {})
+
+
 @bp.post("/lines/<code>/overrides/<account>/remove")
 def remove_override(code: str, account: str) -> ResponseReturnValue:
+    """Apply a previewed override removal (the preview's revision is required)."""
     service.remove_override(
         get_session(),
         get_store(),
@@ -223,6 +313,7 @@ def remove_override(code: str, account: str) -> ResponseReturnValue:
         reason=request.form.get("reason"),
         actor=_actor(),
         now=utcnow(),
+        revision=request.form.get("expected_revision", ""),
     )
     flash(f"Override for account {account} removed.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))

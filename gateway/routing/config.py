@@ -12,6 +12,7 @@ request always sees one whole configuration, old or new, never half of each.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -45,6 +46,22 @@ class LineConfig:
     percent: Decimal
     pilot_accounts: frozenset[str]
     overrides: Mapping[str, Override]
+
+    @property
+    def revision(self) -> str:
+        """A digest of the settings routing reads: a preview names the revision it was
+        computed on, and confirming it is refused once the line's revision differs."""
+        overrides = {
+            number: [o.system, o.expires_at.isoformat() if o.expires_at else None]
+            for number, o in self.overrides.items()
+        }
+        settings = [
+            self.state,
+            str(Decimal(self.percent).quantize(Decimal("0.01"))),
+            sorted(self.pilot_accounts),
+            overrides,
+        ]
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -104,11 +121,24 @@ def bump_version(store: Store) -> int:
 
 def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfig:
     """Read the whole configuration: a handful of small queries and one MGET."""
+    lines = _line_configs(db, list(db.scalars(select(ProductLine))))
+    return RoutingConfig(
+        version, MappingProxyType(lines), _system_statuses(db, store), time.monotonic()
+    )
+
+
+def load_line_config(db: Session, line: ProductLine) -> LineConfig:
+    """One line's settings as the database holds them now (what a change compares with)."""
+    return _line_configs(db, [line])[line.code]
+
+
+def _line_configs(db: Session, lines: list[ProductLine]) -> dict[str, LineConfig]:
+    ids = [line.id for line in lines]
     pilots: dict[int, set[str]] = {}
     for line_id, number in db.execute(
-        select(PilotAccount.product_line_id, Account.account_number).join(
-            Account, Account.id == PilotAccount.account_id
-        )
+        select(PilotAccount.product_line_id, Account.account_number)
+        .join(Account, Account.id == PilotAccount.account_id)
+        .where(PilotAccount.product_line_id.in_(ids))
     ):
         pilots.setdefault(line_id, set()).add(number)
     overrides: dict[int, dict[str, Override]] = {}
@@ -119,10 +149,12 @@ def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfi
             AccountOverride.system,
             AccountOverride.reason,
             AccountOverride.expires_at,
-        ).join(Account, Account.id == AccountOverride.account_id)
+        )
+        .join(Account, Account.id == AccountOverride.account_id)
+        .where(AccountOverride.product_line_id.in_(ids))
     ):
         overrides.setdefault(line_id, {})[number] = Override(system, reason, expires_at)
-    lines = {
+    return {
         line.code: LineConfig(
             line.code,
             line.name,
@@ -131,11 +163,8 @@ def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfi
             frozenset(pilots.get(line.id, ())),
             MappingProxyType(overrides.get(line.id, {})),
         )
-        for line in db.scalars(select(ProductLine))
+        for line in lines
     }
-    return RoutingConfig(
-        version, MappingProxyType(lines), _system_statuses(db, store), time.monotonic()
-    )
 
 
 def _system_statuses(db: Session, store: Store) -> Mapping[str, SystemStatus]:

@@ -41,17 +41,27 @@ def test_a_whole_migration_through_the_api(
     client = https_client(app)
     auth = bearer(token_for("rollout:read", "rollout:write", "support:read"))
     post = lambda path, body: client.post(path, json=body, headers=auth)  # noqa: E731
-    assert (
-        post(
-            "/api/v1/product-lines/NET/pilot-accounts",
-            {"add": ["100001"], "reason": "pilot customer"},
-        ).status_code
-        == 200
+    pilots = post("/api/v1/product-lines/NET/pilot-accounts/preview", {"add": ["100001"]})
+    assert pilots.get_json()["movements"] == []  # NET is still on legacy
+    assert pilots.get_json()["changes"] == ["add 100001 to the pilot"]
+    body = {"add": ["100001"], "reason": "pilot customer"}
+    revision = pilots.get_json()["revision"]
+    reply = post(
+        "/api/v1/product-lines/NET/pilot-accounts", {**body, "expected_revision": revision}
     )
+    assert reply.status_code == 200
     preview = post("/api/v1/product-lines/NET/preview", {"state": "pilot"}).get_json()
     assert preview["movements"] == [
-        {"source": "legacy", "target": "new", "accounts": 1, "users": 2, "entitlements": 2}
+        {
+            "source": "legacy",
+            "target": "new",
+            "accounts": 1,
+            "users": 2,
+            "entitlements": 2,
+            "account_numbers": ["100001"],
+        }
     ]
+    assert (preview["before"]["pilot_accounts"], preview["after"]["state"]) == (["100001"], "pilot")
     for body in ({"state": "pilot"}, {"state": "rollout", "percent": 25}, {"state": "new"}):
         reply = post("/api/v1/product-lines/NET/state", {**body, "reason": "step"})
         assert reply.status_code == 200, reply.get_json()
@@ -131,3 +141,47 @@ def test_schedule_override_and_maintenance_through_the_api(
     board = client.get("/api/v1/dashboard?by=day", headers=auth).get_json()
     assert board["granularity"] == "day" and len(board["periods"]) == 30
     assert {row["code"] for row in board["product_lines"]} == {"NET", "CAD"}
+
+
+def test_override_previews_then_confirm_and_a_stale_preview_gets_409(
+    app: Flask, dbs: Session, world: World, token_for: Callable[..., str]
+) -> None:
+    client = https_client(app)
+    auth = bearer(token_for("rollout:read", "rollout:write"))
+    waiting = client.post(
+        "/api/v1/product-lines/NET/overrides/100002/preview", json={"system": "new"}, headers=auth
+    ).get_json()
+    assert (waiting["movements"], waiting["waiting_for_data"]) == ([], ["100002"])
+    early = client.post(
+        "/api/v1/product-lines/NET/overrides/100001/preview", json={"system": "new"}, headers=auth
+    ).get_json()
+    [move] = early["movements"]
+    assert (move["account_numbers"], move["users"], move["entitlements"]) == (["100001"], 2, 2)
+    put = client.put(
+        "/api/v1/product-lines/NET/overrides/100001",
+        json={"system": "new", "reason": "early", "expected_revision": early["revision"]},
+        headers=auth,
+    )
+    assert put.status_code == 200
+    stale = client.put(
+        "/api/v1/product-lines/NET/overrides/100002",
+        json={"system": "new", "reason": "early", "expected_revision": waiting["revision"]},
+        headers=auth,
+    )
+    assert stale.status_code == 409 and stale.mimetype == "application/problem+json"
+    assert "changed since your preview" in stale.get_json()["detail"]
+    removal = client.post(
+        "/api/v1/product-lines/NET/overrides/100001/removal-preview", headers=auth
+    ).get_json()
+    assert removal["changes"] == ["remove the override sending 100001 to new"]
+    assert [(m["source"], m["target"]) for m in removal["movements"]] == [("new", "legacy")]
+    path = "/api/v1/product-lines/NET/overrides/100001?reason=done&expected_revision="
+    assert client.delete(path + "stale", headers=auth).status_code == 409
+    assert client.delete(path + removal["revision"], headers=auth).status_code == 200
+    missing = client.post(
+        "/api/v1/product-lines/NET/overrides/100001/removal-preview", headers=auth
+    )
+    assert missing.status_code == 404
+    actions = list(dbs.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-2:] == ["product_line.override", "product_line.override_removed"]
+    assert "product_line.override" not in actions[:-2]  # the stale one was not written

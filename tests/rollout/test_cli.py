@@ -45,8 +45,9 @@ def test_whole_migration_from_the_command_line(
     dbs: Session, world: World, gateway_env: dict[str, str]
 ) -> None:
     env = gateway_env
-    pilot = run(env, "product-line", "pilot", "NET", "add", "100001", "--reason", "first")
+    pilot = run(env, "product-line", "pilot", "NET", "add", "100001", "--reason", "first", "--yes")
     assert pilot.exit_code == 0, pilot.output
+    assert "NET: add 100001 to the pilot" in pilot.output
     steps = [("pilot",), ("rollout", "--percent", "25"), ("new",)]
     for step in steps:
         result = run(
@@ -125,25 +126,65 @@ def test_schedule_list_cancel_and_run_due(
 def test_override_who_and_maintenance(
     dbs: Session, world: World, gateway_env: dict[str, str]
 ) -> None:
-    assert (
-        run(
-            gateway_env,
-            "product-line",
-            "override",
-            "NET",
-            "100002",
-            "new",
-            "--reason",
-            "early",
-            "--expires",
-            "2099-01-01T00:00",
-        ).exit_code
-        == 0
+    override = run(
+        gateway_env,
+        "product-line",
+        "override",
+        "NET",
+        "100002",
+        "new",
+        "--reason",
+        "early",
+        "--expires",
+        "2099-01-01T00:00",
+        stdin="y\n",
     )
+    assert override.exit_code == 0, override.output
+    assert "1 accounts wait for data in the new system: 100002" in override.output
     who = run(gateway_env, "product-line", "who", "wes@waiting.example")
     assert '"override": "new"' in who.output and '"gate": "readiness"' in who.output
     down = run(gateway_env, "system", "maintenance", "new", "on", "--reason", "upgrade")
     assert down.exit_code == 0 and down.output == "new: maintenance on\n"
+
+
+def test_pilot_and_override_previews_change_nothing_until_confirmed(
+    dbs: Session, world: World, gateway_env: dict[str, str]
+) -> None:
+    env = gateway_env
+    assert (
+        run(env, "product-line", "set-state", "NET", "pilot", "--reason", "p", "--yes").exit_code
+        == 0
+    )
+    dry = run(
+        env, "product-line", "pilot", "NET", "add", "100001", "100003", "--reason", "w", "--preview"
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "moves 2 accounts, 3 users and 3 entitlements from legacy to new" in dry.output
+    assert "legacy -> new: 100001, 100003" in dry.output
+    assert "Will see the choice page: 100003" in dry.output
+    declined = run(
+        env, "product-line", "pilot", "NET", "add", "100001", "--reason", "w", stdin="n\n"
+    )
+    assert declined.exit_code == 1 and "moves 1 accounts" in declined.output
+    override = run(
+        env, "product-line", "override", "NET", "100001", "new", "--reason", "o", "--yes"
+    )
+    assert override.exit_code == 0, override.output
+    back = run(
+        env, "product-line", "override", "NET", "100001", "none", "--reason", "o", "--preview"
+    )
+    assert "remove the override sending 100001 to new" in back.output
+    assert "legacy -> new" not in back.output and "new -> legacy: 100001" in back.output
+    removed = run(
+        env, "product-line", "override", "NET", "100001", "none", "--reason", "o", "--yes"
+    )
+    assert removed.exit_code == 0 and "override for 100001 removed" in removed.output
+    actions = list(dbs.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions == [
+        "product_line.change",
+        "product_line.override",
+        "product_line.override_removed",
+    ]
 
 
 def test_api_token_is_shown_once_and_stored_as_a_hash(

@@ -30,6 +30,26 @@ def hidden(html: str, name: str) -> str:
     return found.group(1)
 
 
+def confirm_form(html: str) -> tuple[str, dict[str, str]]:
+    """The preview page's confirm form: where it posts and its hidden fields (no token)."""
+    form = html.split('id="preview-summary"', 1)[1].split("<form", 1)[1].split("</form>", 1)[0]
+    action = re.search(r'action="([^"]+)"', form)
+    assert action, form
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    fields.pop("csrf_token")
+    return action.group(1), fields
+
+
+def preview_and_confirm(client: FlaskClient, path: str, form: dict[str, str]) -> str:
+    """Preview through the console, confirm exactly what it shows; returns the preview."""
+    page = console_post(client, path, form)
+    assert page.status_code == 200, page.location
+    html = page.get_data(as_text=True)
+    confirm = console_post(client, *confirm_form(html))
+    assert confirm.status_code == 302 and confirm.location == "/it/lines/NET", confirm.location
+    return html
+
+
 def test_preview_then_confirm_moves_the_line_and_audits_it(
     it_client: FlaskClient, dbs: Session
 ) -> None:
@@ -129,10 +149,12 @@ def test_missing_reason_is_refused_without_a_change(it_client: FlaskClient, dbs:
 def test_pilot_override_schedule_and_maintenance_forms(
     it_client: FlaskClient, dbs: Session
 ) -> None:
-    console_post(it_client, "/it/lines/NET/pilots", {"accounts": "100001, 100003", "reason": "p"})
-    console_post(
+    preview_and_confirm(
+        it_client, "/it/lines/NET/pilots/preview", {"accounts": "100001, 100003", "reason": "p"}
+    )
+    preview_and_confirm(
         it_client,
-        "/it/lines/NET/overrides",
+        "/it/lines/NET/overrides/preview",
         {
             "account": "100002",
             "system": "legacy",
@@ -156,6 +178,89 @@ def test_pilot_override_schedule_and_maintenance_forms(
         "schedule.created",
         "system.maintenance",
     ]
+
+
+def test_pilot_addition_is_previewed_with_the_accounts_that_move(
+    it_client: FlaskClient, dbs: Session
+) -> None:
+    console_post(
+        it_client,
+        "/it/lines/NET/apply",
+        {
+            "action": "change",
+            "state": "pilot",
+            "reason": "go",
+            "expected_state": "legacy",
+            "expected_percent": "0",
+        },
+    )
+    html = preview_and_confirm(
+        it_client, "/it/lines/NET/pilots/preview", {"accounts": "100001", "reason": "first"}
+    )
+    assert "Preview for NET suite: add 100001 to the pilot" in html
+    assert "This change moves 1 accounts, 2 users and 2 entitlements from legacy to new" in html
+    movements = html.split('id="preview-movements"', 1)[1].split("</table>", 1)[0]
+    assert "<td>100001</td>" in movements
+    event = dbs.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event is not None and (event.action, event.after, event.reason) == (
+        "product_line.pilot",
+        {"pilot_accounts": ["100001"]},
+        "first",
+    )
+
+
+def test_override_preview_shows_an_account_waiting_for_data_and_removal_the_move_back(
+    it_client: FlaskClient, dbs: Session
+) -> None:
+    html = preview_and_confirm(
+        it_client,
+        "/it/lines/NET/overrides/preview",
+        {"account": "100002", "system": "new", "reason": "early"},
+    )
+    assert "This change moves no accounts." in html
+    assert "Waiting for data (1)" in html and '<p id="preview-waiting">100002</p>' in html
+    preview_and_confirm(
+        it_client,
+        "/it/lines/NET/overrides/preview",
+        {"account": "100001", "system": "new", "reason": "early"},
+    )
+    line_page = it_client.get("/it/lines/NET").get_data(as_text=True)
+    assert "/it/lines/NET/overrides/100001/remove/preview" in line_page
+    removal = preview_and_confirm(
+        it_client, "/it/lines/NET/overrides/100001/remove/preview", {"reason": "done"}
+    )
+    assert "remove the override sending 100001 to new" in removal
+    assert "moves 1 accounts, 2 users and 2 entitlements from new to legacy" in removal
+    actions = list(dbs.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+    assert actions[-1] == "product_line.override_removed"
+
+
+def test_a_stale_pilot_or_override_preview_is_refused_with_a_message(
+    it_client: FlaskClient, dbs: Session
+) -> None:
+    page = console_post(
+        it_client, "/it/lines/NET/pilots/preview", {"accounts": "100001", "reason": "p"}
+    ).get_data(as_text=True)
+    stale_pilot = confirm_form(page)
+    page = console_post(
+        it_client,
+        "/it/lines/NET/overrides/preview",
+        {"account": "100002", "system": "new", "reason": "o"},
+    ).get_data(as_text=True)
+    stale_override = confirm_form(page)
+    preview_and_confirm(  # someone else changes the line in between
+        it_client, "/it/lines/NET/pilots/preview", {"accounts": "100003", "reason": "other"}
+    )
+    for path, fields in (stale_pilot, stale_override):
+        reply = console_post(it_client, path, fields)
+        assert reply.status_code == 302 and reply.location == "/it/lines/NET"
+        assert "changed since your preview" in it_client.get("/it/lines/NET").get_data(as_text=True)
+    without_preview = console_post(
+        it_client, "/it/lines/NET/pilots", {"accounts": "100001", "reason": "p"}
+    )
+    assert without_preview.status_code == 302
+    actions = list(dbs.scalars(select(AuditEvent.action)))
+    assert actions == ["product_line.pilot"]  # only the other person's change
 
 
 def test_dashboard_shows_sides_waiting_accounts_and_an_svg_chart(

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import User
-from gateway.rollout import service
+from gateway.models import AuditEvent, User
+from gateway.rollout import proposals, service
+from gateway.rollout.errors import ConflictingChange
 from gateway.rollout.preview import Preview, line_sides, preview_change
 from gateway.routing import service as routing
-from gateway.routing.config import load_routing_config
+from gateway.routing.config import LineConfig, load_routing_config
 from gateway.settings import Settings
 from gateway.store import Store
 from tests.rollout.conftest import ACTOR, NOW, World
 
 
 def preview(dbs: Session, store: Store, state: str, percent: str = "0") -> Preview:
+    return preview_of(
+        dbs, store, lambda line: proposals.state_proposal(line, state, Decimal(percent))
+    )
+
+
+def preview_of(dbs: Session, store: Store, propose: Callable[[LineConfig], LineConfig]) -> Preview:
+    """The preview of a proposal for NET, as the console, the API and the CLI compute it."""
     config = load_routing_config(dbs, store, 0)
-    target = service.LineSetting(state, Decimal(percent))
-    return preview_change(dbs, config, "NET", target, today=NOW.date(), grace_days=0, now=NOW)
+    proposed = propose(config.lines["NET"])
+    return preview_change(dbs, config, proposed, today=NOW.date(), grace_days=0, now=NOW)
 
 
 def test_moving_to_new_counts_accounts_users_entitlements_choices_and_waiting(
@@ -102,3 +113,131 @@ def test_dashboard_sides_list_who_is_waiting_for_data(
     assert sides["NET"].entitlements == {"new": 3, "legacy": 1}
     assert sides["NET"].waiting_for_data == ("100002",)
     assert sides["CAD"].accounts == {"legacy": 2}
+
+
+def test_pilot_addition_previews_exactly_the_accounts_that_move_and_agrees_with_routing(
+    dbs: Session, store: Store, world: World, settings: Settings
+) -> None:
+    service.change_state(dbs, store, "NET", "pilot", None, reason="pilot", actor=ACTOR, now=NOW)
+    before = _routes(dbs, store, settings)
+    add = ["100001", "100003", "100004"]  # 100004 holds no NET: nothing to move
+    result = preview_of(
+        dbs, store, lambda line: proposals.pilot_proposal(dbs, line, add=add, remove=[])
+    )
+    [move] = result.movements
+    assert (move.source, move.target, move.account_numbers) == (
+        "legacy",
+        "new",
+        ("100001", "100003"),
+    )
+    assert (move.accounts, move.users, move.entitlements) == (2, 3, 3)
+    assert result.new_choice_accounts == ("100003",)  # its CAD stays on legacy
+    assert result.changes == ("add 100001, 100003, 100004 to the pilot",)
+    service.set_pilot_accounts(
+        dbs,
+        store,
+        "NET",
+        add=add,
+        remove=[],
+        reason="wave",
+        actor=ACTOR,
+        now=NOW,
+        revision=result.revision,
+    )
+    after = _routes(dbs, store, settings)
+    assert {n for n in after if before[n] != after[n]} == set(move.account_numbers)
+    assert {after[n] for n in move.account_numbers} == {"new"}
+
+
+def test_an_override_to_new_without_new_system_data_shows_the_account_waiting(
+    dbs: Session, store: Store, world: World
+) -> None:
+    until = NOW + timedelta(days=7)
+    result = preview_of(
+        dbs,
+        store,
+        lambda line: proposals.override_proposal(
+            dbs, line, "100002", "new", reason="early", now=NOW, expires_at=until
+        ),
+    )
+    assert result.movements == ()  # the readiness gate keeps it on legacy
+    assert (result.waiting_for_data, result.waiting_count) == (("100002",), 1)
+    assert result.changes == ("override 100002 to new until 2026-06-22 12:00 UTC",)
+    assert result.summary == "This change moves no accounts."
+
+
+def test_removing_an_override_previews_the_move_back(
+    dbs: Session, store: Store, world: World, settings: Settings
+) -> None:
+    service.set_override(dbs, store, "NET", "100001", "new", reason="early", actor=ACTOR, now=NOW)
+    result = preview_of(dbs, store, lambda line: proposals.removal_proposal(dbs, line, "100001"))
+    [move] = result.movements
+    assert (move.source, move.target, move.account_numbers) == ("new", "legacy", ("100001",))
+    assert (move.accounts, move.users, move.entitlements) == (1, 2, 2)
+    assert result.changes == ("remove the override sending 100001 to new",)
+    service.remove_override(
+        dbs, store, "NET", "100001", reason="done", actor=ACTOR, now=NOW, revision=result.revision
+    )
+    assert _routes(dbs, store, settings)["100001"] == "legacy"
+
+
+@pytest.mark.parametrize("change", ["pilot", "override", "removal", "state"])
+def test_a_stale_preview_is_refused_for_every_kind_of_change(
+    dbs: Session, store: Store, world: World, change: str
+) -> None:
+    service.set_override(dbs, store, "NET", "100003", "new", reason="x", actor=ACTOR, now=NOW)
+    revision = preview(dbs, store, "pilot").revision
+    service.set_pilot_accounts(  # someone else, meanwhile
+        dbs, store, "NET", add=["100002"], remove=[], reason="other", actor=ACTOR, now=NOW
+    )
+    count = len(dbs.scalars(select(AuditEvent)).all())
+    confirm = {
+        "pilot": lambda: service.set_pilot_accounts(
+            dbs,
+            store,
+            "NET",
+            add=["100001"],
+            remove=[],
+            reason="r",
+            actor=ACTOR,
+            now=NOW,
+            revision=revision,
+        ),
+        "override": lambda: service.set_override(
+            dbs,
+            store,
+            "NET",
+            "100001",
+            "new",
+            reason="r",
+            actor=ACTOR,
+            now=NOW,
+            revision=revision,
+        ),
+        "removal": lambda: service.remove_override(
+            dbs, store, "NET", "100003", reason="r", actor=ACTOR, now=NOW, revision=revision
+        ),
+        "state": lambda: service.change_state(
+            dbs, store, "NET", "pilot", None, reason="r", actor=ACTOR, now=NOW, revision=revision
+        ),
+    }[change]
+    with pytest.raises(ConflictingChange, match="changed since your preview"):
+        confirm()
+    dbs.rollback()
+    assert len(dbs.scalars(select(AuditEvent)).all()) == count
+    assert load_routing_config(dbs, store, 0).lines["NET"].pilot_accounts == {"100002"}
+
+
+def test_the_revision_covers_what_routing_reads(dbs: Session, store: Store, world: World) -> None:
+    line = load_routing_config(dbs, store, 0).lines["NET"]
+    same = load_routing_config(dbs, store, 0).lines["NET"]
+    assert line.revision == same.revision
+    variants = [
+        proposals.state_proposal(line, "rollout", Decimal("0.01")),
+        proposals.pilot_proposal(dbs, line, add=["100001"], remove=[]),
+        proposals.override_proposal(dbs, line, "100001", "legacy", reason="", now=NOW),
+        proposals.override_proposal(
+            dbs, line, "100001", "legacy", reason="", now=NOW, expires_at=NOW + timedelta(1)
+        ),
+    ]
+    assert len({line.revision, *(v.revision for v in variants)}) == 5
