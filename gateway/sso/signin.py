@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, session
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import Account, Permission, User
@@ -27,6 +28,18 @@ def upsert_user(
     whose account changed at the IdP loses the grants of the old organisation.
     """
     now = now or datetime.now(UTC)
+    try:
+        return _upsert_once(db, identity, jit_permissions, now)
+    except IntegrityError:
+        # The same person's first sign-in raced on another worker or instance and
+        # created the row first: this attempt now finds and updates it.
+        db.rollback()
+        return _upsert_once(db, identity, jit_permissions, now)
+
+
+def _upsert_once(
+    db: Session, identity: Identity, jit_permissions: frozenset[str], now: datetime
+) -> User:
     account = db.scalar(select(Account).where(Account.account_number == identity.account_number))
     if account is None:
         raise UnknownAccount(
@@ -34,23 +47,8 @@ def upsert_user(
             "Please contact your account manager or support.",
             account_number=identity.account_number,
         )
-    user = db.scalar(select(User).where(User.subject == identity.subject))
-    if user is None:
-        user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
-    if user is None:
-        user = User(
-            subject=identity.subject,
-            email=identity.email,
-            account_id=account.id,
-            status="active",
-            permissions=[Permission(name=name) for name in sorted(jit_permissions)],
-        )
-        db.add(user)
-        log.info(
-            "user created at sign-in",
-            extra={"event": "user.created", "account": account.account_number},
-        )
-    elif user.account_id != account.id:
+    user = _existing_user(db, identity) or _new_user(db, identity, account, jit_permissions)
+    if user.account_id != account.id:
         log.warning(
             "user moved account at the IdP; grants reset",
             extra={
@@ -75,6 +73,33 @@ def upsert_user(
     user.last_name = identity.last_name or user.last_name
     user.last_login_at = now
     db.commit()
+    return user
+
+
+def _existing_user(db: Session, identity: Identity) -> User | None:
+    """By subject; or an imported user (no subject yet) by email."""
+    user = db.scalar(select(User).where(User.subject == identity.subject))
+    if user is None:
+        user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
+    return user
+
+
+def _new_user(
+    db: Session, identity: Identity, account: Account, jit_permissions: frozenset[str]
+) -> User:
+    user = User(
+        subject=identity.subject,
+        email=identity.email,
+        account_id=account.id,
+        status="active",
+        permissions=[Permission(name=name) for name in sorted(jit_permissions)],
+    )
+    db.add(user)
+    db.flush()  # a concurrent first sign-in surfaces here as an IntegrityError
+    log.info(
+        "user created at sign-in",
+        extra={"event": "user.created", "account": account.account_number},
+    )
     return user
 
 
