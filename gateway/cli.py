@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask import Flask
+from sqlalchemy.orm import Session
 
+from gateway.errors import GatewayError
 from gateway.settings import SettingsError
 
 
@@ -16,6 +21,26 @@ def build_app() -> Flask:
         return create_app()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+@contextmanager
+def command_context() -> Iterator[tuple[Flask, Session]]:
+    """The configured app (inside its app context) and a database session for one
+    command; service errors become one-line CLI errors, and nothing is left open."""
+    from gateway import db
+    from gateway.rollout import stop_background
+
+    app = build_app()
+    stop_background(app)  # a command does its own work; no background threads
+    session = db.new_session(app)
+    try:
+        with app.app_context():
+            yield app, session
+    except GatewayError as error:
+        raise click.ClickException(error.detail) from None
+    finally:
+        session.close()
+        db.engine_of(app).dispose()
 
 
 @click.group()
@@ -43,7 +68,8 @@ def _add_capability_commands() -> None:
     from gateway.devidp.cli import demo_command
     from gateway.directory.cli import import_command
     from gateway.provider.cli import client_group, keys_group
-    from gateway.rollout.cli import api_token_group, product_line_group, system_group
+    from gateway.rollout.cli import product_line_group
+    from gateway.rollout.cli_access import api_token_group, system_group
 
     main.add_command(import_command)
     main.add_command(demo_command)

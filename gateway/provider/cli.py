@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from gateway.cli import command_context
 from gateway.models import AuditEvent, OAuthClient, ProviderKey
 from gateway.models.base import utcnow
 from gateway.provider.clients import (
@@ -22,21 +19,6 @@ from gateway.provider.clients import (
 )
 from gateway.provider.errors import ClientRegistrationError
 from gateway.provider.keys import key_encryption, rotate_key
-
-
-@contextmanager
-def app_session() -> Iterator[tuple[Flask, Session]]:
-    """The configured app and a database session, closed afterwards."""
-    from gateway import db
-    from gateway.cli import build_app
-
-    app = build_app()
-    session = db.new_session(app)
-    try:
-        yield app, session
-    finally:
-        session.close()
-        db.engine_of(app).dispose()
 
 
 @click.group("client")
@@ -82,7 +64,7 @@ def client_add(
     jwks = json.loads(jwks_file.read_text()) if jwks_file else None
     grants = ("client_credentials",) if machine else LICENSE_CENTER_GRANTS
     scope = scope or (MACHINE_SCOPES if machine else LICENSE_CENTER_SCOPES)
-    with app_session() as (_, db):
+    with command_context() as (_, db):
         try:
             new = add_client(
                 db,
@@ -109,7 +91,7 @@ def client_add(
 @client_group.command("list")
 def client_list() -> None:
     """The registered clients (never their secrets)."""
-    with app_session() as (_, db):
+    with command_context() as (_, db):
         for row in db.scalars(select(OAuthClient).order_by(OAuthClient.name)):
             state = "revoked" if row.revoked_at else "active"
             system = row.system.key if row.system else "-"
@@ -125,7 +107,7 @@ def client_list() -> None:
 @click.option("--actor", default="cli", show_default=True)
 def client_revoke(client_id: str, reason: str, actor: str) -> None:
     """Stop a client from signing anyone in or getting tokens."""
-    with app_session() as (_, db):
+    with command_context() as (_, db):
         row = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
         if row is None:
             raise click.ClickException(f"no client {client_id}")
@@ -160,7 +142,7 @@ def keys_rotate(alg: str | None, reason: str, actor: str) -> None:
     """New signing key now; the old public key stays in the JWKS until its tokens expire."""
     from gateway.store import get_store
 
-    with app_session() as (app, db):
+    with command_context() as (app, db):
         settings = app.extensions["settings"]
         new = rotate_key(
             db,
@@ -176,7 +158,7 @@ def keys_rotate(alg: str | None, reason: str, actor: str) -> None:
 @keys_group.command("list")
 def keys_list() -> None:
     """Keys, newest first, with when they were retired."""
-    with app_session() as (_, db):
+    with command_context() as (_, db):
         for row in db.scalars(select(ProviderKey).order_by(ProviderKey.created_at.desc())):
             retired = row.retired_at.isoformat() if row.retired_at else "signing"
             click.echo(f"{row.kid}\t{row.alg}\t{row.created_at.isoformat()}\t{retired}")

@@ -1,11 +1,10 @@
-"""`gateway product-line …`, `gateway system maintenance …` and `gateway api-token …`:
-the same service functions as the console and the API, for IT's terminal and cron."""
+"""`gateway product-line …`: the same service functions as the console and the API,
+for IT's terminal and cron."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,8 +12,6 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from gateway.errors import GatewayError
-from gateway.models.api_token import API_SCOPES
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
 
@@ -26,24 +23,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 Proposal = Callable[["LineConfig"], "LineConfig"]
 
 
-@contextmanager
-def _context() -> Iterator[tuple[Flask, Session]]:
-    """The configured app and a session; service errors become one-line CLI errors."""
-    from gateway import db
-    from gateway.cli import build_app
-    from gateway.rollout import stop_background
+def _context() -> Any:
+    from gateway.cli import command_context
 
-    app = build_app()
-    stop_background(app)  # a command does its own work; no background threads
-    session = db.new_session(app)
-    try:
-        with app.app_context():
-            yield app, session
-    except GatewayError as error:
-        raise click.ClickException(error.detail) from None
-    finally:
-        session.close()
-        db.engine_of(app).dispose()
+    return command_context()
 
 
 def _store(app: Flask) -> Any:
@@ -405,66 +388,3 @@ def who(query: str) -> None:
             now=now,
         )
         click.echo(json.dumps([trace_dict(person) for person in people], indent=2))
-
-
-@click.group("system")
-def system_group() -> None:
-    """License-center availability."""
-
-
-@system_group.command("maintenance")
-@click.argument("key")
-@click.argument("switch", type=click.Choice(["on", "off"]))
-@reason_option
-@actor_option
-def maintenance(key: str, switch: str, reason: str, actor: str) -> None:
-    """Mark system KEY down for maintenance (on) or back in service (off)."""
-    from gateway.rollout.service import set_maintenance
-
-    with _context() as (app, db):
-        set_maintenance(
-            db, _store(app), key, switch == "on", reason=reason, actor=_actor(actor), now=utcnow()
-        )
-        click.echo(f"{key}: maintenance {switch}")
-
-
-@click.group("api-token")
-def api_token_group() -> None:
-    """Bearer tokens for the IT API."""
-
-
-@api_token_group.command("create")
-@click.option("--name", required=True, help="What the token is for, e.g. release-pipeline.")
-@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(API_SCOPES))
-@actor_option
-def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
-    """Create a token; it is printed once and only its hash is stored."""
-    from gateway.rollout.tokens import create_token as create
-
-    with _context() as (_app, db):
-        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow())
-        click.echo(token.secret)
-        click.echo(f"(token {name!r}, scopes {' '.join(token.scopes)}; shown only now)", err=True)
-
-
-@api_token_group.command("revoke")
-@click.argument("name")
-@actor_option
-def revoke_token(name: str, actor: str) -> None:
-    """Revoke the token called NAME at once."""
-    from gateway.rollout.tokens import revoke_token as revoke
-
-    with _context() as (_app, db):
-        revoke(db, name, actor=_actor(actor), now=utcnow())
-        click.echo(f"token {name!r} revoked")
-
-
-@api_token_group.command("list")
-def list_tokens() -> None:
-    """Tokens with their scopes; never their secrets."""
-    from gateway.rollout.tokens import list_tokens as tokens
-
-    with _context() as (_app, db):
-        for row in tokens(db):
-            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-            click.echo(f"{row.name:<24} {row.scopes:<40} {state}")

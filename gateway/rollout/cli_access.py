@@ -1,0 +1,73 @@
+"""`gateway system maintenance …` and `gateway api-token …`: license-center
+availability and the IT API's bearer tokens, from the terminal."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.models.api_token import API_SCOPES
+from gateway.models.base import utcnow
+from gateway.rollout.cli import _actor, _context, _store, actor_option, reason_option
+
+
+@click.group("system")
+def system_group() -> None:
+    """License-center availability."""
+
+
+@system_group.command("maintenance")
+@click.argument("key")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+@reason_option
+@actor_option
+def maintenance(key: str, switch: str, reason: str, actor: str) -> None:
+    """Mark system KEY down for maintenance (on) or back in service (off)."""
+    from gateway.rollout.service import set_maintenance
+
+    with _context() as (app, db):
+        set_maintenance(
+            db, _store(app), key, switch == "on", reason=reason, actor=_actor(actor), now=utcnow()
+        )
+        click.echo(f"{key}: maintenance {switch}")
+
+
+@click.group("api-token")
+def api_token_group() -> None:
+    """Bearer tokens for the IT API."""
+
+
+@api_token_group.command("create")
+@click.option("--name", required=True, help="What the token is for, e.g. release-pipeline.")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(API_SCOPES))
+@actor_option
+def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
+    """Create a token; it is printed once and only its hash is stored."""
+    from gateway.rollout.tokens import create_token as create
+
+    with _context() as (_app, db):
+        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow())
+        click.echo(token.secret)
+        click.echo(f"(token {name!r}, scopes {' '.join(token.scopes)}; shown only now)", err=True)
+
+
+@api_token_group.command("revoke")
+@click.argument("name")
+@actor_option
+def revoke_token(name: str, actor: str) -> None:
+    """Revoke the token called NAME at once."""
+    from gateway.rollout.tokens import revoke_token as revoke
+
+    with _context() as (_app, db):
+        revoke(db, name, actor=_actor(actor), now=utcnow())
+        click.echo(f"token {name!r} revoked")
+
+
+@api_token_group.command("list")
+def list_tokens() -> None:
+    """Tokens with their scopes; never their secrets."""
+    from gateway.rollout.tokens import list_tokens as tokens
+
+    with _context() as (_app, db):
+        for row in tokens(db):
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            click.echo(f"{row.name:<24} {row.scopes:<40} {state}")
