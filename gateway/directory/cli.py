@@ -31,22 +31,19 @@ def import_command(kind: str, file: Path, actor: str) -> None:
 
 
 def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
-    from gateway import db
-    from gateway.cli import build_app
+    from gateway.cli import command_context
 
-    app = build_app()
-    session = db.new_session(app)
-    try:
-        return import_file(session, kind, file, actor=actor)
-    except ImportRejected as rejected:
-        for error in rejected.errors:
-            click.echo(str(error), err=True)
-        lines = len({error.line for error in rejected.errors})
-        raise click.ClickException(f"{file.name}: {lines} bad row(s); nothing imported") from None
-    except DirectoryImportError as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror or error}") from None
-    finally:
-        session.close()
-        db.engine_of(app).dispose()
+    with command_context() as (_app, session):
+        try:
+            return import_file(session, kind, file, actor=actor)
+        except ImportRejected as rejected:
+            for error in rejected.errors:
+                click.echo(str(error), err=True)
+            lines = len({error.line for error in rejected.errors})
+            raise click.ClickException(
+                f"{file.name}: {lines} bad row(s); nothing imported"
+            ) from None
+        except DirectoryImportError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise click.ClickException(f"{file}: {error.strerror or error}") from None
