@@ -27,8 +27,8 @@ lint: $(STAMP)  ## ruff and mypy, when installed (pip install -e '.[dev]')
 	@if test -x $(BIN)/mypy; then $(BIN)/mypy; \
 		else echo "mypy not installed: $(BIN)/pip install -e '.[dev]'"; fi
 
-bench:
-	@echo "benchmarks arrive with the performance issue"
+bench: $(STAMP)  ## benchmarks against their floors (PostgreSQL db `bench`, Redis db 9; installs wrk)
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

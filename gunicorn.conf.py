@@ -2,7 +2,8 @@
 
 Read from the environment: PORT (8000), GATEWAY_BIND_HOST (0.0.0.0),
 GATEWAY_WORKERS (2 x cores + 1; 1 without GATEWAY_REDIS_URL), GATEWAY_THREADS (4),
-GATEWAY_TIMEOUT (30 s), FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
+GATEWAY_TIMEOUT (30 s), GATEWAY_MAX_REQUESTS (5000; 0 never recycles a worker),
+FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are JSON lines on stdout.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ keepalive = 5
 # Each worker builds its own app: python3-saml, lxml and xmlsec state and database
 # pools must not be shared across fork.
 preload_app = False
-max_requests = 5000
-max_requests_jitter = 500
+# Recycle workers now and then; GATEWAY_MAX_REQUESTS=0 turns it off (the memory benchmark).
+max_requests = int(os.environ.get("GATEWAY_MAX_REQUESTS", "5000"))
+max_requests_jitter = 500 if max_requests else 0
 # Only these proxies may set X-Forwarded-Proto and friends for gunicorn itself;
 # the app's GATEWAY_TRUSTED_PROXIES decides what Flask believes.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -66,12 +66,13 @@ def db_upgrade(revision: str) -> None:
 
 def _add_capability_commands() -> None:
     from gateway.devidp.cli import demo_command
-    from gateway.directory.cli import import_command
+    from gateway.directory.cli import import_command, seed_command
     from gateway.provider.cli import client_group, keys_group
     from gateway.rollout.cli import product_line_group
     from gateway.rollout.cli_access import api_token_group, system_group
 
     main.add_command(import_command)
+    main.add_command(seed_command)
     main.add_command(demo_command)
     main.add_command(client_group)
     main.add_command(keys_group)

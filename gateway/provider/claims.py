@@ -36,9 +36,12 @@ def product_lines_served(
     """Codes of the product lines routing sends this user to `system_key` for."""
     if system_key is None:
         return []
-    inputs = routing.load_inputs(db, user)
+    today = routing.today_utc()
+    inputs = routing.load_route_summary(
+        db, user, today=today, grace_days=settings.entitlement_grace_days
+    )
     decision = routing.decide_for(
-        inputs, settings, today=routing.today_utc(), deep_link_system=None, remembered_system=None
+        inputs, settings, today=today, deep_link_system=None, remembered_system=None
     )
     served = decision.by_system.get(system_key, ())
     return sorted({entitlement.product_line_code for entitlement in served})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,7 +75,9 @@ class RegisteredClient:
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return bool(self.secret_hash) and check_password_hash(self.secret_hash or "", client_secret)
+        if not self.secret_hash:
+            return False
+        return _VERIFIED_SECRETS.check(self.secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
@@ -85,6 +89,38 @@ class RegisteredClient:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
+
+
+class VerifiedSecrets:
+    """Remembers, per worker, which (stored hash, presented secret) pairs scrypt accepted.
+
+    scrypt is slow on purpose (tens of milliseconds), which would cap the token endpoint
+    at a few dozen exchanges per second per core. A secret that verified once is known
+    by an HMAC under a key that never leaves this process; a changed or revoked secret
+    has another stored hash (or no client at all), so it never matches. Only successes
+    are kept, so a guess always pays the full scrypt cost.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._key = secrets.token_bytes(32)
+        self._known: set[tuple[str, bytes]] = set()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def check(self, secret_hash: str, secret: str) -> bool:
+        entry = (secret_hash, hmac.digest(self._key, secret.encode(), "sha256"))
+        if entry in self._known:
+            return True
+        if not check_password_hash(secret_hash, secret):
+            return False
+        with self._lock:
+            if len(self._known) >= self._capacity:
+                self._known.clear()
+            self._known.add(entry)
+        return True
+
+
+_VERIFIED_SECRETS = VerifiedSecrets()
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
@@ -55,6 +56,50 @@ def load_inputs(db: Session, user: User, config: RoutingConfig | None = None) ->
     entitlements, lines = account_entitlements(db, user.account_id, config, number)
     view = UserView(user.permission_names, user.remembered_system, number)
     return RouteInputs(view, entitlements, lines, config.down_systems)
+
+
+def load_route_summary(
+    db: Session, user: User, *, today: date, grace_days: int, config: RoutingConfig | None = None
+) -> RouteInputs:
+    """Like load_inputs, but only what the decision's outcome depends on: for each of
+    the account's lines with an active entitlement, the systems holding one of them.
+
+    decide() reads entitlements only through "is this line active" and "does system S
+    hold an active entitlement of line L", so one stand-in per (line, system) gives the
+    same kind, destinations and trace as every entitlement would, from a grouped query
+    of a few dozen rows instead of thousands (an account can hold 5,000). The decision's
+    `by_system` then lists stand-ins: pages that show entitlements use load_inputs.
+    """
+    config = config or current_routing_config(db)
+    number = user.account.account_number
+    cutoff = today - timedelta(days=grace_days)
+    statement = (
+        select(ProductLine.code, ProductLine.name, System.key)
+        .select_from(Entitlement)
+        .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
+        .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
+        .outerjoin(System, System.id == EntitlementHolding.system_id)
+        .where(
+            Entitlement.account_id == user.account_id,
+            Entitlement.status == "active",
+            or_(Entitlement.end_date.is_(None), Entitlement.end_date >= cutoff),
+        )
+        .group_by(ProductLine.code, ProductLine.name, System.key)
+    )
+    rows = db.execute(statement).all()
+    stand_ins = tuple(_stand_in(row.code, row.name, row.key) for row in rows)
+    lines = {row.code: config.line_state(row.code, row.name, number) for row in rows}
+    view = UserView(user.permission_names, user.remembered_system, number)
+    return RouteInputs(view, stand_ins, tuple(lines[c] for c in sorted(lines)), config.down_systems)
+
+
+def _stand_in(code: str, name: str, system_key: str | None) -> EntitlementView:
+    """An active entitlement of line `code` held by `system_key` (or by none)."""
+    held_by = frozenset((system_key,)) if system_key else frozenset()
+    return EntitlementView(
+        f"{code}:{system_key or '-'}", code, name, "", "", Decimal(0), "", None, None, "active",
+        held_by,
+    )  # fmt: skip
 
 
 def account_entitlements(

@@ -83,9 +83,7 @@ def route_response(user: User, target: str | None) -> WerkzeugResponse:
     db = get_session()
     systems = service.systems_by_key(db)
     deep_link = _deep_link(target, systems) if local_path is None else None
-    _, decision = _decision(
-        db, user, deep_link.system if deep_link else None, user.remembered_system
-    )
+    decision = _summary_decision(db, user, deep_link.system if deep_link else None)
     _log_decision(decision, user)
     _count(metrics.count_decision, decision)
     session.pop(DEEP_LINK_SESSION_KEY, None)
@@ -220,6 +218,26 @@ def _decision(
         remembered_system=remembered_system,
     )
     return inputs, decision
+
+
+def _summary_decision(db: Session, user: User, deep_link_system: str | None) -> RouteDecision:
+    """Where to send the user, from the grouped summary of their account's entitlements
+    (the sign-in hot path: a few dozen rows, however large the account)."""
+    settings, today = current_settings(), service.today_utc()
+    inputs = service.load_route_summary(
+        db,
+        user,
+        today=today,
+        grace_days=settings.entitlement_grace_days,
+        config=current_routing_config(db),
+    )
+    return service.decide_for(
+        inputs,
+        settings,
+        today=today,
+        deep_link_system=deep_link_system,
+        remembered_system=user.remembered_system,
+    )
 
 
 def _local_path(target: str | None) -> str | None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from gateway.settings import SettingsError
 from gateway.sso.errors import SamlNotConfigured
@@ -174,7 +175,26 @@ def load_saml_config(saml_dir: Path, base_url: str) -> SamlConfig:
         raise SettingsError(f"GATEWAY_SAML_DIR: invalid SAML settings ({error})") from None
     idp = settings["idp"]
     slo = (idp.get("singleLogoutService") or {}).get("url") or None
+    warm_up_xml_schemas()
     return SamlConfig(endpoints, login, logout, idp["entityId"], slo)
+
+
+def warm_up_xml_schemas() -> None:
+    """Build one XML schema now, in one thread, before requests arrive.
+
+    libxml2 initialises its built-in schema types lazily and not thread-safely: when
+    the first sign-ins of a fresh gthread worker validate concurrently, that
+    initialisation races and every later validation fails with "the given type is not
+    a built-in type" (seen in the sign-in benchmark). Once initialised, it is safe.
+    """
+    OneLogin_Saml2_XML.validate_xml(WARM_UP_XML, "saml-schema-protocol-2.0.xsd")
+
+
+WARM_UP_XML = (
+    '<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_w" '
+    'Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><samlp:Status><samlp:StatusCode '
+    'Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>'
+)
 
 
 def write_saml_dir(

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): each script prints one table row, ours against a floor."""
