@@ -101,16 +101,5 @@ def trace_dict(person: PersonRoute) -> dict[str, object]:
         "reason": decision.reason,
         "remembered_system": person.remembered_system,
         "down": list(decision.down),
-        "lines": [
-            {
-                "line": t.line_code,
-                "state": t.state,
-                "system": t.system,
-                "reason": t.reason,
-                "bucket": t.bucket,
-                "override": t.override,
-                "gate": t.gate,
-            }
-            for t in decision.trace
-        ],
+        "lines": [t.as_dict() for t in decision.trace],
     }

@@ -108,6 +108,18 @@ class LineTrace:
     # Which gate changed the rule's answer, if one did.
     gate: GateName | None = None
 
+    def as_dict(self) -> dict[str, object]:
+        """The trace as support tools and log lines show it."""
+        return {
+            "line": self.line_code,
+            "state": self.state,
+            "system": self.system,
+            "reason": self.reason,
+            "bucket": self.bucket,
+            "override": self.override,
+            "gate": self.gate,
+        }
+
 
 @dataclass(frozen=True)
 class RouteDecision:

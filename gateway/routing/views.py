@@ -279,18 +279,7 @@ def _hand_off(
 
 
 def _log_decision(decision: RouteDecision, user: User) -> None:
-    trace = [
-        {
-            "line": t.line_code,
-            "state": t.state,
-            "system": t.system,
-            "reason": t.reason,
-            "bucket": t.bucket,
-            "override": t.override,
-            "gate": t.gate,
-        }
-        for t in decision.trace
-    ]
+    trace = [t.as_dict() for t in decision.trace]
     log.info(
         "routed",
         extra={
