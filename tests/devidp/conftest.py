@@ -18,6 +18,7 @@ from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.devidp.sample import load_sample_users, seed_sample
 from gateway.settings import Settings
 from tests.conftest import BASE_URL, _reset, make_app
+from tests.forms import csrf_token
 
 LEGACY_URL = "https://legacy.licenses.test"
 NEW_URL = "https://new.licenses.test"
@@ -67,12 +68,6 @@ def seeded(demo_db: Session, tmp_path: Path) -> Session:
     """The sample directory imported, with the license centers at LEGACY_URL and NEW_URL."""
     seed_sample(demo_db, tmp_path / "sample", legacy_url=LEGACY_URL, new_url=NEW_URL)
     return demo_db
-
-
-def csrf_token(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, page
-    return match.group(1)
 
 
 def hidden_field(page: str, name: str) -> str:

@@ -22,6 +22,7 @@ from gateway.devidp.keys import SigningKey
 from gateway.devidp.saml_response import encode
 from gateway.models import Account
 from tests.devidp.test_gunicorn_smoke import ROOT, _free_port, _wait_until_healthy
+from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP, authn_request_id
 
 pytestmark = pytest.mark.shared_store
@@ -155,7 +156,7 @@ def test_session_from_a_is_valid_on_b_and_logout_on_b_ends_it_on_a(
         assert _me(browser, instances.a) == 200
         assert _me(browser, instances.b) == 200  # the cookie jar ignores ports, as browsers do
         page = browser.get(f"{instances.b}/logout", timeout=10).text
-        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        token = csrf_token(page)
         browser.post(
             f"{instances.b}/logout", data={"csrf_token": token}, allow_redirects=False, timeout=10
         )

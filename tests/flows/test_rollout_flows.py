@@ -19,6 +19,7 @@ from gateway.routing.decision import bucket
 from gateway.settings import Settings
 from gateway.store import Store, get_store
 from tests.conftest import _reset, https_client, make_app
+from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR, World, build_world, sign_in
 from tests.saml_idp import PortalIdP
 
@@ -102,7 +103,7 @@ def test_decisions_and_choices_are_counted_per_hour(
     client = https_client(app)
     sign_in(client, idp, "max@mixed.example", "100003")
     page = client.get("/choose").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    token = csrf_token(page)
     client.post(
         "/choose",
         data={"csrf_token": token, "system": "legacy"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +16,7 @@ from werkzeug.test import TestResponse
 from gateway.models import Account, User
 from tests import factories
 from tests.conftest import https_client
+from tests.forms import csrf_token
 from tests.routing.factories_extra import Landscape, admin, landscape
 from tests.saml_idp import PortalIdP
 
@@ -44,12 +44,6 @@ def handoff(reply: TestResponse) -> tuple[str, dict[str, list[str]]]:
     assert reply.status_code == 302, reply.get_data(as_text=True)
     parts = urlsplit(reply.location)
     return f"{parts.scheme}://{parts.netloc}{parts.path}", parse_qs(parts.query)
-
-
-def csrf_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
 
 
 def post_choice(client: FlaskClient, form: dict[str, str]) -> TestResponse:

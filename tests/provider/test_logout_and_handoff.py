@@ -16,6 +16,7 @@ from gateway.models import Account, System
 from gateway.provider.clients import add_client
 from tests import factories
 from tests.conftest import BASE_URL
+from tests.forms import csrf_token
 from tests.provider.conftest import ACCOUNT, EMAIL, REDIRECT_URI, RelyingParty
 from tests.saml_idp import PortalIdP
 
@@ -48,9 +49,8 @@ def receiver() -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
-def csrf_token(client: FlaskClient) -> str:
-    page = client.get("/logout").get_data(as_text=True)
-    return page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+def signout_form_token(client: FlaskClient) -> str:
+    return csrf_token(client.get("/logout").get_data(as_text=True))
 
 
 def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
@@ -68,7 +68,7 @@ def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
     rp = RelyingParty(center.client_id, center.client_secret or "")
     tokens, _ = rp.sign_in_and_redeem(browser)
     id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
-    browser.post("/logout", data={"csrf_token": csrf_token(browser)}, headers=SAME_ORIGIN)
+    browser.post("/logout", data={"csrf_token": signout_form_token(browser)}, headers=SAME_ORIGIN)
     assert browser.get("/api/v1/me").status_code == 401
     (logout_token,) = received
     keys = browser.get("/oidc/jwks").get_json()["keys"]

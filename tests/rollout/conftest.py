@@ -3,7 +3,6 @@ admins and plain users (real signed SAML), API tokens, and a console form poster
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from gateway.rollout.tokens import create_token
 from gateway.store import Store, get_store
 from tests import factories
 from tests.conftest import BASE_URL, https_client
+from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP
 
 IT_GROUP = "switchyard-it"
@@ -124,12 +124,6 @@ def token_for(dbs: Session) -> Callable[..., str]:
         return create_token(dbs, name, list(scopes), actor=ACTOR, now=NOW).secret
 
     return make
-
-
-def csrf_token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html[:500]
-    return found.group(1)
 
 
 def console_post(client: FlaskClient, path: str, data: dict[str, str]) -> TestResponse:

@@ -16,6 +16,7 @@ from gateway.models import AuditEvent
 from gateway.rollout.openapi import OPERATIONS
 from gateway.rollout.tokens import revoke_token
 from tests.conftest import BASE_URL, https_client
+from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR, NOW, World, bearer
 
 CONSOLE_PAGES = [
@@ -83,7 +84,7 @@ def test_customers_get_403_on_every_console_page_and_write(
     for path in CONSOLE_PAGES:
         assert client.get(path).status_code == 403, path
     page = client.get("/logout").get_data(as_text=True)  # a page of theirs with a CSRF token
-    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_token(page)
     before = audit_count(dbs)
     for path, form in CONSOLE_WRITES:
         reply = client.post(

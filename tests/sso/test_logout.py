@@ -12,6 +12,7 @@ from lxml import etree
 
 from gateway.devidp.keys import generate_signing_key
 from gateway.models import Account
+from tests.forms import csrf_token
 from tests.saml_idp import (
     IDP_SLO_URL,
     PortalIdP,
@@ -26,10 +27,8 @@ SLS_URL = "https://sso.test/saml/sls"
 SAME_ORIGIN = {"Referer": "https://sso.test/logout"}
 
 
-def csrf_token(client: FlaskClient) -> str:
-    page = client.get("/logout").get_data(as_text=True)
-    marker = 'name="csrf_token" value="'
-    return page.split(marker, 1)[1].split('"', 1)[0]
+def signout_form_token(client: FlaskClient) -> str:
+    return csrf_token(client.get("/logout").get_data(as_text=True))
 
 
 def signed_in(client: FlaskClient, idp: PortalIdP, subject: str = "sub-1") -> None:
@@ -51,7 +50,9 @@ def test_logout_ends_the_session_server_side_and_asks_the_idp(
     signed_in(client, idp)
     stolen = client.get_cookie("switchyard_session", domain="sso.test")
     assert stolen is not None
-    reply = client.post("/logout", data={"csrf_token": csrf_token(client)}, headers=SAME_ORIGIN)
+    reply = client.post(
+        "/logout", data={"csrf_token": signout_form_token(client)}, headers=SAME_ORIGIN
+    )
     assert reply.status_code == 302 and reply.location.startswith(IDP_SLO_URL)
     request_xml = zlib.decompress(
         base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15
@@ -70,7 +71,9 @@ def test_idp_logout_response_for_our_request_is_accepted_once(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
     signed_in(client, idp)
-    reply = client.post("/logout", data={"csrf_token": csrf_token(client)}, headers=SAME_ORIGIN)
+    reply = client.post(
+        "/logout", data={"csrf_token": signout_form_token(client)}, headers=SAME_ORIGIN
+    )
     request_xml = zlib.decompress(
         base64.b64decode(parse_qs(urlsplit(reply.location).query)["SAMLRequest"][0]), -15
     )

@@ -9,6 +9,7 @@ from flask import Flask
 from gateway.models import Account
 from gateway.settings import Settings
 from tests.conftest import _reset, make_app
+from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP
 from tests.sso.conftest import ACCOUNT, EMAIL
 
@@ -58,7 +59,7 @@ def test_session_from_one_instance_is_valid_on_the_other_and_logout_ends_it_ever
     elsewhere.set_cookie("switchyard_session", cookie.value, domain="sso.test")
     assert elsewhere.get("/api/v1/me").status_code == 200
     page = elsewhere.get("/logout").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_token(page)
     elsewhere.post(
         "/logout", data={"csrf_token": token}, headers={"Referer": "https://sso.test/logout"}
     )

@@ -22,6 +22,7 @@ from gateway.models import Account, System, User
 from gateway.settings import Settings, SettingsError, load_settings
 from tests import factories
 from tests.conftest import _reset, make_app
+from tests.forms import csrf_token
 from tests.jwt_forge import RsaKey, hs256, unsigned
 from tests.saml_idp import IDP_SSO_URL
 from tests.sso.conftest import ACCOUNT
@@ -96,7 +97,7 @@ def with_query(url: str, **changes: str | None) -> str:
 
 def sign_out(client: FlaskClient) -> TestResponse:
     page = client.get("/logout").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    token = csrf_token(page)
     return client.post(
         "/logout", data={"csrf_token": token}, headers={"Referer": "https://sso.test/logout"}
     )
