@@ -180,6 +180,11 @@ def gateway_env(bench: Bench, port: int, **extra: str) -> dict[str, str]:
             # The limiter still counts every sign-in in Redis; it just never refuses one.
             "GATEWAY_SIGNIN_RATE_LIMIT": "100000000/minute",
             "GATEWAY_HEALTH_CHECK_ENABLED": "false",
+            # A recycled worker (every GATEWAY_MAX_REQUESTS) leaves a one-worker server
+            # with nobody answering while its replacement boots: 60-100 ms stalls that
+            # were the whole p99 of the floor itself. The memory figure shows recycling
+            # is not needed; production instances run several workers.
+            "GATEWAY_MAX_REQUESTS": "0",
         }
     )
     environment.update(extra)

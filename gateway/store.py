@@ -17,7 +17,7 @@ from flask import Flask, current_app
 log = logging.getLogger(__name__)
 
 # Both the real client and the embedded store return bytes.
-Store: TypeAlias = "redis.Redis[bytes]"
+Store: TypeAlias = "redis.Redis"
 
 
 class StoreUnavailable(Exception):

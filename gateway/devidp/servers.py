@@ -25,6 +25,7 @@ from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
 from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
+from gateway.routing.config import bump_version
 from gateway.routing.targets import origin
 from gateway.settings import Settings, load_settings
 from gateway.store import get_store
@@ -153,6 +154,8 @@ def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) ->
                 session, system_key=key, name=name, base_url=url, issuer=base_url
             )
             centers.append(create_license_center(key, name, RelyingParty(config)))
+    # Hand-offs start at the clients' login URLs, which routing caches by version.
+    bump_version(get_store(gateway))
     return centers
 
 

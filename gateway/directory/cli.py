@@ -33,9 +33,9 @@ def import_command(kind: str, file: Path, actor: str) -> None:
 def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
     from gateway.cli import command_context
 
-    with command_context() as (_app, session):
+    with command_context() as (app, session):
         try:
-            return import_file(session, kind, file, actor=actor)
+            report = import_file(session, kind, file, actor=actor)
         except ImportRejected as rejected:
             for error in rejected.errors:
                 click.echo(str(error), err=True)
@@ -47,6 +47,13 @@ def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
             raise click.ClickException(str(error)) from None
         except OSError as error:
             raise click.ClickException(f"{file}: {error.strerror or error}") from None
+        if kind in ("systems", "product-lines"):
+            # Routing caches systems and lines by a shared version: announce the change.
+            from gateway.routing.config import bump_version
+            from gateway.store import get_store
+
+            bump_version(get_store(app))
+        return report
 
 
 @click.command("seed")

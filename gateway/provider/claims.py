@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.models import User
 from gateway.routing import service as routing
 from gateway.settings import Settings
+from gateway.sso.session import SignedInUser
 
 SCOPES_SUPPORTED = ("openid", "email", "profile", "account", "entitlements", "entitlements:read")
 CLAIMS_SUPPORTED = (
@@ -38,7 +39,7 @@ def product_lines_served(
         return []
     today = routing.today_utc()
     inputs = routing.load_route_summary(
-        db, user, today=today, grace_days=settings.entitlement_grace_days
+        db, SignedInUser.of(user), today=today, grace_days=settings.entitlement_grace_days
     )
     decision = routing.decide_for(
         inputs, settings, today=today, deep_link_system=None, remembered_system=None

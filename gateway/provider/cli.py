@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from flask import Flask
 from sqlalchemy import select
 
 from gateway.cli import command_context
@@ -64,7 +65,7 @@ def client_add(
     jwks = json.loads(jwks_file.read_text()) if jwks_file else None
     grants = ("client_credentials",) if machine else LICENSE_CENTER_GRANTS
     scope = scope or (MACHINE_SCOPES if machine else LICENSE_CENTER_SCOPES)
-    with command_context() as (_, db):
+    with command_context() as (app, db):
         try:
             new = add_client(
                 db,
@@ -82,6 +83,7 @@ def client_add(
             )
         except ClientRegistrationError as error:
             raise click.ClickException(error.detail) from None
+        announce_client_change(app)
     click.echo(f"client_id: {new.client_id}")
     if new.client_secret:
         click.echo(f"client_secret: {new.client_secret}")
@@ -107,7 +109,7 @@ def client_list() -> None:
 @click.option("--actor", default="cli", show_default=True)
 def client_revoke(client_id: str, reason: str, actor: str) -> None:
     """Stop a client from signing anyone in or getting tokens."""
-    with command_context() as (_, db):
+    with command_context() as (app, db):
         row = db.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
         if row is None:
             raise click.ClickException(f"no client {client_id}")
@@ -121,7 +123,17 @@ def client_revoke(client_id: str, reason: str, actor: str) -> None:
             )
         )
         db.commit()
+        announce_client_change(app)
     click.echo(f"{client_id} revoked")
+
+
+def announce_client_change(app: Flask) -> None:
+    """Routing caches where each system's hand-off starts (its client's login URL):
+    a committed client change moves the shared version, so every instance reloads."""
+    from gateway.routing.config import bump_version
+    from gateway.store import get_store
+
+    bump_version(get_store(app))
 
 
 @click.group("keys")

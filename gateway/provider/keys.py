@@ -131,7 +131,7 @@ class KeyCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
-        self._version: bytes | None = None
+        self._version: bytes | str | None = None
         self._loaded_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
     def get(

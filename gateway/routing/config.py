@@ -25,7 +25,14 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AccountOverride, PilotAccount, ProductLine, System
+from gateway.models import (
+    Account,
+    AccountOverride,
+    OAuthClient,
+    PilotAccount,
+    ProductLine,
+    System,
+)
 from gateway.routing.decision import LineState, Override
 from gateway.store import Store, get_store
 
@@ -66,7 +73,8 @@ class LineConfig:
 
 @dataclass(frozen=True)
 class SystemStatus:
-    """A license center's availability: IT's maintenance switch and the last probe."""
+    """A license center: where a hand-off to it starts, IT's maintenance switch and
+    the last probe."""
 
     key: str
     name: str
@@ -74,6 +82,11 @@ class SystemStatus:
     maintenance_note: str
     # "up", "down", or "unknown" (no probe configured, or no recent result).
     probe: str
+    entry_url: str = ""
+    # Its OpenID Connect client's initiate_login_uri (then login_via_client), else
+    # entry_url: where routing hands a signed-in user over (see routing.handoff).
+    login_start: str = ""
+    login_via_client: bool = False
 
     @property
     def down(self) -> bool:
@@ -170,6 +183,15 @@ def _line_configs(db: Session, lines: list[ProductLine]) -> dict[str, LineConfig
 def _system_statuses(db: Session, store: Store) -> Mapping[str, SystemStatus]:
     systems = list(db.scalars(select(System).order_by(System.key)))
     probes = store.mget([PROBE_PREFIX + s.key for s in systems]) if systems else []
+    client_starts: dict[int, str] = {
+        system_id: uri
+        for system_id, uri in db.execute(
+            select(OAuthClient.system_id, OAuthClient.initiate_login_uri).where(
+                OAuthClient.revoked_at.is_(None), OAuthClient.system_id.is_not(None)
+            )
+        )
+        if system_id is not None and uri
+    }
     return MappingProxyType(
         {
             system.key: SystemStatus(
@@ -178,13 +200,16 @@ def _system_statuses(db: Session, store: Store) -> Mapping[str, SystemStatus]:
                 system.maintenance,
                 system.maintenance_note,
                 _probe_state(raw),
+                system.entry_url,
+                client_starts.get(system.id, system.entry_url),
+                system.id in client_starts,
             )
             for system, raw in zip(systems, probes, strict=True)
         }
     )
 
 
-def _probe_state(raw: bytes | None) -> str:
+def _probe_state(raw: bytes | str | None) -> str:
     if raw is None:
         return "unknown"
     state = json.loads(raw).get("state", "unknown")

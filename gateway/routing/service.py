@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
-from gateway.routing.config import RoutingConfig, current_routing_config
+from gateway.routing.config import RoutingConfig, SystemStatus, current_routing_config
 from gateway.routing.decision import (
     EntitlementView,
     LineState,
@@ -22,6 +23,7 @@ from gateway.routing.decision import (
 )
 from gateway.routing.targets import origin
 from gateway.settings import Settings
+from gateway.sso.session import SignedInUser
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,12 @@ def load_inputs(db: Session, user: User, config: RoutingConfig | None = None) ->
 
 
 def load_route_summary(
-    db: Session, user: User, *, today: date, grace_days: int, config: RoutingConfig | None = None
+    db: Session,
+    user: SignedInUser,
+    *,
+    today: date,
+    grace_days: int,
+    config: RoutingConfig | None = None,
 ) -> RouteInputs:
     """Like load_inputs, but only what the decision's outcome depends on: for each of
     the account's lines with an active entitlement, the systems holding one of them.
@@ -71,26 +78,30 @@ def load_route_summary(
     `by_system` then lists stand-ins: pages that show entitlements use load_inputs.
     """
     config = config or current_routing_config(db)
-    number = user.account.account_number
+    number = user.account_number
     cutoff = today - timedelta(days=grace_days)
-    statement = (
-        select(ProductLine.code, ProductLine.name, System.key)
-        .select_from(Entitlement)
-        .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
-        .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
-        .outerjoin(System, System.id == EntitlementHolding.system_id)
-        .where(
-            Entitlement.account_id == user.account_id,
-            Entitlement.status == "active",
-            or_(Entitlement.end_date.is_(None), Entitlement.end_date >= cutoff),
-        )
-        .group_by(ProductLine.code, ProductLine.name, System.key)
-    )
-    rows = db.execute(statement).all()
+    parameters = {"account_id": user.account_id, "cutoff": cutoff}
+    rows = db.execute(_ACCOUNT_LINE_SYSTEMS, parameters).all()
     stand_ins = tuple(_stand_in(row.code, row.name, row.key) for row in rows)
     lines = {row.code: config.line_state(row.code, row.name, number) for row in rows}
     view = UserView(user.permission_names, user.remembered_system, number)
     return RouteInputs(view, stand_ins, tuple(lines[c] for c in sorted(lines)), config.down_systems)
+
+
+# Built once: on the sign-in hot path, building a statement costs more than running it.
+_ACCOUNT_LINE_SYSTEMS = (
+    select(ProductLine.code, ProductLine.name, System.key)
+    .select_from(Entitlement)
+    .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
+    .outerjoin(EntitlementHolding, EntitlementHolding.entitlement_id == Entitlement.id)
+    .outerjoin(System, System.id == EntitlementHolding.system_id)
+    .where(
+        Entitlement.account_id == bindparam("account_id"),
+        Entitlement.status == "active",
+        or_(Entitlement.end_date.is_(None), Entitlement.end_date >= bindparam("cutoff")),
+    )
+    .group_by(ProductLine.code, ProductLine.name, System.key)
+)
 
 
 def _stand_in(code: str, name: str, system_key: str | None) -> EntitlementView:
@@ -203,12 +214,7 @@ def org_admins(db: Session, account_id: int) -> list[AdminContact]:
     ]
 
 
-def systems_by_key(db: Session) -> dict[str, System]:
-    """Every configured license center, by key (a handful of rows)."""
-    return {row.key: row for row in db.scalars(select(System))}
-
-
-def system_for_url(systems: dict[str, System], url: str) -> str | None:
+def system_for_url(systems: Mapping[str, SystemStatus], url: str) -> str | None:
     """The key of the system whose origin serves `url`, if any."""
     for key in sorted(systems):
         if origin(systems[key].entry_url) == origin(url):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -24,20 +24,20 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.db import get_session
-from gateway.models import System, User
+from gateway.models import User
 from gateway.models.base import utcnow
 from gateway.ops.headers import allow_form_targets
 from gateway.rollout import metrics
 from gateway.routing import pages, service
-from gateway.routing.config import current_routing_config
+from gateway.routing.config import RoutingConfig, SystemStatus, current_routing_config
 from gateway.routing.decision import RouteDecision
 from gateway.routing.errors import SystemNotConfigured, SystemNotOffered
 from gateway.routing.forms import choose_system_form
-from gateway.routing.handoff import handoff_for, login_start
+from gateway.routing.handoff import handoff_url
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
-from gateway.sso.session import has_role, require_user
+from gateway.sso.session import SignedInUser, has_role, require_signed_in_user, require_user
 from gateway.store import Store, get_store
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,10 @@ class DeepLink:
 def route() -> ResponseReturnValue:
     """Send the signed-in user where routing says; a sign-in comes back here first."""
     target = checked_target(request.args.get("next"))
-    return route_response(require_user(), target)
+    return route_response(require_signed_in_user(), target)
 
 
-def route_response(user: User, target: str | None) -> WerkzeugResponse:
+def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     """Send a (freshly) signed-in user where the routing decision says.
 
     `target` is an already-validated `next`: a local path, or an URL on our own or
@@ -81,9 +81,9 @@ def route_response(user: User, target: str | None) -> WerkzeugResponse:
     if local_path is not None and local_path not in ROUTING_PATHS:
         return redirect(local_path)
     db = get_session()
-    systems = service.systems_by_key(db)
-    deep_link = _deep_link(target, systems) if local_path is None else None
-    decision = _summary_decision(db, user, deep_link.system if deep_link else None)
+    config = current_routing_config(db)
+    deep_link = _deep_link(target, config.systems) if local_path is None else None
+    decision = _summary_decision(db, user, config, deep_link.system if deep_link else None)
     _log_decision(decision, user)
     _count(metrics.count_decision, decision)
     session.pop(DEEP_LINK_SESSION_KEY, None)
@@ -91,7 +91,7 @@ def route_response(user: User, target: str | None) -> WerkzeugResponse:
         # Vendor IT staff hold no customer entitlements; their start page is the console.
         return redirect(url_for("rollout_console.dashboard"))
     if decision.kind == "system":
-        return _hand_off(user, systems, decision.systems[0], deep_link)
+        return _hand_off(user, config.systems, decision.systems[0], deep_link)
     if decision.kind == "choice" and deep_link is not None:
         session[DEEP_LINK_SESSION_KEY] = deep_link.url
     return redirect(url_for(PAGE_OF_KIND[decision.kind]))
@@ -105,16 +105,14 @@ def choose() -> ResponseReturnValue:
     _, decision = _decision(db, user, None, None)
     if decision.kind != "choice":
         return redirect(url_for("routing.route"))
-    systems = service.systems_by_key(db)
-    names = {key: row.name for key, row in systems.items()}
+    systems = current_routing_config(db).systems
+    names = {key: system.name for key, system in systems.items()}
     options = pages.system_options(decision, names, service.today_utc())
     form = choose_system_form((option.key, option.name) for option in options)
     page = make_response(render_template("routing/choose.html", form=form, options=options))
     # The answer to this form redirects to the chosen license center.
     targets = (
-        origin(login_start(db, systems[option.key])[0])
-        for option in options
-        if option.key in systems
+        origin(systems[option.key].login_start) for option in options if option.key in systems
     )
     return allow_form_targets(page, targets)
 
@@ -146,9 +144,9 @@ def choose_post() -> ResponseReturnValue:
             "remember": bool(form.remember.data),
         },
     )
-    systems = service.systems_by_key(db)
+    systems = current_routing_config(db).systems
     deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
-    return _hand_off(user, systems, chosen, deep_link)
+    return _hand_off(SignedInUser.of(user), systems, chosen, deep_link)
 
 
 @bp.get("/no-entitlements")
@@ -220,16 +218,14 @@ def _decision(
     return inputs, decision
 
 
-def _summary_decision(db: Session, user: User, deep_link_system: str | None) -> RouteDecision:
+def _summary_decision(
+    db: Session, user: SignedInUser, config: RoutingConfig, deep_link_system: str | None
+) -> RouteDecision:
     """Where to send the user, from the grouped summary of their account's entitlements
     (the sign-in hot path: a few dozen rows, however large the account)."""
     settings, today = current_settings(), service.today_utc()
     inputs = service.load_route_summary(
-        db,
-        user,
-        today=today,
-        grace_days=settings.entitlement_grace_days,
-        config=current_routing_config(db),
+        db, user, today=today, grace_days=settings.entitlement_grace_days, config=config
     )
     return service.decide_for(
         inputs,
@@ -252,13 +248,16 @@ def _local_path(target: str | None) -> str | None:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _deep_link(target: str | None, systems: dict[str, System]) -> DeepLink | None:
+def _deep_link(target: str | None, systems: Mapping[str, SystemStatus]) -> DeepLink | None:
     system = service.system_for_url(systems, target) if target else None
     return DeepLink(target, system) if target and system else None
 
 
 def _hand_off(
-    user: User, systems: dict[str, System], system_key: str, deep_link: DeepLink | None
+    user: SignedInUser,
+    systems: Mapping[str, SystemStatus],
+    system_key: str,
+    deep_link: DeepLink | None,
 ) -> WerkzeugResponse:
     system = systems.get(system_key)
     if system is None:
@@ -268,17 +267,17 @@ def _hand_off(
             user_id=user.id,
         )
     link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
-    url = handoff_for(
-        get_session(),
-        system,
+    url = handoff_url(
+        system.login_start,
         login_hint=user.email,
         target_link_uri=link,
-        issuer=current_settings().base_url,
+        # `iss` is for an OpenID Connect client's login initiation (OIDC Core §4).
+        issuer=current_settings().base_url if system.login_via_client else None,
     )
     return redirect(url)
 
 
-def _log_decision(decision: RouteDecision, user: User) -> None:
+def _log_decision(decision: RouteDecision, user: SignedInUser) -> None:
     trace = [t.as_dict() for t in decision.trace]
     log.info(
         "routed",

@@ -14,10 +14,11 @@ from gateway.sso.errors import NotSignedIn
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Load the SAML settings and the upstream OIDC client once, and mount the endpoints."""
-    from gateway.sso import views
+    from gateway.sso import schemas, views
     from gateway.sso.config import load_saml_config, saml_configured
     from gateway.sso.oidc import UpstreamOidc
 
+    schemas.install()
     # Without upstream OIDC, SAML is required: loading it reports what is missing.
     saml_on = not settings.oidc_issuer or saml_configured(settings.saml_dir)
     app.extensions["saml"] = (

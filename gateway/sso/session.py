@@ -2,12 +2,72 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask import session
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, func, select
 
 from gateway.db import get_session
-from gateway.models import User
+from gateway.models import Account, Permission, User
 from gateway.sso.errors import NotSignedIn
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """What sign-in and routing read about a user, loaded by one statement (the hot
+    path), rather than an ORM user with its account and permissions (three)."""
+
+    id: int
+    account_id: int
+    account_number: str
+    email: str
+    permission_names: frozenset[str]
+    remembered_system: str | None
+
+    @classmethod
+    def of(cls, user: User) -> SignedInUser:
+        return cls(
+            user.id,
+            user.account_id,
+            user.account.account_number,
+            user.email,
+            user.permission_names,
+            user.remembered_system,
+        )
+
+
+def signed_in_user_columns() -> tuple[Any, ...]:
+    """A SignedInUser's columns, for a SELECT or an UPDATE … RETURNING over `users`."""
+    # Correlated subqueries rather than joins: SQLite's RETURNING cannot name other tables.
+    account_number = (
+        select(Account.account_number).where(Account.id == User.account_id).scalar_subquery()
+    )
+    permissions = (
+        select(func.aggregate_strings(Permission.name, ","))
+        .where(Permission.user_id == User.id)
+        .scalar_subquery()
+    )
+    return (
+        User.id,
+        User.account_id,
+        account_number.label("account_number"),
+        User.email,
+        permissions.label("permissions"),
+        User.remembered_system,
+    )
+
+
+def signed_in_user_from(row: Row[Any]) -> SignedInUser:
+    """The SignedInUser in a row of signed_in_user_columns()."""
+    return SignedInUser(
+        row.id,
+        row.account_id,
+        row.account_number,
+        row.email,
+        frozenset(row.permissions.split(",")) if row.permissions else frozenset(),
+        row.remembered_system,
+    )
 
 
 def current_user() -> User | None:
@@ -24,6 +84,31 @@ def current_user() -> User | None:
 def require_user() -> User:
     """The signed-in user, or NotSignedIn (a 401 for APIs, a sign-in redirect for pages)."""
     user = current_user()
+    if user is None:
+        raise NotSignedIn("Sign in first.")
+    return user
+
+
+_ACTIVE_USER = select(*signed_in_user_columns()).where(
+    User.id == bindparam("user_id"),
+    User.account_id == bindparam("account_id"),
+    User.status == "active",
+)
+
+
+def current_signed_in_user() -> SignedInUser | None:
+    """Like current_user(), as a SignedInUser from one statement (routing's hot path)."""
+    user_id, account_id = session.get("user_id"), session.get("account_id")
+    if not isinstance(user_id, int) or not isinstance(account_id, int):
+        return None
+    parameters = {"user_id": user_id, "account_id": account_id}
+    row = get_session().execute(_ACTIVE_USER, parameters).one_or_none()
+    return signed_in_user_from(row) if row is not None else None
+
+
+def require_signed_in_user() -> SignedInUser:
+    """current_signed_in_user(), or NotSignedIn."""
+    user = current_signed_in_user()
     if user is None:
         raise NotSignedIn("Sign in first.")
     return user

@@ -12,6 +12,7 @@ from gateway.directory.seed import SeedPlan, seed_directory
 from gateway.models import User
 from gateway.routing import service
 from gateway.routing.config import load_routing_config
+from gateway.sso.session import SignedInUser
 from gateway.store import get_store
 
 
@@ -23,7 +24,9 @@ def test_summary_decides_like_the_full_entitlement_list(app: Flask, dbs: Session
     kinds = set()
     for user in users:
         full = service.load_inputs(dbs, user, config)
-        summary = service.load_route_summary(dbs, user, today=today, grace_days=0, config=config)
+        summary = service.load_route_summary(
+            dbs, SignedInUser.of(user), today=today, grace_days=0, config=config
+        )
         expected, actual = (
             service.decide_for(inputs, settings, today=today, deep_link_system=None,
                                remembered_system=None)

@@ -35,7 +35,7 @@ def test_concurrent_first_signin_of_one_person_creates_one_user(
     event.listen(ours, "before_flush", the_other_worker_wins, once=True)
     try:
         user = upsert_user(ours, IDENTITY, frozenset({"portal"}))
-        assert user.subject == "sub-race"
+        assert user.email == EMAIL
         assert ours.scalar(select(func.count()).select_from(User)) == 1
         winner = other_worker.scalar(select(User.id).where(User.subject == "sub-race"))
         assert user.id == winner
