@@ -57,6 +57,17 @@ def set_once(store: Store, key: str, value: str, ttl_seconds: int) -> bool:
         raise StoreUnavailable(str(error)) from error
 
 
+def set_each_once(store: Store, keys: list[str], value: str, ttl_seconds: int) -> list[bool]:
+    """set_once for several keys in one round trip: for each, True if it was new."""
+    try:
+        pipe = store.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, value, nx=True, ex=max(1, ttl_seconds))
+        return [bool(stored) for stored in pipe.execute()]
+    except redis.RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
 def take(store: Store, key: str) -> str | None:
     """Read and delete `key` atomically, so only one caller ever gets it."""
     try:

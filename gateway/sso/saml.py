@@ -27,7 +27,7 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlReplay, SamlResponseRejected
 from gateway.sso.identity import Identity
-from gateway.store import Store, set_once, take
+from gateway.store import Store, set_each_once, set_once, take
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,13 @@ def accept_response(
 
     # Replay: each response and assertion ID is accepted once, across every worker.
     ttl = int((expires - now).total_seconds() + clock_skew.total_seconds()) + 1
-    for kind, element_id in (
-        ("response", response.get_id()),
-        ("assertion", response.get_assertion_id()),
-    ):
-        if not set_once(store, f"{SEEN_PREFIX}{kind}:{element_id}", "1", ttl):
-            raise SamlReplay("This sign-in response has already been used.", element_id=element_id)
+    seen = {
+        f"{SEEN_PREFIX}response:{response.get_id()}": response.get_id(),
+        f"{SEEN_PREFIX}assertion:{response.get_assertion_id()}": response.get_assertion_id(),
+    }
+    for key, new in zip(seen, set_each_once(store, list(seen), "1", ttl), strict=True):
+        if not new:
+            raise SamlReplay("This sign-in response has already been used.", element_id=seen[key])
 
     target = None
     if request_id is not None:

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 from gateway.models import Account, Permission, User
 from gateway.sso.errors import AccountDisabled, UnknownAccount
 from gateway.sso.identity import Identity
-from gateway.sso.session import SignedInUser, signed_in_user_columns, signed_in_user_from
+from gateway.sso.session import (
+    ACCOUNTS,
+    USERS,
+    SignedInUser,
+    signed_in_user_columns,
+    signed_in_user_from,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +35,9 @@ def upsert_user(
     whose account changed at the IdP loses the grants of the old organisation.
     """
     now = now or datetime.now(UTC)
-    # The common cases in one statement each: someone signing in again (by subject),
-    # or an imported user's first sign-in (by email, no subject yet).
-    for statement in (_SIGN_IN_BY_SUBJECT, _FIRST_SIGN_IN_BY_EMAIL):
-        returning = _returning_user(db, statement, identity, now)
-        if returning is not None:
-            return returning
+    returning = _returning_user(db, identity, now)
+    if returning is not None:
+        return returning
     try:
         user = _upsert_once(db, identity, jit_permissions, now)
     except IntegrityError:
@@ -49,36 +52,35 @@ def _sign_in_update(match: ColumnElement[bool]) -> Update:
     """Update the active user `match` finds in the IdP's account; RETURNING what
     routing needs. Built once: building a statement costs more CPU than running it."""
     account_id = (
-        select(Account.id).where(Account.account_number == bindparam("account_number"))
+        select(ACCOUNTS.c.id).where(ACCOUNTS.c.account_number == bindparam("account_number"))
     ).scalar_subquery()
     return (
-        update(User)
-        .where(match, User.account_id == account_id, User.status == "active")
+        update(USERS)
+        .where(match, USERS.c.account_id == account_id, USERS.c.status == "active")
         .values(
             subject=bindparam("subject"),
             email=bindparam("email"),
             # The IdP's names when it sends them; otherwise keep ours.
-            first_name=func.coalesce(func.nullif(bindparam("first_name"), ""), User.first_name),
-            last_name=func.coalesce(func.nullif(bindparam("last_name"), ""), User.last_name),
+            first_name=func.coalesce(func.nullif(bindparam("first_name"), ""), USERS.c.first_name),
+            last_name=func.coalesce(func.nullif(bindparam("last_name"), ""), USERS.c.last_name),
             last_login_at=bindparam("now"),
             updated_at=bindparam("now"),
         )
         .returning(*signed_in_user_columns())
-        .execution_options(synchronize_session=False)
     )
 
 
-_SIGN_IN_BY_SUBJECT = _sign_in_update(User.subject == bindparam("subject"))
+# The common cases, one statement each: someone signing in again (by subject), and
+# an imported user's first sign-in (by email, no subject yet).
+_SIGN_IN_BY_SUBJECT = _sign_in_update(USERS.c.subject == bindparam("subject"))
 _FIRST_SIGN_IN_BY_EMAIL = _sign_in_update(
-    and_(User.email == bindparam("email"), User.subject.is_(None))
+    and_(USERS.c.email == bindparam("email"), USERS.c.subject.is_(None))
 )
 
 
-def _returning_user(
-    db: Session, statement: Update, identity: Identity, now: datetime
-) -> SignedInUser | None:
-    """Run one of the sign-in updates. None sends every other case (new user, moved
-    account, disabled, unknown account) through _upsert_once, which handles and
+def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInUser | None:
+    """The common cases in one transaction. None sends every other case (new user,
+    moved account, disabled, unknown account) through _upsert_once, which handles and
     explains each."""
     parameters = {
         "account_number": identity.account_number,
@@ -88,8 +90,12 @@ def _returning_user(
         "last_name": identity.last_name,
         "now": now,
     }
+    row = None
     try:
-        row = db.execute(statement, parameters).one_or_none()
+        for statement in (_SIGN_IN_BY_SUBJECT, _FIRST_SIGN_IN_BY_EMAIL):
+            row = db.execute(statement, parameters).one_or_none()
+            if row is not None:
+                break
     except IntegrityError:  # e.g. the subject is another user's: _upsert_once explains
         row = None
     if row is None:
