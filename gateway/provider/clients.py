@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gateway.models import AuditEvent, OAuthClient, System
@@ -211,9 +211,9 @@ def add_client(
 def find_client(db: Session, client_id: str) -> RegisteredClient | None:
     """An active client by id, detached from the session."""
     row = db.scalar(
-        select(OAuthClient).where(
-            OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None)
-        )
+        select(OAuthClient)
+        .options(joinedload(OAuthClient.system))
+        .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None))
     )
     return RegisteredClient.from_row(row) if row else None
 

@@ -19,6 +19,7 @@ from authlib.oidc.core import OpenIDCode
 from flask import current_app, g, session
 from joserfc.jwk import KeySet
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from gateway.db import get_session
 from gateway.models import AuditEvent, User
@@ -37,19 +38,25 @@ def issuer() -> str:
 
 
 def keyring() -> KeyRing:
-    """The current signing key and published keys, cached per worker."""
+    """The current signing key and published keys, cached per worker (and per request:
+    one token response asks several times, and one version check is enough)."""
+    ring: KeyRing | None = g.get("oidc_keyring")
+    if ring is not None:
+        return ring
     settings = current_settings()
     cache: KeyCache = current_app.extensions["provider_keys"]
     publish_for = timedelta(
         seconds=max(settings.oidc_id_token_seconds, settings.oidc_access_token_seconds) + 300
     )
-    return cache.get(
+    ring = cache.get(
         get_session(),
         get_store(),
         key_encryption(current_app.config["SECRET_KEY"]),
         alg=settings.oidc_signing_alg,
         publish_for=publish_for,
     )
+    g.oidc_keyring = ring
+    return ring
 
 
 def nonce_key(client_id: str, nonce: str) -> str:
@@ -57,8 +64,13 @@ def nonce_key(client_id: str, nonce: str) -> str:
 
 
 def active_user(user_id: int) -> User | None:
-    user = get_session().scalar(select(User).where(User.id == user_id))
-    return user if user is not None and user.status == "active" else None
+    """The user with their account and permissions, in one query (the claims read all)."""
+    statement = (
+        select(User)
+        .options(joinedload(User.permissions))
+        .where(User.id == user_id, User.status == "active")
+    )
+    return get_session().scalars(statement).unique().one_or_none()
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
