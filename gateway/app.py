@@ -84,6 +84,12 @@ def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
         "SESSION_SERIALIZATION_FORMAT": "json",
         "WTF_CSRF_TIME_LIMIT": 3600,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
+        # With Sentinel, count on the master only: a replica's copy may lag.
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"use_replicas": False}
+            if settings.redis_url and settings.redis_url.startswith("redis+sentinel:")
+            else {}
+        ),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,

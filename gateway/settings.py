@@ -108,6 +108,21 @@ class Settings(BaseSettings):
             raise ValueError("must not carry a query or fragment")
         return value.rstrip("/")
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss", "unix", "redis+sentinel"):
+            raise ValueError(
+                "must be a redis://, rediss://, unix:// or "
+                "redis+sentinel://host:port[,host:port…]/service_name URL"
+            )
+        if parts.scheme == "redis+sentinel" and not (parts.netloc and parts.path.strip("/")):
+            raise ValueError("a redis+sentinel:// URL names the sentinels and the service")
+        return value
+
     @field_validator("jit_permissions")
     @classmethod
     def _known_permissions(cls, value: str) -> str:

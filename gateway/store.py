@@ -8,10 +8,12 @@ process only, which is why start-up says so.
 from __future__ import annotations
 
 import logging
-from typing import TypeAlias
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit
 
 import fakeredis
 import redis
+import redis.sentinel
 from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
@@ -24,13 +26,54 @@ class StoreUnavailable(Exception):
     """The shared store could not be reached; callers fail closed."""
 
 
+# Fail fast (a 503, fail closed) rather than hang a worker thread on a dead server.
+CLIENT_OPTIONS: dict[str, Any] = {
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+    "health_check_interval": 30,
+}
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
+
+
 def make_store(url: str | None) -> Store:
-    """A Redis client for `url`, or an embedded in-process store when it is None."""
+    """A Redis client for `url`, or an embedded in-process store when it is None.
+
+    `redis://`, `rediss://` and `unix://` URLs name one server; a
+    `redis+sentinel://[[user]:password@]host:port[,host:port…]/service` URL names the
+    Sentinels watching a replicated Redis (the form flask-limiter's storage reads too).
+    """
     if url is None:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    return redis.Redis.from_url(
-        url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    if urlsplit(url).scheme == SENTINEL_SCHEME:
+        return sentinel_master(url)
+    return redis.Redis.from_url(url, **CLIENT_OPTIONS)
+
+
+def sentinel_master(url: str) -> Store:
+    """A client of the current master: it asks the Sentinels again whenever its
+    connection fails, so a failover costs the requests in flight, not a restart."""
+    parts = urlsplit(url)
+    service = parts.path.strip("/")
+    sentinels = [_host_port(location) for location in parts.netloc.rpartition("@")[2].split(",")]
+    if not service or not all(host for host, _ in sentinels):
+        raise ValueError(f"{SENTINEL_SCHEME}:// needs host:port[,host:port…]/service_name")
+    auth = {
+        key: unquote(value)
+        for key, value in (("username", parts.username), ("password", parts.password))
+        if value
+    }
+    # redis-py ships these two without annotations.
+    sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        sentinels, sentinel_kwargs={**auth, **CLIENT_OPTIONS}, **auth, **CLIENT_OPTIONS
     )
+    master: Store = sentinel.master_for(service)  # type: ignore[no-untyped-call]
+    return master
+
+
+def _host_port(location: str) -> tuple[str, int]:
+    host, _, port = location.partition(":")
+    return host, int(port) if port else SENTINEL_PORT
 
 
 def init_app(app: Flask, url: str | None) -> None:

@@ -4,6 +4,7 @@ from gateway.models.audit import AuditEvent
 from gateway.models.base import Base
 from gateway.models.directory import (
     Account,
+    DirectoryRevision,
     Entitlement,
     EntitlementHolding,
     Permission,
@@ -17,6 +18,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "Base",
+    "DirectoryRevision",
     "Entitlement",
     "EntitlementHolding",
     "OAuthClient",

@@ -7,6 +7,7 @@ from decimal import Decimal
 from uuid import uuid4
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -170,3 +171,18 @@ class EntitlementHolding(Base):
         ForeignKey("systems.id", ondelete="CASCADE"), primary_key=True
     )
     system: Mapped[System] = relationship(lazy="joined")
+
+
+class DirectoryRevision(Base):
+    """One row counting the changes to what routing reads from the directory.
+
+    Database triggers (migration 0005) bump it on every write to entitlements, their
+    holdings, product lines and systems, whoever writes (importer, seed, console, a
+    hand-run SQL fix), so routing can cache an account's entitlement summary under the
+    revision it was read at and never serve one older than the data.
+    """
+
+    __tablename__ = "directory_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)

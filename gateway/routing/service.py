@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import redis
+from flask import has_app_context
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +28,7 @@ from gateway.routing.decision import (
 from gateway.routing.targets import origin
 from gateway.settings import Settings
 from gateway.sso.session import SignedInUser
+from gateway.store import get_store
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,45 @@ def load_route_summary(
     config = config or current_routing_config(db)
     number = user.account_number
     cutoff = today - timedelta(days=grace_days)
-    parameters = {"account_id": user.account_id, "cutoff": cutoff}
-    rows = db.execute(_ACCOUNT_LINE_SYSTEMS, parameters).all()
-    stand_ins = tuple(_stand_in(row.code, row.name, row.key) for row in rows)
-    lines = {row.code: config.line_state(row.code, row.name, number) for row in rows}
+    rows = account_line_systems(db, user.account_id, cutoff, user.directory_revision)
+    stand_ins = tuple(_stand_in(code, name, key) for code, name, key in rows)
+    lines = {code: config.line_state(code, name, number) for code, name, _ in rows}
     view = UserView(user.permission_names, user.remembered_system, number)
     return RouteInputs(view, stand_ins, tuple(lines[c] for c in sorted(lines)), config.down_systems)
 
+
+def account_line_systems(
+    db: Session, account_id: int, cutoff: date, revision: int | None
+) -> list[tuple[str, str, str | None]]:
+    """(line code, line name, holding system key or None) for each line of the
+    account with an entitlement active on `cutoff`.
+
+    Cached in Redis under the directory revision the caller read with the user:
+    triggers move that revision on any write to what this reads, so a cached answer
+    is never older than the data it was read with. Without a revision, or without
+    the cache, it is read from the database.
+    """
+    key = f"{SUMMARY_PREFIX}{account_id}:{revision}:{cutoff.isoformat()}"
+    store = get_store() if revision is not None and has_app_context() else None
+    if store is not None:
+        try:
+            cached = store.get(key)
+        except redis.RedisError:
+            store = None  # the cache is an optimisation; the database still answers
+        else:
+            if cached is not None:
+                return [(code, name, system) for code, name, system in json.loads(cached)]
+    parameters = {"account_id": account_id, "cutoff": cutoff}
+    rows = [(r.code, r.name, r.key) for r in db.execute(_ACCOUNT_LINE_SYSTEMS, parameters)]
+    if store is not None:
+        with contextlib.suppress(redis.RedisError):
+            store.set(key, json.dumps(rows), ex=SUMMARY_TTL_SECONDS)
+    return rows
+
+
+SUMMARY_PREFIX = "routing:summary:"
+# Entries of an old revision are never read again; they leave on their own.
+SUMMARY_TTL_SECONDS = 6 * 3600
 
 # Built once: on the sign-in hot path, building a statement costs more than running it.
 _ACCOUNT_LINE_SYSTEMS = (

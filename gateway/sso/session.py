@@ -9,7 +9,7 @@ from flask import session
 from sqlalchemy import Row, Table, bindparam, func, select
 
 from gateway.db import get_session
-from gateway.models import Account, Permission, User
+from gateway.models import Account, DirectoryRevision, Permission, User
 from gateway.sso.errors import NotSignedIn
 
 
@@ -24,6 +24,9 @@ class SignedInUser:
     email: str
     permission_names: frozenset[str]
     remembered_system: str | None
+    # The directory revision read with the user (None: unknown, so nothing cached
+    # about their account may be used; see routing.service.load_route_summary).
+    directory_revision: int | None = None
 
     @classmethod
     def of(cls, user: User) -> SignedInUser:
@@ -41,6 +44,7 @@ class SignedInUser:
 USERS = cast(Table, User.__table__)
 ACCOUNTS = cast(Table, Account.__table__)
 PERMISSIONS = cast(Table, Permission.__table__)
+DIRECTORY_REVISION = cast(Table, DirectoryRevision.__table__)
 
 
 def signed_in_user_columns() -> tuple[Any, ...]:
@@ -60,6 +64,7 @@ def signed_in_user_columns() -> tuple[Any, ...]:
         .where(PERMISSIONS.c.user_id == USERS.c.id)
         .scalar_subquery()
     )
+    revision = select(DIRECTORY_REVISION.c.revision).scalar_subquery()
     return (
         USERS.c.id,
         USERS.c.account_id,
@@ -67,6 +72,7 @@ def signed_in_user_columns() -> tuple[Any, ...]:
         USERS.c.email,
         permissions.label("permissions"),
         USERS.c.remembered_system,
+        revision.label("directory_revision"),
     )
 
 
@@ -79,6 +85,7 @@ def signed_in_user_from(row: Row[Any]) -> SignedInUser:
         row.email,
         frozenset(row.permissions.split(",")) if row.permissions else frozenset(),
         row.remembered_system,
+        row.directory_revision,
     )
 
 

@@ -264,3 +264,33 @@ def test_routing_pages_send_anonymous_visitors_to_sign_in(client: FlaskClient) -
         assert reply.status_code == 302
         login = urlsplit(reply.location)
         assert login.path == "/login" and parse_qs(login.query)["next"] == [page]
+
+
+def test_routing_never_serves_a_summary_older_than_the_directory(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    """Sign-in caches the account's entitlement summary; a write to the directory by
+    anyone (here straight into the database, announcing nothing) is seen at once."""
+    legacy = factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    assert handoff(sign_in(client, idp))[0] == LEGACY_ENTRY
+    assert handoff(client.get("/route"))[0] == LEGACY_ENTRY
+    store = app.extensions["store"]
+    assert list(store.scan_iter(f"routing:summary:{acme.id}:*")), "the summary was not cached"
+
+    newer = factories.entitlement(dbs, acme, world.new_line, [world.new])
+    assert client.get("/route").location == "/choose"
+
+    legacy.status = newer.status = "cancelled"
+    dbs.commit()
+    assert client.get("/route").location == "/no-entitlements"
+
+
+def test_a_cached_summary_serves_only_its_own_account(
+    app: Flask, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    other = factories.account(dbs, "OTHER-1", "Other Ltd")
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    factories.entitlement(dbs, other, world.new_line, [world.new])
+    assert handoff(sign_in(https_client(app), idp))[0] == LEGACY_ENTRY
+    reply = idp.sign_in(https_client(app), email="sam@other.example", account="OTHER-1")
+    assert handoff(reply)[0] == NEW_ENTRY
