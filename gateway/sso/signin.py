@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from flask import current_app, session
-from sqlalchemy import ColumnElement, Update, and_, bindparam, func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,15 +48,28 @@ def upsert_user(
     return SignedInUser.of(user)
 
 
-def _sign_in_update(match: ColumnElement[bool]) -> Update:
-    """Update the active user `match` finds in the IdP's account; RETURNING what
-    routing needs. Built once: building a statement costs more CPU than running it."""
-    account_id = (
-        select(ACCOUNTS.c.id).where(ACCOUNTS.c.account_number == bindparam("account_number"))
-    ).scalar_subquery()
+def _sign_in_update() -> Update:
+    """The common cases in one statement: someone signing in again (found by subject)
+    or an imported user's first sign-in (by email, no subject yet), active and in the
+    account the IdP named. RETURNING what routing needs; built once, because building
+    a statement costs more CPU than running it."""
+    others = USERS.alias("others")
+    by_subject = select(others.c.id).where(others.c.subject == bindparam("subject"))
+    imported_by_email = select(others.c.id).where(
+        others.c.email == bindparam("email"), others.c.subject.is_(None)
+    )
+    account_id = select(ACCOUNTS.c.id).where(
+        ACCOUNTS.c.account_number == bindparam("account_number")
+    )
     return (
         update(USERS)
-        .where(match, USERS.c.account_id == account_id, USERS.c.status == "active")
+        .where(
+            # By subject first: the email is only for a user the IdP never named.
+            USERS.c.id
+            == func.coalesce(by_subject.scalar_subquery(), imported_by_email.scalar_subquery()),
+            USERS.c.account_id == account_id.scalar_subquery(),
+            USERS.c.status == "active",
+        )
         .values(
             subject=bindparam("subject"),
             email=bindparam("email"),
@@ -70,17 +83,12 @@ def _sign_in_update(match: ColumnElement[bool]) -> Update:
     )
 
 
-# The common cases, one statement each: someone signing in again (by subject), and
-# an imported user's first sign-in (by email, no subject yet).
-_SIGN_IN_BY_SUBJECT = _sign_in_update(USERS.c.subject == bindparam("subject"))
-_FIRST_SIGN_IN_BY_EMAIL = _sign_in_update(
-    and_(USERS.c.email == bindparam("email"), USERS.c.subject.is_(None))
-)
+_SIGN_IN = _sign_in_update()
 
 
 def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInUser | None:
-    """The common cases in one transaction. None sends every other case (new user,
-    moved account, disabled, unknown account) through _upsert_once, which handles and
+    """_SIGN_IN for this identity. None sends every other case (new user, moved
+    account, disabled, unknown account) through _upsert_once, which handles and
     explains each."""
     parameters = {
         "account_number": identity.account_number,
@@ -90,13 +98,9 @@ def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInU
         "last_name": identity.last_name,
         "now": now,
     }
-    row = None
     try:
-        for statement in (_SIGN_IN_BY_SUBJECT, _FIRST_SIGN_IN_BY_EMAIL):
-            row = db.execute(statement, parameters).one_or_none()
-            if row is not None:
-                break
-    except IntegrityError:  # e.g. the subject is another user's: _upsert_once explains
+        row = db.execute(_SIGN_IN, parameters).one_or_none()
+    except IntegrityError:  # e.g. the email is another user's: _upsert_once explains
         row = None
     if row is None:
         db.rollback()
