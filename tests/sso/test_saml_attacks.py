@@ -537,3 +537,22 @@ def test_unknown_account_gets_a_clear_page_and_no_user(
         reason="not known to the Product",
         event="signin.unknown_account",
     )
+
+
+def test_schema_invalid_response_is_refused_every_time(
+    client: FlaskClient,
+    idp: PortalIdP,
+    dbs: Session,
+    account: Account,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Signed and well-formed, but not a SAML assertion by the XSD. The second one is
+    checked with the compiled schema the first left in this thread's cache."""
+    for _ in range(2):
+        spec = solicited(idp, client)
+        document = etree.fromstring(idp.response_xml(spec, sign_assertion=False).encode())
+        assertion = document.find("saml:Assertion", NS)
+        assertion.find("saml:Issuer", NS).addnext(etree.Element(f"{{{Saml.NS_SAML}}}Nonsense"))
+        resigned = sign(etree.tostring(assertion).decode(), idp.key).split("?>", 1)[-1]
+        reply = idp.post(client, response_xml(spec, resigned))
+        assert_refused(reply, client, dbs, caplog, reason="saml-schema-protocol-2.0.xsd")
