@@ -170,7 +170,9 @@ def add_client(
             raise ClientRegistrationError(f"no system with key {system_key!r}")
     secret = secrets.token_urlsafe(32) if auth_method == "client_secret_basic" else None
     row = OAuthClient(
-        client_id=secrets.token_urlsafe(16),
+        # Hex: an id is typed as a command-line argument (`gateway client revoke ID`),
+        # where a URL-safe token's leading "-" (1 in 64) would read as an option.
+        client_id=secrets.token_hex(16),
         name=name,
         secret_hash=generate_password_hash(secret) if secret else None,
         token_endpoint_auth_method=auth_method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,8 @@ def test_client_add_shows_the_secret_once_and_stores_only_a_hash(
     )
     assert result.exit_code == 0, result.output
     client_id = result.output.split("client_id: ")[1].split()[0]
+    # Never mistaken for an option when typed back: `gateway client revoke ID`.
+    assert re.fullmatch("[0-9a-f]{32}", client_id)
     secret = result.output.split("client_secret: ")[1].split()[0]
     row = dbs.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     assert row is not None and row.secret_hash and secret not in row.secret_hash
