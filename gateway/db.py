@@ -60,6 +60,21 @@ def get_session() -> Session:
     return session
 
 
+def single_statements(db: Session) -> Session:
+    """Run `db`'s current transaction in autocommit, for a request whose statements
+    each stand alone (the sign-in UPDATE, routing's reads). It saves the BEGIN and the
+    COMMIT or ROLLBACK round trips the driver adds around them: two of a routing
+    request's three round trips to PostgreSQL. It lasts until the transaction ends
+    (commit, rollback, close); the next one is an ordinary transaction again.
+
+    Call it before the transaction's first statement; after that it would change
+    nothing, so it then leaves the transaction as it is.
+    """
+    if not db.in_transaction():
+        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return db
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:

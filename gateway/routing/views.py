@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from gateway.db import get_session
+from gateway.db import get_session, single_statements
 from gateway.models import User
 from gateway.models.base import utcnow
 from gateway.ops.headers import allow_form_targets
@@ -80,7 +80,7 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     local_path = _local_path(target)
     if local_path is not None and local_path not in ROUTING_PATHS:
         return redirect(local_path)
-    db = get_session()
+    db = single_statements(get_session())  # routing only reads
     config = current_routing_config(db)
     deep_link = _deep_link(target, config.systems) if local_path is None else None
     decision = _summary_decision(db, user, config, deep_link.system if deep_link else None)

@@ -8,7 +8,7 @@ from typing import Any, cast
 from flask import session
 from sqlalchemy import Row, Table, bindparam, func, select
 
-from gateway.db import get_session
+from gateway.db import get_session, single_statements
 from gateway.models import Account, DirectoryRevision, Permission, User
 from gateway.sso.errors import NotSignedIn
 
@@ -121,7 +121,7 @@ def current_signed_in_user() -> SignedInUser | None:
     if not isinstance(user_id, int) or not isinstance(account_id, int):
         return None
     parameters = {"user_id": user_id, "account_id": account_id}
-    row = get_session().execute(_ACTIVE_USER, parameters).one_or_none()
+    row = single_statements(get_session()).execute(_ACTIVE_USER, parameters).one_or_none()
     return signed_in_user_from(row) if row is not None else None
 
 

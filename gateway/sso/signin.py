@@ -12,6 +12,7 @@ from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.db import single_statements
 from gateway.models import Account, Permission, User
 from gateway.sso.errors import AccountDisabled, UnknownAccount
 from gateway.sso.identity import Identity
@@ -99,7 +100,8 @@ def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInU
         "now": now,
     }
     try:
-        row = db.execute(_SIGN_IN, parameters).one_or_none()
+        # One statement, atomic by itself: no transaction round trips around it.
+        row = single_statements(db).execute(_SIGN_IN, parameters).one_or_none()
     except IntegrityError:  # e.g. the email is another user's: _upsert_once explains
         row = None
     if row is None:
