@@ -32,6 +32,8 @@ def import_command(kind: str, file: Path, actor: str) -> None:
 
 def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
     from gateway.cli import command_context
+    from gateway.routing.config import bump_version
+    from gateway.store import get_store
 
     with command_context() as (app, session):
         try:
@@ -49,9 +51,6 @@ def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
             raise click.ClickException(f"{file}: {error.strerror or error}") from None
         if kind in ("systems", "product-lines"):
             # Routing caches systems and lines by a shared version: announce the change.
-            from gateway.routing.config import bump_version
-            from gateway.store import get_store
-
             bump_version(get_store(app))
         return report
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
 from gateway.cli import command_context
@@ -20,6 +19,8 @@ from gateway.provider.clients import (
 )
 from gateway.provider.errors import ClientRegistrationError
 from gateway.provider.keys import key_encryption, rotate_key
+from gateway.routing.config import bump_version
+from gateway.store import get_store
 
 
 @click.group("client")
@@ -83,7 +84,8 @@ def client_add(
             )
         except ClientRegistrationError as error:
             raise click.ClickException(error.detail) from None
-        announce_client_change(app)
+        # Hand-offs start at the clients' login URLs, cached with the routing version.
+        bump_version(get_store(app))
     click.echo(f"client_id: {new.client_id}")
     if new.client_secret:
         click.echo(f"client_secret: {new.client_secret}")
@@ -123,17 +125,9 @@ def client_revoke(client_id: str, reason: str, actor: str) -> None:
             )
         )
         db.commit()
-        announce_client_change(app)
+        # Hand-offs start at the clients' login URLs, cached with the routing version.
+        bump_version(get_store(app))
     click.echo(f"{client_id} revoked")
-
-
-def announce_client_change(app: Flask) -> None:
-    """Routing caches where each system's hand-off starts (its client's login URL):
-    a committed client change moves the shared version, so every instance reloads."""
-    from gateway.routing.config import bump_version
-    from gateway.store import get_store
-
-    bump_version(get_store(app))
 
 
 @click.group("keys")
@@ -152,8 +146,6 @@ def keys_group() -> None:
 @click.option("--actor", default="cli", show_default=True)
 def keys_rotate(alg: str | None, reason: str, actor: str) -> None:
     """New signing key now; the old public key stays in the JWKS until its tokens expire."""
-    from gateway.store import get_store
-
     with command_context() as (app, db):
         settings = app.extensions["settings"]
         new = rotate_key(

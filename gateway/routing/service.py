@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import redis
-from flask import has_app_context
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
@@ -104,7 +103,7 @@ def account_line_systems(
     the cache, it is read from the database.
     """
     key = f"{SUMMARY_PREFIX}{account_id}:{revision}:{cutoff.isoformat()}"
-    store = get_store() if revision is not None and has_app_context() else None
+    store = get_store() if revision is not None else None
     if store is not None:
         try:
             cached = store.get(key)

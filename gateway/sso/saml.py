@@ -112,13 +112,11 @@ def accept_response(
 
     # Replay: each response and assertion ID is accepted once, across every worker.
     ttl = int((expires - now).total_seconds() + clock_skew.total_seconds()) + 1
-    seen = {
-        f"{SEEN_PREFIX}response:{response.get_id()}": response.get_id(),
-        f"{SEEN_PREFIX}assertion:{response.get_assertion_id()}": response.get_assertion_id(),
-    }
-    for key, new in zip(seen, set_each_once(store, list(seen), "1", ttl), strict=True):
+    element_ids = (response.get_id(), response.get_assertion_id())
+    keys = [f"{SEEN_PREFIX}response:{element_ids[0]}", f"{SEEN_PREFIX}assertion:{element_ids[1]}"]
+    for element_id, new in zip(element_ids, set_each_once(store, keys, "1", ttl), strict=True):
         if not new:
-            raise SamlReplay("This sign-in response has already been used.", element_id=seen[key])
+            raise SamlReplay("This sign-in response has already been used.", element_id=element_id)
 
     target = None
     if request_id is not None:
