@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ from gateway.provider.keys import KeyCache
 from gateway.provider.tokens import AccessToken, find_access_token, issue_access_token
 from gateway.settings import Settings, current_settings
 from gateway.store import get_store
+
+log = logging.getLogger(__name__)
 
 
 def query_client(client_id: str) -> RegisteredClient | None:
@@ -42,10 +45,12 @@ def save_token(token: dict[str, Any], request: Any) -> None:
 
 
 class LiveToken:
-    """An access token found in the store, with what authlib's endpoints ask of it."""
+    """An access token found in the store, with its (active) client and what authlib's
+    endpoints ask of it."""
 
-    def __init__(self, record: AccessToken) -> None:
+    def __init__(self, record: AccessToken, client: RegisteredClient) -> None:
         self.record = record
+        self.client = client
         self.scope = record.scope
 
     def get_scope(self) -> str:
@@ -57,8 +62,8 @@ class LiveToken:
     def is_revoked(self) -> bool:
         return False
 
-    def get_client(self) -> RegisteredClient | None:
-        return find_client(get_session(), self.record.client_id)
+    def get_client(self) -> RegisteredClient:
+        return self.client
 
     def get_user(self) -> Any:
         return grants.active_user(self.record.user_id) if self.record.user_id else None
@@ -66,8 +71,19 @@ class LiveToken:
 
 class StoreTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string: str) -> LiveToken | None:
+        """A live token of a client that is still registered; a revoked client's
+        tokens die with it (authlib then answers invalid_token, 401)."""
         record = find_access_token(get_store(), token_string)
-        return LiveToken(record) if record else None
+        if record is None:
+            return None
+        client = find_client(get_session(), record.client_id)
+        if client is None:
+            log.warning(
+                "access token of a revoked client refused",
+                extra={"event": "oidc.token_client_revoked", "client_id": record.client_id},
+            )
+            return None
+        return LiveToken(record, client)
 
 
 class SwitchyardUserInfo(UserInfoEndpoint):
@@ -85,7 +101,7 @@ class SwitchyardUserInfo(UserInfoEndpoint):
             get_session(),
             user,
             scope,
-            system_key=client.system_key if client else None,
+            system_key=client.system_key,
             settings=current_settings(),
         )
 
