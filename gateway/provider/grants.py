@@ -12,7 +12,12 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
@@ -31,6 +36,8 @@ from gateway.settings import Settings, current_settings
 from gateway.store import get_store, set_once
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+# The longest a private_key_jwt client assertion may be valid for (exp - now).
+ASSERTION_MAX_SECONDS = 300
 
 
 def issuer() -> str:
@@ -198,7 +205,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
-    """private_key_jwt client authentication (RFC 7523), each assertion used once."""
+    """private_key_jwt client authentication (RFC 7523), each assertion used once.
+
+    An assertion may live at most ASSERTION_MAX_SECONDS, and its jti is remembered
+    until the assertion expires (plus the clock leeway authlib grants past exp), so
+    it cannot be replayed once the jti memory has gone.
+    """
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
@@ -206,8 +218,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return [f"{issuer()}/oidc/token", issuer()]
 
     def validate_jti(self, claims: Any, jti: str) -> bool:
+        # authlib has checked exp (essential, an int) before it asks about the jti.
+        remaining = int(claims["exp"]) - int(time.time())
+        if remaining > ASSERTION_MAX_SECONDS:
+            raise InvalidClientError(
+                description=f"The client assertion must expire within {ASSERTION_MAX_SECONDS} s."
+            )
         key = f"oidc:client-assertion:{claims['sub']}:{digest(str(jti))}"
-        return set_once(get_store(), key, "1", 600)
+        return set_once(get_store(), key, "1", remaining + self.leeway + 1)
 
     def resolve_client_public_key(self, client: RegisteredClient) -> KeySet:
         return KeySet.import_key_set(client.jwks or {"keys": []})  # type: ignore[arg-type]
