@@ -39,7 +39,7 @@ def register_client(bench: harness.Bench) -> tuple[str, str]:
         session.commit()
         client = add_client(
             session, name="Bench center", redirect_uris=[REDIRECT_URI], actor="bench",
-            system_key="new",
+            secret_key=harness.SECRET, system_key="new",
         )  # fmt: skip
         assert client.client_secret is not None
         return client.client_id, client.client_secret

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     # Sign-in rate limit per client address (flask-limiter notation).
     signin_rate_limit: str = "30/minute"
+    # /oidc/token rate limits (flask-limiter notation): per claimed client id, per address.
+    oidc_token_rate_limit_per_client: str = "300/minute"  # noqa: S105 - a rate, not a secret
+    oidc_token_rate_limit_per_address: str = "300/minute"  # noqa: S105 - a rate, not a secret
     # Members of this IdP group (the `groups` attribute) get the vendor IT role.
     it_group: str = Field(default="switchyard-it", min_length=1)
     # Apply due scheduled product-line changes from a background thread in each process.
@@ -121,6 +124,17 @@ class Settings(BaseSettings):
             )
         if parts.scheme == "redis+sentinel" and not (parts.netloc and parts.path.strip("/")):
             raise ValueError("a redis+sentinel:// URL names the sentinels and the service")
+        return value
+
+    @field_validator("oidc_token_rate_limit_per_client", "oidc_token_rate_limit_per_address")
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be flask-limiter notation such as 300/minute") from None
         return value
 
     @field_validator("jit_permissions")

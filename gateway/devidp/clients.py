@@ -40,7 +40,7 @@ def remove_system_client(db: Session, system_key: str) -> str | None:
 
 
 def register_license_center(
-    db: Session, *, system_key: str, name: str, base_url: str, issuer: str
+    db: Session, *, system_key: str, name: str, base_url: str, issuer: str, secret_key: str
 ) -> RelyingPartyConfig:
     """Register (or replace) the client of one stand-in license center at `base_url`."""
     remove_system_client(db, system_key)
@@ -50,6 +50,7 @@ def register_license_center(
         name=name,
         redirect_uris=[urls.redirect_uri],
         actor=DEMO_ACTOR,
+        secret_key=secret_key,
         initiate_login_uri=urls.initiate_login_uri,
         post_logout_redirect_uris=[urls.post_logout_redirect_uri],
         backchannel_logout_uri=urls.backchannel_logout_uri,

@@ -151,7 +151,12 @@ def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) ->
         )
         for (key, name), url in zip(LICENSE_CENTERS, urls, strict=True):
             config = register_license_center(
-                session, system_key=key, name=name, base_url=url, issuer=base_url
+                session,
+                system_key=key,
+                name=name,
+                base_url=url,
+                issuer=base_url,
+                secret_key=gateway.config["SECRET_KEY"],
             )
             centers.append(create_license_center(key, name, RelyingParty(config)))
     # Hand-offs start at the clients' login URLs, which routing caches by version.

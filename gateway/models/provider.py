@@ -31,7 +31,9 @@ class OAuthClient(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
-    # scrypt hash (werkzeug) of the secret, which is shown once and never stored.
+    # HMAC-SHA256 of the secret under a key derived from GATEWAY_SECRET_KEY
+    # ("hmac-sha256$…"; older rows: a werkzeug scrypt hash, replaced at next use).
+    # The secret itself is shown once and never stored.
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     # The client's public keys for private_key_jwt (a JWK Set).

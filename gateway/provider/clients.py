@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from gateway.db import get_session
 from gateway.models import AuditEvent, OAuthClient, System
 from gateway.provider.errors import ClientRegistrationError
+from gateway.provider.secrets import (
+    check_keyed_hash,
+    check_legacy_hash,
+    is_keyed_hash,
+    keyed_hash,
+    upgrade_secret_hash,
+)
 
 LICENSE_CENTER_SCOPES = "openid email profile account entitlements"
 LICENSE_CENTER_GRANTS = ("authorization_code",)
@@ -75,9 +81,17 @@ class RegisteredClient:
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
+        """A keyed-hash comparison; a client still on a scrypt hash is moved to the
+        keyed hash the first time its secret verifies (see gateway.provider.secrets)."""
         if not self.secret_hash:
             return False
-        return _VERIFIED_SECRETS.check(self.secret_hash, client_secret)
+        key = current_app.config["SECRET_KEY"]
+        if is_keyed_hash(self.secret_hash):
+            return check_keyed_hash(self.secret_hash, client_secret, key)
+        if not check_legacy_hash(self.secret_hash, client_secret):
+            return False
+        upgrade_secret_hash(get_session(), self.client_id, self.secret_hash, client_secret, key)
+        return True
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
@@ -89,38 +103,6 @@ class RegisteredClient:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
-
-
-class VerifiedSecrets:
-    """Remembers, per worker, which (stored hash, presented secret) pairs scrypt accepted.
-
-    scrypt is slow on purpose (tens of milliseconds), which would cap the token endpoint
-    at a few dozen exchanges per second per core. A secret that verified once is known
-    by an HMAC under a key that never leaves this process; a changed or revoked secret
-    has another stored hash (or no client at all), so it never matches. Only successes
-    are kept, so a guess always pays the full scrypt cost.
-    """
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._key = secrets.token_bytes(32)
-        self._known: set[tuple[str, bytes]] = set()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def check(self, secret_hash: str, secret: str) -> bool:
-        entry = (secret_hash, hmac.digest(self._key, secret.encode(), "sha256"))
-        if entry in self._known:
-            return True
-        if not check_password_hash(secret_hash, secret):
-            return False
-        with self._lock:
-            if len(self._known) >= self._capacity:
-                self._known.clear()
-            self._known.add(entry)
-        return True
-
-
-_VERIFIED_SECRETS = VerifiedSecrets()
 
 
 @dataclass(frozen=True)
@@ -147,6 +129,7 @@ def add_client(
     name: str,
     redirect_uris: list[str],
     actor: str,
+    secret_key: str,
     initiate_login_uri: str | None = None,
     post_logout_redirect_uris: list[str] | None = None,
     backchannel_logout_uri: str | None = None,
@@ -156,7 +139,8 @@ def add_client(
     grant_types: tuple[str, ...] = LICENSE_CENTER_GRANTS,
     scope: str = LICENSE_CENTER_SCOPES,
 ) -> NewClient:
-    """Register a client; returns its id and (for client_secret_basic) its secret."""
+    """Register a client; returns its id and (for client_secret_basic) its secret, which
+    is stored only as a hash keyed by `secret_key` (GATEWAY_SECRET_KEY)."""
     if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
         raise ClientRegistrationError(
             "private_key_jwt needs the client's public keys (--jwks-file)"
@@ -174,7 +158,7 @@ def add_client(
         # where a URL-safe token's leading "-" (1 in 64) would read as an option.
         client_id=secrets.token_hex(16),
         name=name,
-        secret_hash=generate_password_hash(secret) if secret else None,
+        secret_hash=keyed_hash(secret, secret_key) if secret else None,
         token_endpoint_auth_method=auth_method,
         jwks=jwks,
         redirect_uris=[_check_uri(u, "redirect URI") for u in redirect_uris],

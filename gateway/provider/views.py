@@ -23,8 +23,8 @@ from flask import (
 
 from gateway.db import get_session
 from gateway.errors import GatewayError
-from gateway.extensions import csrf
-from gateway.provider import api
+from gateway.extensions import csrf, limiter
+from gateway.provider import api, token_guard
 from gateway.provider.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from gateway.provider.clients import find_client
 from gateway.provider.grants import issuer, keyring
@@ -145,10 +145,18 @@ def authorization_error(error: OAuth2Error) -> Any:
 
 @bp.post("/oidc/token")
 @csrf.exempt  # type: ignore[untyped-decorator]  # clients authenticate themselves
+@limiter.limit(token_guard.per_address_limit)
+@limiter.limit(token_guard.per_client_limit, key_func=token_guard.per_client_key)
 def token() -> Response:
     response: Response = server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
+    token_guard.log_failed_client_authentication(response)
     return response
+
+
+@bp.errorhandler(429)
+def rate_limited(error: Exception) -> Response:
+    return token_guard.too_many_requests(error)
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from gateway.models import Account, System
 from gateway.provider.clients import add_client
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, SECRET
 from tests.saml_idp import PortalIdP
 
 REDIRECT_URI = "https://legacy.licenses.test/oidc/callback"
@@ -153,6 +153,7 @@ def rp(dbs: Session, systems: dict[str, System]) -> RelyingParty:
         name="Legacy license center",
         redirect_uris=[REDIRECT_URI],
         actor="test",
+        secret_key=SECRET,
         initiate_login_uri="https://legacy.licenses.test/oidc/login",
         post_logout_redirect_uris=["https://legacy.licenses.test/bye"],
         system_key="legacy",

@@ -17,7 +17,7 @@ from gateway.models import Account, System
 from gateway.provider.clients import add_client
 from gateway.provider.tokens import CODE, AuthorizationCode, digest, save_code
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, SECRET
 from tests.provider.conftest import (
     EMAIL,
     REDIRECT_URI,
@@ -181,7 +181,9 @@ def test_token_redirect_uri_must_equal_the_authorized_one(
 def test_code_issued_to_another_client_is_refused(
     browser: FlaskClient, rp: RelyingParty, dbs: Session
 ) -> None:
-    other = add_client(dbs, name="Other", redirect_uris=[REDIRECT_URI], actor="test")
+    other = add_client(
+        dbs, name="Other", redirect_uris=[REDIRECT_URI], actor="test", secret_key=SECRET
+    )
     thief = RelyingParty(other.client_id, other.client_secret or "")
     attempt = AuthorizationAttempt()
     code = rp.code_from(rp.authorize(browser, attempt), attempt)

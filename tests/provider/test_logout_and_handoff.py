@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.models import Account, System
 from gateway.provider.clients import add_client
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, SECRET
 from tests.forms import csrf_token
 from tests.provider.conftest import ACCOUNT, EMAIL, REDIRECT_URI, RelyingParty
 from tests.saml_idp import PortalIdP
@@ -62,6 +62,7 @@ def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
         name="New",
         redirect_uris=[REDIRECT_URI],
         actor="test",
+        secret_key=SECRET,
         backchannel_logout_uri=url,
         system_key="new",
     )
@@ -164,6 +165,7 @@ def test_single_logout_from_the_portal_reaches_the_relying_parties(
         name="Legacy",
         redirect_uris=[REDIRECT_URI],
         actor="test",
+        secret_key=SECRET,
         backchannel_logout_uri=url,
         system_key="legacy",
     )
@@ -186,6 +188,7 @@ def test_choice_page_lets_the_form_reach_each_centers_login_initiation(
         name="Legacy",
         redirect_uris=[REDIRECT_URI],
         actor="test",
+        secret_key=SECRET,
         initiate_login_uri="https://login.legacy.test/oidc/login",
         system_key="legacy",
     )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.models import Account, AuditEvent, System
 from gateway.provider.clients import NewClient, add_client
 from tests import factories
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, SECRET
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -29,6 +29,7 @@ def portal_token(client: FlaskClient, dbs: Session, scope: str = "entitlements:r
         name="Community portal",
         redirect_uris=[],
         actor="test",
+        secret_key=SECRET,
         grant_types=("client_credentials",),
         scope="entitlements:read",
     )
@@ -89,6 +90,7 @@ def test_machine_client_cannot_ask_for_scopes_it_was_not_given(
         name="Community portal",
         redirect_uris=[],
         actor="test",
+        secret_key=SECRET,
         grant_types=("client_credentials",),
         scope="entitlements:read",
     )
@@ -104,7 +106,11 @@ def test_license_center_client_cannot_use_client_credentials(
     client: FlaskClient, dbs: Session, systems: dict[str, System]
 ) -> None:
     center = add_client(
-        dbs, name="Legacy", redirect_uris=["https://legacy.example/cb"], actor="test"
+        dbs,
+        name="Legacy",
+        redirect_uris=["https://legacy.example/cb"],
+        actor="test",
+        secret_key=SECRET,
     )
     reply = client.post(
         "/oidc/token",
@@ -145,6 +151,7 @@ def key_client(dbs: Session) -> tuple[NewClient, str]:
         name="Portal",
         redirect_uris=[],
         actor="test",
+        secret_key=SECRET,
         auth_method="private_key_jwt",
         jwks=jwks,
         grant_types=("client_credentials",),
