@@ -1,4 +1,5 @@
-"""The OpenID Connect provider's durable state: registered clients and signing keys.
+"""The OpenID Connect provider's durable state: registered clients (with machine
+clients' account allow-lists) and signing keys.
 
 Short-lived state (authorization codes, access tokens) lives in the shared store.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, Timestamped, UtcDateTime, utcnow
@@ -49,8 +50,24 @@ class OAuthClient(Timestamped, Base):
         ForeignKey("systems.id", ondelete="SET NULL"), unique=True
     )
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A machine client with a restricted account list reads only the accounts in
+    # oauth_client_accounts (none, when the list is empty); unrestricted reads all.
+    accounts_restricted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     system: Mapped[System | None] = relationship(lazy="joined")
+
+
+class OAuthClientAccount(Base):
+    """One account on a machine client's allow-list."""
+
+    __tablename__ = "oauth_client_accounts"
+
+    client_pk: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class ProviderKey(Base):

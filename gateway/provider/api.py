@@ -3,23 +3,27 @@ with a client_credentials token carrying the `entitlements:read` scope."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
 from sqlalchemy import select
 
 from gateway.db import get_session
 from gateway.errors import problem
 from gateway.models import Account, Entitlement
+from gateway.provider.clients import may_read_account
 
+log = logging.getLogger(__name__)
 READ_SCOPE = "entitlements:read"
 
 
-def bearer_scope_error(scope: str) -> Any | None:
-    """None when the request carries a live token with `scope`; else the problem answer."""
+def bearer_client_id(scope: str) -> str | Response:
+    """The client id of the live token with `scope` this request carries; else the
+    problem answer."""
     try:
-        current_app.extensions["oidc_protector"].acquire_token([scope])
+        token = current_app.extensions["oidc_protector"].acquire_token([scope])
     except OAuth2Error as error:
         status = 403 if error.error == "insufficient_scope" else 401
         answer = problem(
@@ -27,16 +31,24 @@ def bearer_scope_error(scope: str) -> Any | None:
         )
         answer.headers["WWW-Authenticate"] = f'Bearer error="{error.error}", scope="{scope}"'
         return answer
-    return None
+    client_id: str = token.record.client_id
+    return client_id
 
 
 def account_entitlements(account_number: str) -> Any:
-    """An account's entitlements with units of measure and expiry dates."""
-    refused = bearer_scope_error(READ_SCOPE)
-    if refused is not None:
-        return refused
+    """An account's entitlements with units of measure and expiry dates. An account
+    outside the client's allow-list answers like one that does not exist."""
+    client_id = bearer_client_id(READ_SCOPE)
+    if isinstance(client_id, Response):
+        return client_id
     db = get_session()
     account = db.scalar(select(Account).where(Account.account_number == account_number))
+    if account is not None and not may_read_account(db, client_id, account.id):
+        log.warning(
+            "machine client asked for an account outside its allow-list",
+            extra={"event": "provider.account_not_allowed", "client_id": client_id},
+        )
+        account = None
     if account is None:
         return problem(404, "Not found", f"No account {account_number}.")
     rows = db.scalars(

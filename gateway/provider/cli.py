@@ -48,6 +48,12 @@ def client_group() -> None:
 @click.option("--system", "system_key", help="Key of the license center this client serves.")
 @click.option("--machine", is_flag=True, help="A client_credentials client (no users).")
 @click.option("--scope", help="Scopes it may ask for (space-separated).")
+@click.option(
+    "--account",
+    "account_numbers",
+    multiple=True,
+    help="Machine clients: an account number it may read (repeat); without it, all.",
+)
 @click.option("--actor", default="cli", show_default=True)
 def client_add(
     name: str,
@@ -60,6 +66,7 @@ def client_add(
     system_key: str | None,
     machine: bool,
     scope: str | None,
+    account_numbers: tuple[str, ...],
     actor: str,
 ) -> None:
     """Register a client. Its secret is printed once and stored only as a hash."""
@@ -82,6 +89,7 @@ def client_add(
                 system_key=system_key,
                 grant_types=grants,
                 scope=scope,
+                account_numbers=list(account_numbers) if account_numbers else None,
             )
         except ClientRegistrationError as error:
             raise click.ClickException(error.detail) from None

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.db import get_session
-from gateway.models import AuditEvent, OAuthClient, System
+from gateway.models import Account, AuditEvent, OAuthClient, System
+from gateway.models.provider import OAuthClientAccount
 from gateway.provider.errors import ClientRegistrationError
 from gateway.provider.secrets import (
     check_keyed_hash,
@@ -138,6 +139,7 @@ def add_client(
     system_key: str | None = None,
     grant_types: tuple[str, ...] = LICENSE_CENTER_GRANTS,
     scope: str = LICENSE_CENTER_SCOPES,
+    account_numbers: list[str] | None = None,
 ) -> NewClient:
     """Register a client; returns its id and (for client_secret_basic) its secret, which
     is stored only as a hash keyed by `secret_key` (GATEWAY_SECRET_KEY)."""
@@ -152,6 +154,7 @@ def add_client(
         system = db.scalar(select(System).where(System.key == system_key))
         if system is None:
             raise ClientRegistrationError(f"no system with key {system_key!r}")
+    allowed_accounts = _allowed_accounts(db, account_numbers, grant_types)
     secret = secrets.token_urlsafe(32) if auth_method == "client_secret_basic" else None
     row = OAuthClient(
         # Hex: an id is typed as a command-line argument (`gateway client revoke ID`),
@@ -172,8 +175,13 @@ def add_client(
         grant_types=list(grant_types),
         scope=scope,
         system_id=system.id if system else None,
+        accounts_restricted=allowed_accounts is not None,
     )
     db.add(row)
+    db.flush()
+    db.add_all(
+        OAuthClientAccount(client_pk=row.id, account_id=a.id) for a in allowed_accounts or []
+    )
     db.add(
         AuditEvent(
             actor=actor,
@@ -186,12 +194,47 @@ def add_client(
                 "system": system_key,
                 "grant_types": list(grant_types),
                 "scope": scope,
+                "accounts": None if allowed_accounts is None else sorted(account_numbers or []),
             },
             reason="client registered",
         )
     )
     db.commit()
     return NewClient(row.client_id, secret)
+
+
+def _allowed_accounts(
+    db: Session, account_numbers: list[str] | None, grant_types: tuple[str, ...]
+) -> list[Account] | None:
+    """The accounts of an allow-list (None: no list, every account readable)."""
+    if account_numbers is None:
+        return None
+    if "authorization_code" in grant_types:
+        raise ClientRegistrationError("an account allow-list is for machine clients (--machine)")
+    rows = db.scalars(select(Account).where(Account.account_number.in_(account_numbers))).all()
+    unknown = set(account_numbers) - {row.account_number for row in rows}
+    if unknown:
+        raise ClientRegistrationError(f"no account {', '.join(sorted(unknown))}")
+    return list(rows)
+
+
+def may_read_account(db: Session, client_id: str, account_id: int) -> bool:
+    """Whether this active client may read that account: it has no allow-list, or the
+    account is on it."""
+    listed = (
+        select(OAuthClientAccount.account_id)
+        .where(
+            OAuthClientAccount.client_pk == OAuthClient.id,
+            OAuthClientAccount.account_id == account_id,
+        )
+        .exists()
+    )
+    allowed = db.scalar(
+        select(or_(OAuthClient.accounts_restricted.is_(False), listed)).where(
+            OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None)
+        )
+    )
+    return bool(allowed)
 
 
 def find_client(db: Session, client_id: str) -> RegisteredClient | None:

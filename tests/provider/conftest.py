@@ -7,11 +7,13 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -19,6 +21,7 @@ from werkzeug.test import TestResponse
 
 from gateway.models import Account, System
 from gateway.provider.clients import add_client
+from gateway.settings import Settings
 from tests import factories
 from tests.conftest import BASE_URL, SECRET
 from tests.saml_idp import PortalIdP
@@ -167,3 +170,14 @@ def browser(app: Flask, client: FlaskClient, idp: PortalIdP, account: Account) -
     """A browser signed in at Switchyard through SAML."""
     assert idp.sign_in(client, email=EMAIL, account=ACCOUNT).status_code == 302
     return client
+
+
+@pytest.fixture
+def cli_env(settings: Settings, saml_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url or "")
+    if settings.redis_url:
+        monkeypatch.setenv("GATEWAY_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", settings.secret_key or "")
+    monkeypatch.setenv("GATEWAY_SAML_DIR", str(saml_dir))
+    monkeypatch.setenv("GATEWAY_BASE_URL", settings.base_url)
+    return CliRunner()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,18 +11,6 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import AuditEvent, OAuthClient, ProviderKey
-from gateway.settings import Settings
-
-
-@pytest.fixture
-def cli_env(settings: Settings, saml_dir: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", settings.database_url or "")
-    if settings.redis_url:
-        monkeypatch.setenv("GATEWAY_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("GATEWAY_SECRET_KEY", settings.secret_key or "")
-    monkeypatch.setenv("GATEWAY_SAML_DIR", str(saml_dir))
-    monkeypatch.setenv("GATEWAY_BASE_URL", settings.base_url)
-    return CliRunner()
 
 
 def test_client_add_shows_the_secret_once_and_stores_only_a_hash(
