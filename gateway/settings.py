@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     oidc_code_seconds: int = Field(default=60, ge=10, le=600)
     oidc_access_token_seconds: int = Field(default=600, ge=60, le=86400)
     oidc_id_token_seconds: int = Field(default=300, ge=60, le=86400)
+    # Back-channel logout deliveries: attempts per relying party, and the delay before
+    # the first retry in seconds (doubling after each failure).
+    oidc_backchannel_logout_attempts: int = Field(default=4, ge=1, le=10)
+    oidc_backchannel_logout_retry_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
     # Algorithm of newly created signing keys: RS256 or ES256.
     oidc_signing_alg: str = Field(default="RS256", pattern="^(RS256|ES256)$")
     # Tolerated clock difference with the IdP, in seconds.

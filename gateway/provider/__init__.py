@@ -10,11 +10,16 @@ from gateway.settings import Settings
 def init_app(app: Flask, settings: Settings) -> None:
     """Build the authorization server once and mount its endpoints."""
     from gateway.provider import views
+    from gateway.provider.backchannel import BackchannelSender
     from gateway.provider.logout import notify_relying_parties
     from gateway.provider.server import build_server
 
     server, protector = build_server(app, settings)
     app.extensions["oidc_server"] = server
     app.extensions["oidc_protector"] = protector
+    app.extensions["backchannel_sender"] = BackchannelSender(
+        attempts=settings.oidc_backchannel_logout_attempts,
+        retry_seconds=settings.oidc_backchannel_logout_retry_seconds,
+    )
     app.extensions.setdefault("logout_hooks", []).append(notify_relying_parties)
     app.register_blueprint(views.bp)

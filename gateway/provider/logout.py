@@ -3,7 +3,8 @@
 When a session ends at Switchyard (sign-out here, RP-initiated logout, or single
 logout from the IdP), every client that received a code during that session gets
 a signed logout_token POSTed to its back-channel logout URI, server to server, so
-no browser tab or third-party cookie is needed.
+no browser tab or third-party cookie is needed. The tokens are signed during the
+request and sent after it, by gateway.provider.backchannel.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-import requests
+from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from gateway.db import get_session
 from gateway.models import User
+from gateway.provider.backchannel import BackchannelSender, LogoutDelivery
 from gateway.provider.clients import RegisteredClient, find_client
 from gateway.provider.grants import issuer, keyring
 
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 CLIENTS_KEY = "oidc_clients"
-NOTIFY_TIMEOUT = 3
 
 
 def remember_client(session: MutableMapping[str, Any], client_id: str) -> None:
@@ -57,31 +58,25 @@ def logout_token(client: RegisteredClient, *, sub: str, sid: str | None) -> str:
 
 
 def notify_relying_parties(session: MutableMapping[str, Any]) -> int:
-    """Tell each client of this session that it ended; returns how many answered 2xx."""
+    """Queue a signed logout_token for each client of this session (sent off the
+    request path, see gateway.provider.backchannel); returns how many were queued."""
     user_id, sid = session.get("user_id"), session.get("sid")
     user = get_session().get(User, user_id) if isinstance(user_id, int) else None
     if user is None:
         return 0
-    told = 0
+    sender: BackchannelSender = current_app.extensions["backchannel_sender"]
+    queued = 0
     for client_id in session.get(CLIENTS_KEY, []):
         client = find_client(get_session(), client_id)
         if client is None or not client.backchannel_logout_uri:
             continue
         token = logout_token(client, sub=user.public_id, sid=sid)
-        outcome: int | str
-        try:
-            answer = requests.post(
-                client.backchannel_logout_uri, data={"logout_token": token}, timeout=NOTIFY_TIMEOUT
-            )
-            told += int(answer.ok)
-            outcome = answer.status_code
-        except requests.RequestException as error:
-            outcome = type(error).__name__
-        log.info(
-            "back-channel logout sent",
-            extra={"event": "oidc.backchannel_logout", "client_id": client_id, "outcome": outcome},
-        )
-    return told
+        queued += sender.submit(LogoutDelivery(client_id, client.backchannel_logout_uri, token))
+    log.info(
+        "back-channel logouts queued",
+        extra={"event": "oidc.backchannel_logout_queued", "count": queued},
+    )
+    return queued
 
 
 def verified_id_token_hint(hint: str) -> dict[str, Any] | None:

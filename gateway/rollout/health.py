@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,6 +19,7 @@ from typing import Any
 from flask import Flask
 
 from gateway.models.base import utcnow
+from gateway.outbound import OutboundError, outbound_session
 from gateway.rollout.scheduler import Repeating
 from gateway.routing.config import PROBE_PREFIX, bump_version
 from gateway.store import Store, get_store
@@ -33,15 +32,16 @@ Probe = Callable[[str], bool]
 
 
 def http_probe(url: str) -> bool:
-    """Up when the URL answers 2xx within the timeout."""
+    """Up when the URL answers 2xx within the deadline; a redirect is not followed
+    (it counts as down: a health URL that moved is misconfigured)."""
     if not url.startswith(("http://", "https://")):
         return False
     try:
-        # The URL comes from GATEWAY_SYSTEM_HEALTH_URLS (validated http/https), not a user.
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as reply:  # noqa: S310
-            return 200 <= int(reply.status) < 300
-    except (urllib.error.URLError, OSError, ValueError):
+        with outbound_session(PROBE_TIMEOUT_SECONDS) as http:
+            reply = http.get(url)
+    except (OutboundError, ValueError):
         return False
+    return 200 <= reply.status_code < 300
 
 
 def record_probe(

@@ -24,6 +24,7 @@ from gateway.provider.grants import keyring
 from tests.conftest import _reset
 from tests.demo_browser import DemoBrowser, element_attribute, path_of
 from tests.jwt_forge import RsaKey, hs256, unsigned
+from tests.provider.backchannel_peer import delivery_events
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -121,8 +122,11 @@ def test_user_with_both_chooses_each_center_then_signs_out_of_both(browser: Demo
     legacy = assert_signed_in_by_code_flow(browser, browser.choose("legacy"), "legacy")
     assert legacy["product_lines"] == ["NETGUARD"] and legacy["sub"] == new["sub"]
 
-    signed_out = browser.sign_out_at_gateway()
-    assert "You are signed out" in signed_out.text
+    with delivery_events() as events:
+        signed_out = browser.sign_out_at_gateway()
+        assert "You are signed out" in signed_out.text
+        # Sent after the sign-out answered: wait until both centers have it.
+        events.wait_for("oidc.backchannel_logout_delivered", count=2)
     # Back-channel logout: both centers ended their sessions, server to server.
     for url in (browser.demo.legacy_url, browser.demo.new_url):
         assert browser.me(url) == {"signed_in": False}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -17,36 +15,17 @@ from gateway.provider.clients import add_client
 from tests import factories
 from tests.conftest import BASE_URL, SECRET
 from tests.forms import csrf_token
+from tests.provider.backchannel_peer import PeerState, delivery_events, running_peer
 from tests.provider.conftest import ACCOUNT, EMAIL, REDIRECT_URI, RelyingParty
 from tests.saml_idp import PortalIdP
 
 SAME_ORIGIN = {"Referer": f"{BASE_URL}/logout"}
 
 
-class LogoutReceiver(BaseHTTPRequestHandler):
-    """A relying party's back-channel logout endpoint, on loopback."""
-
-    received: list[str] = []
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        self.received.append(parse_qs(body)["logout_token"][0])
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        """Quiet: the test asserts on what arrived."""
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[str]]]:
-    LogoutReceiver.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), LogoutReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/backchannel", LogoutReceiver.received
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[tuple[str, PeerState]]:
+    with running_peer() as (url, state):
+        yield f"{url}/backchannel", state
 
 
 def signout_form_token(client: FlaskClient) -> str:
@@ -54,9 +33,9 @@ def signout_form_token(client: FlaskClient) -> str:
 
 
 def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
-    browser: FlaskClient, dbs: Session, systems: dict[str, System], receiver: tuple[str, list[str]]
+    browser: FlaskClient, dbs: Session, systems: dict[str, System], receiver: tuple[str, PeerState]
 ) -> None:
-    url, received = receiver
+    url, state = receiver
     center = add_client(
         dbs,
         name="New",
@@ -69,9 +48,13 @@ def test_signing_out_sends_a_verifiable_logout_token_to_each_relying_party(
     rp = RelyingParty(center.client_id, center.client_secret or "")
     tokens, _ = rp.sign_in_and_redeem(browser)
     id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
-    browser.post("/logout", data={"csrf_token": signout_form_token(browser)}, headers=SAME_ORIGIN)
-    assert browser.get("/api/v1/me").status_code == 401
-    (logout_token,) = received
+    with delivery_events() as events:
+        browser.post(
+            "/logout", data={"csrf_token": signout_form_token(browser)}, headers=SAME_ORIGIN
+        )
+        assert browser.get("/api/v1/me").status_code == 401
+        events.wait_for("oidc.backchannel_logout_delivered")
+    (logout_token,) = state.tokens("/backchannel")
     keys = browser.get("/oidc/jwks").get_json()["keys"]
     header = jwt.get_unverified_header(logout_token)
     key = jwt.PyJWK.from_dict(next(k for k in keys if k["kid"] == header["kid"])).key
@@ -155,11 +138,11 @@ def test_single_logout_from_the_portal_reaches_the_relying_parties(
     dbs: Session,
     systems: dict[str, System],
     idp: PortalIdP,
-    receiver: tuple[str, list[str]],
+    receiver: tuple[str, PeerState],
 ) -> None:
     from tests.saml_idp import deflate_encode, logout_request_xml, signed_redirect_query
 
-    url, received = receiver
+    url, state = receiver
     center = add_client(
         dbs,
         name="Legacy",
@@ -173,9 +156,11 @@ def test_single_logout_from_the_portal_reaches_the_relying_parties(
     subject = f"portal-{EMAIL}"
     request = logout_request_xml(f"{BASE_URL}/saml/sls", subject)
     query = signed_redirect_query(idp.key, "SAMLRequest", deflate_encode(request))
-    assert browser.get("/saml/sls", query_string=query).status_code == 302
-    assert browser.get("/api/v1/me").status_code == 401
-    assert len(received) == 1
+    with delivery_events() as events:
+        assert browser.get("/saml/sls", query_string=query).status_code == 302
+        assert browser.get("/api/v1/me").status_code == 401
+        events.wait_for("oidc.backchannel_logout_delivered")
+    assert len(state.tokens("/backchannel")) == 1
 
 
 def test_choice_page_lets_the_form_reach_each_centers_login_initiation(
