@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import current_app, g, session
 from joserfc.jwk import KeySet
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from gateway.db import get_session
 from gateway.models import AuditEvent, User
 from gateway.provider.claims import user_claims
 from gateway.provider.clients import RegisteredClient
+from gateway.provider.freshness import session_auth_time
 from gateway.provider.keys import KeyCache, KeyRing, key_encryption
 from gateway.provider.tokens import AuthorizationCode, digest, redeem_code, save_code
 from gateway.settings import Settings, current_settings
@@ -95,6 +97,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request: Any) -> None:
         settings: Settings = current_settings()
         data = request.payload.data
+        # The portal's authentication instant, never "now": the authorize view sent a
+        # session without one to sign in again, so a missing one here is refused.
+        auth_time = session_auth_time(session)
+        if auth_time is None:
+            raise LoginRequiredError(
+                redirect_uri=request.payload.redirect_uri, state=request.payload.state
+            )
         record = AuthorizationCode(
             code_hash=digest(code),
             client_id=request.client.client_id,
@@ -104,7 +113,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"),
             code_challenge=data["code_challenge"],
             code_challenge_method=data["code_challenge_method"],
-            auth_time=int(session.get("auth_time") or time.time()),
+            auth_time=auth_time,
             expires_at=time.time() + settings.oidc_code_seconds,
             session_sid=session.get("sid"),
         )

@@ -4,11 +4,14 @@ and the machine API the community portal reads entitlement data from."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import (
     Blueprint,
     Response,
@@ -20,6 +23,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.db import get_session
 from gateway.errors import GatewayError
@@ -27,9 +31,20 @@ from gateway.extensions import csrf, limiter
 from gateway.provider import api, token_guard
 from gateway.provider.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from gateway.provider.clients import find_client
+from gateway.provider.freshness import (
+    MARKER_PARAMETER,
+    FreshnessRequest,
+    InvalidMaxAge,
+    Verdict,
+    issue_marker,
+    judge,
+    redeem_marker,
+    session_auth_time,
+)
 from gateway.provider.grants import issuer, keyring
 from gateway.provider.logout import notify_relying_parties, remember_client, verified_id_token_hint
 from gateway.sso.session import current_user, end_session
+from gateway.store import get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("provider", __name__)
@@ -105,14 +120,18 @@ def with_issuer(response: Response) -> Response:
 
 @bp.get("/oidc/authorize")
 def authorize() -> Any:
-    """Authorization code flow for a signed-in user; others sign in first and come back."""
+    """Authorization code flow for a signed-in user whose sign-in is fresh enough for
+    the request (prompt, max_age); others sign in (again) first and come back."""
     user = current_user()
-    if user is None and request.args.get("prompt") != "none":
+    if user is None and not asks_about_the_sign_in(request.args):
         return redirect(url_for("sso.login", next=request.full_path))
     try:
         grant = server().get_consent_grant(end_user=user)
+        detour = freshness_detour(grant, signed_in=user is not None)
     except OAuth2Error as error:
         return authorization_error(error)
+    if detour is not None:
+        return detour
     response = server().create_authorization_response(grant_user=user, grant=grant)
     issued = "code=" in response.headers.get("Location", "")
     if user is not None and response.status_code == 302 and issued:
@@ -126,6 +145,41 @@ def authorize() -> Any:
             },
         )
     return with_issuer(response)
+
+
+def asks_about_the_sign_in(query: Any) -> bool:
+    """Whether the request sets prompt or max_age (then it is validated before any
+    sign-in, so its errors reach the client)."""
+    return bool(query.get("prompt")) or query.get("max_age") is not None
+
+
+def freshness_detour(grant: Any, *, signed_in: bool) -> BaseResponse | None:
+    """None when the session's sign-in is fresh enough for this request; else the
+    redirect to a fresh sign-in. Raises LoginRequiredError when the client must hear
+    login_required (prompt=none, or a fresh sign-in that was already asked for)."""
+    payload = grant.request.payload
+    client_id = grant.request.client.client_id
+    try:
+        wanted = FreshnessRequest.of(request.args)
+    except InvalidMaxAge as error:
+        raise InvalidRequestError(
+            str(error), redirect_uri=payload.redirect_uri, state=payload.state
+        ) from None
+    now = int(time.time())
+    asked_at = redeem_marker(get_store(), request.args.get(MARKER_PARAMETER), client_id)
+    auth_time = session_auth_time(session) if signed_in else None
+    verdict = judge(wanted, auth_time=auth_time, now=now, asked_at=asked_at)
+    if verdict is Verdict.FRESH_ENOUGH:
+        return None
+    log.info(
+        "sign-in not fresh enough for the request",
+        extra={"event": "oidc.sign_in_not_fresh", "client_id": client_id, "verdict": verdict.value},
+    )
+    if verdict is Verdict.LOGIN_REQUIRED:
+        raise LoginRequiredError(redirect_uri=payload.redirect_uri, state=payload.state)
+    marker = issue_marker(get_store(), client_id, now)
+    target = with_query(request.full_path, {MARKER_PARAMETER: marker})
+    return redirect(url_for("sso.login", next=target, fresh=1))
 
 
 def authorization_error(error: OAuth2Error) -> Any:
