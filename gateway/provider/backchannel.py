@@ -87,7 +87,7 @@ class BackchannelSender:
                     break
                 if self._stopping.wait(self.retry_seconds * 2 ** (attempt - 1)):
                     break
-            _log_outcome(logging.ERROR, "gave_up", delivery, attempt)
+            _log_outcome(logging.ERROR, "gave_up", delivery, attempt, failure)
         finally:
             self._slots.release()
 
