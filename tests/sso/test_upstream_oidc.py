@@ -171,7 +171,12 @@ def test_claim_map_names_the_portals_claims(
         "account_number": "org",
     }
     app = make_app(settings.model_copy(update={"oidc_claim_map": claim_map}))
-    op.behaviour.user = {"sub": "s-7", "mail": "kim@acme.example", "org": ACCOUNT}
+    op.behaviour.user = {
+        "sub": "s-7",
+        "mail": "kim@acme.example",
+        "email_verified": True,
+        "org": ACCOUNT,
+    }
     try:
         client = app.test_client()
         assert sign_in(client, op).status_code == 302
