@@ -239,7 +239,13 @@ class UpstreamOidc:
                     error=str(error)[:200],
                 ) from None
             raise unreachable("userinfo", error) from None
-        except (OutboundError, requests.RequestException, ValueError) as error:
+        except ValueError as error:  # not JSON (a signed answer we never registered for)
+            raise OidcSignInRejected(
+                "The community portal's user information could not be read.",
+                reason="userinfo",
+                error=type(error).__name__,
+            ) from None
+        except (OutboundError, requests.RequestException) as error:
             raise unreachable("userinfo", error) from None
 
     def verified_claims(

@@ -51,6 +51,7 @@ class Behaviour:
     hold: frozenset[str] = frozenset()  # paths whose answer waits for `released`
     drip: frozenset[str] = frozenset()  # paths answered a space at a time until `released`
     userinfo_status: int | None = None  # an error status for userinfo instead of claims
+    userinfo_body: str | None = None  # a body for userinfo instead of the JSON claims
 
 
 @dataclass
@@ -162,6 +163,8 @@ def create_portal_app(op: PortalOP) -> Flask:
             return jsonify(error="invalid_token"), 401
         if op.behaviour.userinfo_status is not None:
             return jsonify(error="server_error"), op.behaviour.userinfo_status
+        if op.behaviour.userinfo_body is not None:
+            return Response(op.behaviour.userinfo_body, mimetype="application/jwt")
         return jsonify(op.userinfo())
 
     @app.get("/.well-known/openid-configuration")

@@ -103,6 +103,19 @@ def test_userinfo_error_is_a_refusal_or_a_503(
     assert dbs.scalar(select(User)) is None
 
 
+def test_userinfo_that_is_not_json_is_refused(
+    client: FlaskClient,
+    op: PortalOP,
+    dbs: Session,
+    legacy: System,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A signed (application/jwt) userinfo answer, which we never registered for."""
+    op.behaviour.in_id_token = ONLY_SUB
+    op.behaviour.userinfo_body = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJwb3J0YWwtdXNlci00MiJ9."
+    assert_refused(sign_in(client, op), client, dbs, caplog, "userinfo")
+
+
 @pytest.mark.parametrize("verified", [False, pytest.param(DELETE, id="missing"), "true", 1])
 @pytest.mark.parametrize("where", ["id_token", "userinfo"])
 def test_email_not_confirmed_verified_neither_signs_in_nor_links(
