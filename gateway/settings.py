@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     oidc_scope: str = "openid email profile"
     # Claim names for our identity fields (JSON object).
     oidc_claim_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CLAIM_MAP))
+    # Tolerated clock difference with the upstream provider (id_token times, fresh sign-ins).
+    oidc_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    # One deadline for each request to the upstream provider (discovery, keys, token, userinfo).
+    oidc_http_deadline_seconds: float = Field(default=5.0, gt=0, le=30)
     # What /login starts. Unset: saml when SAML is configured, else oidc.
     login_method: Literal["saml", "oidc"] | None = None
     # OpenID Connect provider lifetimes, in seconds.

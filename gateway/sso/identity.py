@@ -16,3 +16,5 @@ class Identity:
     session_index: str | None = None
     # IdP group memberships (multi-valued attribute); decides roles such as vendor IT.
     groups: frozenset[str] = frozenset()
+    # OpenID Connect: when the person authenticated at the portal (epoch seconds).
+    auth_time: int | None = None

@@ -1,33 +1,50 @@
 """Upstream OpenID Connect sign-in: the community portal as a provider, through authlib's
-Flask client (discovery, state, nonce, PKCE S256, the code exchange).
+Flask client (discovery, state, nonce, PKCE S256, the code exchange, userinfo).
 
-What authlib's client leaves out is done here, before any claim is trusted
-(SECURITY.md): the discovery document must name the configured issuer; the RFC 9207
-`iss` of the authorization response is checked; id_tokens are accepted only with the
-provider's advertised asymmetric algorithms (never `none` or HS256), and their iss,
-aud, exp, iat and nonce are checked with explicit claims options, because custom
-options drop authlib's iss check and authlib never compares aud with our client id.
+What authlib's client leaves out is done here, before any claim is trusted: the
+discovery document must name the configured issuer; the RFC 9207 `iss` of the
+authorization response is checked; id_tokens are accepted only with the provider's
+advertised asymmetric algorithms, with iss, aud, exp, iat and nonce checked
+explicitly (gateway.sso.oidc_claims); claims the id_token lacks come from userinfo
+with the same `sub`. The pending sign-in lives in this browser's server-side session,
+keyed by its state, so a callback opened in another browser finds nothing. Every
+request to the provider goes through OutboundSession: no redirects, one deadline.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from authlib.oidc.core import CodeIDToken
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, current_app
-from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from gateway.outbound import (
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_MAX_BYTES,
+    OutboundError,
+    OutboundSession,
+)
 from gateway.settings import Settings
 from gateway.sso.errors import SignInError
 from gateway.sso.identity import Identity
+from gateway.sso.oidc_claims import (
+    OidcSignInRejected,
+    claims_request,
+    id_token_claims,
+    identity_from_claims,
+    lacking,
+    signed_in_at,
+    with_userinfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +53,28 @@ CLIENT_NAME = "portal"
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-LEEWAY_SECONDS = 60
-HTTP_TIMEOUT = 10
-
-
-class OidcSignInRejected(SignInError):
-    """The portal's answer failed a check; nothing in it is trusted."""
-
-    event = "oidc.signin_rejected"
+UNREACHABLE = "We could not reach the community portal's sign-in. Please try again shortly."
+__all__ = ["OidcProviderUnavailable", "OidcSignInRejected", "UpstreamOidc", "current_oidc"]
 
 
 class OidcProviderUnavailable(SignInError):
-    status = 502
+    status = 503
     title = "The community portal's sign-in is not answering"
     event = "oidc.provider_unavailable"
+
+
+class OutboundOAuth2Session(OAuth2Session, OutboundSession):  # type: ignore[misc]
+    """authlib's requests client over OutboundSession: discovery, keys, token and
+    userinfo requests follow no redirect and each has one overall deadline."""
+
+    def __init__(
+        self, *args: Any, deadline_seconds: float = DEFAULT_DEADLINE_SECONDS, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        # OAuth2Session initialises requests.Session itself, skipping OutboundSession's.
+        self.deadline_seconds = deadline_seconds
+        self.max_bytes = DEFAULT_MAX_BYTES
+        self.trust_env = False
 
 
 def current_oidc() -> UpstreamOidc:
@@ -82,70 +107,9 @@ def allowed_algorithms(metadata: Mapping[str, Any]) -> list[str]:
     return allowed
 
 
-def id_token_claims(
-    token: Mapping[str, Any],
-    *,
-    key_set: KeySet,
-    algorithms: list[str],
-    issuer: str,
-    client_id: str,
-    nonce: str,
-) -> dict[str, Any]:
-    """Verify the id_token's signature and claims; its claims, or a JoseError."""
-    decoded = jwt.decode(str(token.get("id_token") or ""), key_set, algorithms=algorithms)
-    options: dict[str, Any] = {
-        "iss": {"essential": True, "value": issuer},
-        "aud": {"essential": True, "value": client_id},
-        "sub": {"essential": True},
-        "exp": {"essential": True},
-        "iat": {"essential": True},
-        "nonce": {"essential": True, "value": nonce},
-    }
-    params = {"nonce": nonce, "client_id": client_id, "access_token": token.get("access_token")}
-    claims = CodeIDToken(decoded.claims, decoded.header, options, params)
-    claims.validate(leeway=LEEWAY_SECONDS)
-    return dict(claims)
-
-
-def identity_from_claims(
-    claims: Mapping[str, Any], claim_map: Mapping[str, str], issuer: str
-) -> Identity:
-    """Our identity fields from verified claims, named as GATEWAY_OIDC_CLAIM_MAP says."""
-
-    def value(field: str, *, required: bool) -> str:
-        raw = claims.get(claim_map[field])
-        text = raw.strip() if isinstance(raw, str) else ""
-        if required and not text:
-            raise OidcSignInRejected(
-                f"The community portal did not send your {field.replace('_', ' ')}.",
-                reason="claims",
-                claim=claim_map[field],
-            )
-        return text
-
-    if claims.get("email_verified") is False:
-        # Imported users are linked by email: an unverified address could take one over.
-        raise OidcSignInRejected(
-            "Your email address is not verified at the community portal.",
-            reason="email_verified",
-        )
-    return Identity(
-        subject=value("subject", required=True),
-        email=value("email", required=True).lower(),
-        first_name=value("first_name", required=False),
-        last_name=value("last_name", required=False),
-        account_number=value("account_number", required=True),
-        issuer=issuer,
-        groups=claim_groups(claims, claim_map),
-    )
-
-
-def claim_groups(claims: Mapping[str, Any], claim_map: Mapping[str, str]) -> frozenset[str]:
-    """The optional group memberships (they grant roles such as vendor IT, as in SAML)."""
-    groups = claims.get(claim_map.get("groups", "groups"))
-    if not isinstance(groups, list):
-        return frozenset()
-    return frozenset(g.strip() for g in groups if isinstance(g, str) and g.strip())
+def unreachable(step: str, error: Exception) -> OidcProviderUnavailable:
+    """The 503 for a provider that failed, redirected or ran past the deadline at `step`."""
+    return OidcProviderUnavailable(UNREACHABLE, step=step, error=str(error)[:200])
 
 
 class UpstreamOidc:
@@ -153,7 +117,7 @@ class UpstreamOidc:
 
     Usage::
 
-        url = current_oidc().start_login(target)                 # GET /login
+        url = current_oidc().start_login(target, fresh=False)          # GET /sso/oidc/login
         identity, target = current_oidc().finish_login(args, session)  # the callback
     """
 
@@ -163,6 +127,7 @@ class UpstreamOidc:
         self.client_id = settings.oidc_client_id
         self.claim_map = dict(settings.oidc_claim_map)
         self.callback_url = settings.base_url + CALLBACK_PATH
+        self.leeway = settings.oidc_clock_skew_seconds
         self.client: Any = OAuth(app).register(
             CLIENT_NAME,
             client_id=settings.oidc_client_id,
@@ -172,19 +137,17 @@ class UpstreamOidc:
                 "scope": settings.oidc_scope,
                 "code_challenge_method": "S256",
                 "token_endpoint_auth_method": "client_secret_basic",
-                "default_timeout": HTTP_TIMEOUT,
+                "deadline_seconds": settings.oidc_http_deadline_seconds,
             },
         )
+        self.client.client_cls = OutboundOAuth2Session
 
     def metadata(self) -> dict[str, Any]:
         """The discovery document (fetched once by authlib); it must name our issuer."""
         try:
             metadata: dict[str, Any] = self.client.load_server_metadata()
-        except (requests.RequestException, ValueError) as error:
-            raise OidcProviderUnavailable(
-                "We could not reach the community portal's sign-in. Please try again shortly.",
-                error=type(error).__name__,
-            ) from None
+        except (OutboundError, requests.RequestException, ValueError) as error:
+            raise unreachable("discovery", error) from None
         if metadata.get("issuer") != self.issuer:
             raise OidcSignInRejected(
                 "The community portal's configuration names another issuer.",
@@ -192,30 +155,31 @@ class UpstreamOidc:
             )
         return metadata
 
-    def start_login(self, target: str | None) -> str:
-        """The authorization request URL; state, nonce, PKCE verifier and `target` are
-        kept in the (server-side) session by authlib, keyed by the state."""
-        self.metadata()
+    def start_login(self, target: str | None, *, fresh: bool = False) -> str:
+        """The authorization request URL; state, nonce, PKCE verifier, `target` and, for
+        a fresh sign-in, when it was asked for are kept in this browser's session."""
+        metadata = self.metadata()
+        extra: dict[str, str] = {}
+        if metadata.get("claims_parameter_supported") is True:
+            extra["claims"] = claims_request(self.claim_map)
+        if fresh:  # the person must authenticate again, whatever session the portal has
+            extra.update(prompt="login", max_age="0")
         started = self.client.create_authorization_url(
-            self.callback_url, nonce=secrets.token_urlsafe(24)
+            self.callback_url, nonce=secrets.token_urlsafe(24), **extra
         )
-        self.client.save_authorize_data(redirect_uri=self.callback_url, target=target, **started)
+        fresh_since = int(time.time()) if fresh else None
+        self.client.save_authorize_data(
+            redirect_uri=self.callback_url, target=target, fresh_since=fresh_since, **started
+        )
         url: str = started["url"]
         return url
 
     def finish_login(
         self, args: Mapping[str, str], session: MutableMapping[str, Any]
     ) -> tuple[Identity, str | None]:
-        """Check the authorization response, redeem the code, verify the id_token."""
-        state = args.get("state") or ""
-        pending = self.client.framework.get_state_data(session, state) if state else None
-        if state:
-            self.client.framework.clear_state_data(session, state)  # single use
-        if not pending:
-            raise OidcSignInRejected(
-                "This sign-in was not started in this browser, or it has expired.",
-                reason="state",
-            )
+        """Check the authorization response, redeem the code, verify the id_token and
+        complete its claims from userinfo."""
+        pending = self.pending_signin(args.get("state") or "", session)
         metadata = self.metadata()
         check_issuer_parameter(metadata, args.get("iss"), self.issuer)
         if args.get("error") or not args.get("code"):
@@ -226,7 +190,24 @@ class UpstreamOidc:
             )
         token = self.redeem(args["code"], pending)
         claims = self.verified_claims(token, metadata, pending["nonce"])
-        return identity_from_claims(claims, self.claim_map, self.issuer), pending.get("target")
+        auth_time = signed_in_at(
+            claims, now=int(time.time()), fresh_since=pending.get("fresh_since"), leeway=self.leeway
+        )
+        if lacking(claims, self.claim_map) and metadata.get("userinfo_endpoint"):
+            claims = with_userinfo(claims, self.userinfo(token))
+        identity = identity_from_claims(claims, self.claim_map, self.issuer, auth_time)
+        return identity, pending.get("target")
+
+    def pending_signin(self, state: str, session: MutableMapping[str, Any]) -> dict[str, Any]:
+        """The sign-in this browser started with `state`, removed (single use)."""
+        pending = self.client.framework.get_state_data(session, state) if state else None
+        if not pending:  # a state this browser does not hold leaves its session untouched
+            raise OidcSignInRejected(
+                "This sign-in was not started in this browser, or it has expired.",
+                reason="state",
+            )
+        self.client.framework.clear_state_data(session, state)
+        return dict(pending)
 
     def redeem(self, code: str, pending: Mapping[str, Any]) -> dict[str, Any]:
         """The token response for `code`, sent with our PKCE verifier (client_secret_basic)."""
@@ -242,12 +223,30 @@ class UpstreamOidc:
                 reason="token endpoint",
                 error=str(error)[:200],
             ) from None
-        except requests.RequestException as error:
-            raise OidcProviderUnavailable(
-                "We could not reach the community portal's sign-in. Please try again shortly.",
+        except (OutboundError, requests.RequestException, ValueError) as error:
+            raise unreachable("token", error) from None
+        return token
+
+    def userinfo(self, token: Mapping[str, Any]) -> Any:
+        """The userinfo response (a JSON object) for the access token in `token`."""
+        try:
+            return self.client.userinfo(token=token)
+        except requests.HTTPError as error:
+            if error.response is not None and error.response.status_code < 500:
+                raise OidcSignInRejected(
+                    "The community portal refused to tell us who you are.",
+                    reason="userinfo",
+                    error=str(error)[:200],
+                ) from None
+            raise unreachable("userinfo", error) from None
+        except ValueError as error:  # not JSON (a signed answer we never registered for)
+            raise OidcSignInRejected(
+                "The community portal's user information could not be read.",
+                reason="userinfo",
                 error=type(error).__name__,
             ) from None
-        return token
+        except (OutboundError, requests.RequestException) as error:
+            raise unreachable("userinfo", error) from None
 
     def verified_claims(
         self, token: Mapping[str, Any], metadata: Mapping[str, Any], nonce: str
@@ -264,6 +263,7 @@ class UpstreamOidc:
                 issuer=self.issuer,
                 client_id=self.client_id,
                 nonce=nonce,
+                leeway=self.leeway,
             )
 
         try:
@@ -277,8 +277,5 @@ class UpstreamOidc:
                 reason="id_token",
                 error=f"{type(error).__name__}: {error}"[:200],
             ) from None
-        except requests.RequestException as error:
-            raise OidcProviderUnavailable(
-                "We could not reach the community portal's sign-in. Please try again shortly.",
-                error=type(error).__name__,
-            ) from None
+        except (OutboundError, requests.RequestException) as error:
+            raise unreachable("jwks", error) from None

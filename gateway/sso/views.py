@@ -58,9 +58,11 @@ def saml_login() -> Any:
 @bp.get("/sso/oidc/login")
 @limiter.limit(_signin_limit)
 def oidc_login() -> Any:
-    """Sign-in at the portal's OpenID Connect provider, whatever /login uses."""
+    """Sign-in at the portal's OpenID Connect provider, whatever /login uses; with
+    `fresh=1` the portal must authenticate the person again (prompt=login, max_age=0)."""
     target = checked_target(request.args.get("next"))
-    return redirect(current_oidc().start_login(target))
+    fresh = request.args.get("fresh") == "1"
+    return redirect(current_oidc().start_login(target, fresh=fresh))
 
 
 @bp.get("/sso/oidc/callback")
@@ -70,6 +72,7 @@ def oidc_callback() -> Any:
     identity, target = current_oidc().finish_login(request.args.to_dict(), session)
     response = signed_in(identity, checked_target(target), method="oidc")
     session["signin_method"] = "oidc"  # sign-out must not send it a SAML LogoutRequest
+    session["auth_time"] = identity.auth_time  # when the portal authenticated them
     return response
 
 

@@ -17,9 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway import create_app
 from gateway.models import Account, System, User
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import Settings
 from tests import factories
 from tests.conftest import _reset, make_app
 from tests.forms import csrf_token
@@ -70,17 +69,21 @@ def legacy(dbs: Session, account: Account) -> System:
     return system
 
 
-def authorization_response(client: FlaskClient, op: PortalOP, **login_query: str) -> str:
-    """Start at /login and let the provider answer; the callback URL, not yet visited."""
-    start = client.get("/login", query_string=login_query)
-    assert start.status_code == 302 and start.location.startswith(f"{op.issuer}/authorize?")
-    answer = requests.get(start.location, allow_redirects=False, timeout=5)
+def authorization_response(
+    client: FlaskClient, op: PortalOP, *, start: str = "/login", **login_query: str
+) -> str:
+    """Start at `start` and let the provider answer; the callback URL, not yet visited."""
+    began = client.get(start, query_string=login_query or None)
+    assert began.status_code == 302 and began.location.startswith(f"{op.issuer}/authorize?")
+    answer = requests.get(began.location, allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text
     return str(answer.headers["Location"])
 
 
-def sign_in(client: FlaskClient, op: PortalOP, **login_query: str) -> TestResponse:
-    return client.get(authorization_response(client, op, **login_query))
+def sign_in(
+    client: FlaskClient, op: PortalOP, *, start: str = "/login", **login_query: str
+) -> TestResponse:
+    return client.get(authorization_response(client, op, start=start, **login_query))
 
 
 def with_query(url: str, **changes: str | None) -> str:
@@ -171,7 +174,12 @@ def test_claim_map_names_the_portals_claims(
         "account_number": "org",
     }
     app = make_app(settings.model_copy(update={"oidc_claim_map": claim_map}))
-    op.behaviour.user = {"sub": "s-7", "mail": "kim@acme.example", "org": ACCOUNT}
+    op.behaviour.user = {
+        "sub": "s-7",
+        "mail": "kim@acme.example",
+        "email_verified": True,
+        "org": ACCOUNT,
+    }
     try:
         client = app.test_client()
         assert sign_in(client, op).status_code == 302
@@ -349,43 +357,6 @@ def test_oidc_alone_needs_no_saml_folder(
         assert client.get("/api/v1/me").status_code == 401
     finally:
         _reset(app)
-
-
-@pytest.mark.parametrize(
-    ("update", "message"),
-    [
-        ({"login_method": "saml", "saml_dir": Path("/nonexistent")}, "GATEWAY_LOGIN_METHOD: saml"),
-        ({"login_method": "oidc", "oidc_issuer": None}, "GATEWAY_LOGIN_METHOD: oidc needs"),
-    ],
-)
-def test_login_method_without_its_configuration_stops_start_up(
-    settings: Settings, update: dict[str, object], message: str
-) -> None:
-    with pytest.raises(SettingsError, match=message):
-        create_app(settings.model_copy(update=update))
-
-
-@pytest.mark.parametrize(
-    ("environment", "message"),
-    [
-        ({"GATEWAY_OIDC_ISSUER": "http://portal.example"}, "GATEWAY_OIDC_ISSUER: .* https"),
-        ({"GATEWAY_OIDC_ISSUER": "https://portal.example"}, "GATEWAY_OIDC_CLIENT_ID: .*required"),
-        (
-            {"GATEWAY_OIDC_ISSUER": "https://portal.example", "GATEWAY_OIDC_CLIENT_ID": "c"},
-            "GATEWAY_OIDC_CLIENT_SECRET: .*required",
-        ),
-        ({"GATEWAY_OIDC_SCOPE": "email profile"}, "GATEWAY_OIDC_SCOPE: .*openid"),
-        ({"GATEWAY_OIDC_CLAIM_MAP": '{"email": "mail"}'}, "GATEWAY_OIDC_CLAIM_MAP: .*missing"),
-        ({"GATEWAY_LOGIN_METHOD": "ldap"}, "GATEWAY_LOGIN_METHOD"),
-    ],
-)
-def test_invalid_oidc_setting_names_the_variable(
-    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], message: str
-) -> None:
-    for variable, value in environment.items():
-        monkeypatch.setenv(variable, value)
-    with pytest.raises(SettingsError, match=message):
-        load_settings()
 
 
 @pytest.mark.parametrize(
