@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_session import Session as ServerSideSessions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import db, errors, store
+from gateway import db, errors, server_sessions, store
 from gateway.extensions import csrf, limiter
 from gateway.ops import headers, health
 from gateway.ops import logging as ops_logging
@@ -32,8 +31,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
-    app.config["SESSION_REDIS"] = store.get_store(app)
-    ServerSideSessions(app)
+    server_sessions.init_app(app, store.get_store(app))
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
     csrf.init_app(app)
     limiter.init_app(app)
@@ -73,15 +71,11 @@ def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
     secret = settings.secret_key if (settings.secret_key or not demo) else secrets.token_urlsafe(48)
     return {
         "SECRET_KEY": secret or require_secret_key(settings),
-        "SESSION_TYPE": "redis",
-        "SESSION_KEY_PREFIX": "session:",
-        "SESSION_PERMANENT": True,
         "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,
         "SESSION_COOKIE_NAME": SESSION_COOKIE,
         "SESSION_COOKIE_SECURE": settings.is_https,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_SERIALIZATION_FORMAT": "json",
         "WTF_CSRF_TIME_LIMIT": 3600,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         # With Sentinel, count on the master only: a replica's copy may lag.
