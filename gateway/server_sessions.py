@@ -5,6 +5,11 @@ JSON, then msgpack, then `pickle.loads` on whatever a session key holds: anyone 
 to write one Redis key would run code in every worker. Here a stored value is a JSON
 object or it is no session at all: the request is served signed-out, the value is
 deleted and the refusal is logged.
+
+Anonymous visitors cost nothing in the store: a new session that holds no more than
+a CSRF token (the sign-out page's form, say) is not saved. Its token travels in a
+signed, HttpOnly cookie instead and seeds the next anonymous request's session, so
+Flask-WTF checks every form exactly as before. Only a sign-in stores a session.
 """
 
 from __future__ import annotations
@@ -14,15 +19,20 @@ import logging
 from typing import Any
 
 import msgspec
-from flask import Flask
+from flask import Flask, Request, Response, g
 from flask_session.base import Serializer, ServerSideSession
 from flask_session.redis import RedisSessionInterface
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "session:"
+CSRF_FIELD = "csrf_token"  # Flask-WTF's session key (WTF_CSRF_FIELD_NAME's default)
+CSRF_COOKIE = "switchyard_csrf"
+# What a session may hold and still not be worth storing.
+ANONYMOUS_KEYS = frozenset({"_permanent", CSRF_FIELD})
 
 
 class UnreadableSession(ValueError):
@@ -66,6 +76,56 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
                 extra={"event": "session.unreadable", "session_digest": _digest(store_id)},
             )
             return None
+
+    def open_session(self, app: Flask, request: Request) -> ServerSideSession:
+        sid = request.cookies.get(self.get_cookie_name(app))
+        stored = self._retrieve_session_data(self._get_store_id(sid)) if sid else None
+        if stored is not None:
+            return self.session_class(stored, sid=sid)
+        initial = {CSRF_FIELD: token} if (token := _read_csrf_cookie(app, request)) else {}
+        session = self.session_class(
+            initial, sid=self._generate_sid(self.sid_length), permanent=self.permanent
+        )
+        session.new = True
+        return session
+
+    def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
+        if session.new and set(session) <= ANONYMOUS_KEYS:
+            if session.accessed:
+                response.vary.add("Cookie")
+            if CSRF_FIELD in session and g.get(CSRF_FIELD):  # a form was rendered
+                self._write_csrf_cookie(app, session[CSRF_FIELD], response)
+            return
+        super().save_session(app, session, response)
+
+    def _write_csrf_cookie(self, app: Flask, token: str, response: Response) -> None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            _csrf_cookie_signer(app).dumps(token),
+            httponly=True,
+            secure=self.get_cookie_secure(app),
+            samesite="Lax",
+            path=self.get_cookie_path(app),
+            domain=self.get_cookie_domain(app),
+        )
+        response.vary.add("Cookie")
+
+
+def _csrf_cookie_signer(app: Flask) -> URLSafeTimedSerializer:
+    key: str | bytes = app.config.get("WTF_CSRF_SECRET_KEY") or app.config["SECRET_KEY"]
+    return URLSafeTimedSerializer(key, salt="switchyard/anonymous-csrf")
+
+
+def _read_csrf_cookie(app: Flask, request: Request) -> str | None:
+    """The raw CSRF token of this browser's last anonymous form, if signed and fresh."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie:
+        return None
+    try:
+        token = _csrf_cookie_signer(app).loads(cookie, max_age=app.config["WTF_CSRF_TIME_LIMIT"])
+    except BadData:
+        return None
+    return token if isinstance(token, str) else None
 
 
 def _digest(store_id: str) -> str:
