@@ -30,7 +30,7 @@ PUBLIC_PAGES = (
     "/healthz",
     "/readyz",
     "/api/v1/me",
-    "/rollout/",
+    "/it/",
 )
 SAME_ORIGIN = {"Referer": "https://sso.test/logout"}
 
