@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import db, errors, server_sessions, store
+from gateway import db, errors, secret_keys, server_sessions, store
 from gateway.extensions import csrf, limiter
 from gateway.ops import headers, health
 from gateway.ops import logging as ops_logging
@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     ops_logging.configure_logging(settings.log_level)
     app = Flask(__name__, instance_relative_config=False)
     app.extensions["settings"] = settings
-    app.config.update(_flask_config(settings, demo is not None))
+    keys = _secret_keys(settings, demo is not None)
+    secret_keys.init_app(app, keys)
+    app.config.update(_flask_config(settings, keys))
 
     database_url = settings.database_url or _default_database_url(app)
     db.init_app(app, database_url)
@@ -67,10 +69,20 @@ def _register_capabilities(app: Flask, settings: Settings) -> None:
     init_rollout(app, settings)
 
 
-def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
+def _secret_keys(settings: Settings, demo: bool) -> secret_keys.SecretKeys:
+    """One key per purpose; a demo without a configured secret makes one up."""
     secret = settings.secret_key if (settings.secret_key or not demo) else secrets.token_urlsafe(48)
+    return secret_keys.SecretKeys.of(
+        secret or require_secret_key(settings), settings.key_encryption_key
+    )
+
+
+def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str, Any]:
     return {
-        "SECRET_KEY": secret or require_secret_key(settings),
+        # Never the raw secret: Flask signs cookies with one derived key, Flask-WTF its
+        # tokens with another.
+        "SECRET_KEY": keys.cookie_signing,
+        "WTF_CSRF_SECRET_KEY": keys.csrf,
         "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,
         "SESSION_COOKIE_NAME": SESSION_COOKIE,
         "SESSION_COOKIE_SECURE": settings.is_https,

@@ -112,7 +112,8 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
 
 
 def _csrf_cookie_signer(app: Flask) -> URLSafeTimedSerializer:
-    key: str | bytes = app.config.get("WTF_CSRF_SECRET_KEY") or app.config["SECRET_KEY"]
+    """Signed with the cookie-signing key (SECRET_KEY), not with the CSRF tokens' key."""
+    key: str | bytes = app.config["SECRET_KEY"]
     return URLSafeTimedSerializer(key, salt="switchyard/anonymous-csrf")
 
 
