@@ -33,8 +33,8 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
-    server_sessions.init_app(app, store.get_store(app))
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
+    server_sessions.init_app(app, store.get_store(app))
     csrf.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:

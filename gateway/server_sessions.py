@@ -19,12 +19,13 @@ import logging
 from typing import Any
 
 import msgspec
-from flask import Flask, Request, Response, g
+import redis
+from flask import Flask, Request, Response, g, request, session
 from flask_session.base import Serializer, ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from gateway.store import Store
+from gateway.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ CSRF_FIELD = "csrf_token"  # Flask-WTF's session key (WTF_CSRF_FIELD_NAME's defa
 CSRF_COOKIE = "switchyard_csrf"
 # What a session may hold and still not be worth storing.
 ANONYMOUS_KEYS = frozenset({"_permanent", CSRF_FIELD})
+# Answer even while the store is down: liveness, and readiness saying what is down.
+STORELESS_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 
 
 class UnreadableSession(ValueError):
@@ -79,17 +82,27 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
         sid = request.cookies.get(self.get_cookie_name(app))
-        stored = self._retrieve_session_data(self._get_store_id(sid)) if sid else None
+        try:
+            stored = self._retrieve_session_data(self._get_store_id(sid)) if sid else None
+        except redis.RedisError as error:
+            # Flask opens the session before any error handler is in place: remember
+            # the failure, and refuse_without_store answers 503 for the request.
+            return self._new_session({}, unavailable=type(error).__name__)
         if stored is not None:
             return self.session_class(stored, sid=sid)
-        initial = {CSRF_FIELD: token} if (token := _read_csrf_cookie(app, request)) else {}
+        token = _read_csrf_cookie(app, request)
+        return self._new_session({CSRF_FIELD: token} if token else {})
+
+    def _new_session(self, initial: dict[str, str], unavailable: str = "") -> ServerSideSession:
         session = self.session_class(
             initial, sid=self._generate_sid(self.sid_length), permanent=self.permanent
         )
-        session.new = True
+        session.new, session.store_unavailable = True, unavailable
         return session
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
+        if getattr(session, "store_unavailable", ""):
+            return  # nothing can be stored, and the old session must stay as it was
         if session.new and set(session) <= ANONYMOUS_KEYS:
             if session.accessed:
                 response.vary.add("Cookie")
@@ -134,5 +147,13 @@ def _digest(store_id: str) -> str:
     return hashlib.sha256(store_id.encode()).hexdigest()[:16]
 
 
+def refuse_without_store() -> None:
+    """Fail closed: no request that could need its session runs without the store."""
+    unavailable = getattr(session, "store_unavailable", "")
+    if unavailable and request.endpoint not in STORELESS_ENDPOINTS:
+        raise StoreUnavailable(f"the session could not be read: {unavailable}")
+
+
 def init_app(app: Flask, client: Store) -> None:
     app.session_interface = JsonRedisSessionInterface(app, client)
+    app.before_request(refuse_without_store)
