@@ -18,9 +18,10 @@ import hashlib
 import logging
 from typing import Any
 
+import flask
 import msgspec
 import redis
-from flask import Flask, Request, Response, g, request, session
+from flask import Flask, Request, Response, g
 from flask_session.base import Serializer, ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -94,11 +95,11 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
         return self._new_session({CSRF_FIELD: token} if token else {})
 
     def _new_session(self, initial: dict[str, str], unavailable: str = "") -> ServerSideSession:
-        session = self.session_class(
+        fresh = self.session_class(
             initial, sid=self._generate_sid(self.sid_length), permanent=self.permanent
         )
-        session.new, session.store_unavailable = True, unavailable
-        return session
+        fresh.new, fresh.store_unavailable = True, unavailable
+        return fresh
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
         if getattr(session, "store_unavailable", ""):
@@ -149,8 +150,8 @@ def _digest(store_id: str) -> str:
 
 def refuse_without_store() -> None:
     """Fail closed: no request that could need its session runs without the store."""
-    unavailable = getattr(session, "store_unavailable", "")
-    if unavailable and request.endpoint not in STORELESS_ENDPOINTS:
+    unavailable = getattr(flask.session, "store_unavailable", "")
+    if unavailable and flask.request.endpoint not in STORELESS_ENDPOINTS:
         raise StoreUnavailable(f"the session could not be read: {unavailable}")
 
 
