@@ -79,8 +79,8 @@ def _secret_keys(settings: Settings, demo: bool) -> secret_keys.SecretKeys:
 
 def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str, Any]:
     return {
-        # Never the raw secret: Flask signs cookies with one derived key, Flask-WTF its
-        # tokens with another.
+        # Never the raw secret: signed cookies (the anonymous CSRF cookie) use one
+        # derived key, Flask-WTF's form tokens another.
         "SECRET_KEY": keys.cookie_signing,
         "WTF_CSRF_SECRET_KEY": keys.csrf,
         "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,

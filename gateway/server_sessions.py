@@ -1,6 +1,6 @@
 """Server-side sessions in the shared store, read only in our own JSON encoding.
 
-flask-session's serializer (flask_session/base.py, MsgSpecSerializer.decode) tries
+flask-session's serializer (flask_session.base.MsgSpecSerializer.decode, 0.8) tries
 JSON, then msgpack, then `pickle.loads` on whatever a session key holds: anyone able
 to write one Redis key would run code in every worker. Here a stored value is a JSON
 object or it is no session at all: the request is served signed-out, the value is
