@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_session import Session as ServerSideSessions
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import db, errors, store
+from gateway import db, errors, secret_keys, server_sessions, store
 from gateway.extensions import csrf, limiter
 from gateway.ops import headers, health
 from gateway.ops import logging as ops_logging
@@ -26,15 +25,16 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     ops_logging.configure_logging(settings.log_level)
     app = Flask(__name__, instance_relative_config=False)
     app.extensions["settings"] = settings
-    app.config.update(_flask_config(settings, demo is not None))
+    keys = _secret_keys(settings, demo is not None)
+    secret_keys.init_app(app, keys)
+    app.config.update(_flask_config(settings, keys))
 
     database_url = settings.database_url or _default_database_url(app)
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
-    app.config["SESSION_REDIS"] = store.get_store(app)
-    ServerSideSessions(app)
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
+    server_sessions.init_app(app, store.get_store(app))
     csrf.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:
@@ -69,19 +69,25 @@ def _register_capabilities(app: Flask, settings: Settings) -> None:
     init_rollout(app, settings)
 
 
-def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
+def _secret_keys(settings: Settings, demo: bool) -> secret_keys.SecretKeys:
+    """One key per purpose; a demo without a configured secret makes one up."""
     secret = settings.secret_key if (settings.secret_key or not demo) else secrets.token_urlsafe(48)
+    return secret_keys.SecretKeys.of(
+        secret or require_secret_key(settings), settings.key_encryption_key
+    )
+
+
+def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str, Any]:
     return {
-        "SECRET_KEY": secret or require_secret_key(settings),
-        "SESSION_TYPE": "redis",
-        "SESSION_KEY_PREFIX": "session:",
-        "SESSION_PERMANENT": True,
+        # Never the raw secret: signed cookies (the anonymous CSRF cookie) use one
+        # derived key, Flask-WTF's form tokens another.
+        "SECRET_KEY": keys.cookie_signing,
+        "WTF_CSRF_SECRET_KEY": keys.csrf,
         "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,
         "SESSION_COOKIE_NAME": SESSION_COOKIE,
         "SESSION_COOKIE_SECURE": settings.is_https,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_SERIALIZATION_FORMAT": "json",
         "WTF_CSRF_TIME_LIMIT": 3600,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
         # With Sentinel, count on the master only: a replica's copy may lag.

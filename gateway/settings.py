@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.secret_keys import check_strength, split_keys
+
 PERMISSIONS = ("portal", "licensing", "downloads", "admin")
 
 DEFAULT_ATTRIBUTE_MAP = {
@@ -50,8 +52,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # python3-saml settings folder (settings.json, advanced_settings.json, certs/).
     saml_dir: Path = Path("idp_config")
-    # Signs cookies and CSRF tokens; required outside demo and tests.
+    # The root of the keys that sign cookies and CSRF tokens and hash API tokens (one
+    # derived key per purpose); required outside demo and tests.
     secret_key: str | None = None
+    # Encrypts the provider's private signing keys at rest. Unset: a key derived from
+    # GATEWAY_SECRET_KEY. Comma-separated, newest first, to rotate it.
+    key_encryption_key: str | None = None
     # Public URL of this gateway; the SP entity ID and ACS URL derive from it.
     base_url: str = "http://localhost:8000"
     # Accept unsolicited (IdP-initiated) SAML responses.
@@ -208,8 +214,17 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _secret_key_is_strong(cls, value: str | None) -> str | None:
-        if value is not None and len(value) < 32:
-            raise ValueError("must be at least 32 characters")
+        if value is not None:
+            check_strength(value)
+        return value
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _key_encryption_keys_are_strong(cls, value: str | None, info: ValidationInfo) -> str | None:
+        for key in split_keys(value):
+            check_strength(key)
+            if key == info.data.get("secret_key"):
+                raise ValueError("must differ from GATEWAY_SECRET_KEY, or it protects nothing")
         return value
 
     @property

@@ -15,6 +15,7 @@ from gateway.devidp.relying_party import RelyingPartyConfig
 from gateway.models import AuditEvent, OAuthClient, ProviderKey, System
 from gateway.provider.clients import add_client
 from gateway.provider.keys import key_encryption, rotate_key
+from gateway.secret_keys import SecretKeys
 from gateway.store import Store
 
 DEMO_ACTOR = "gateway demo"
@@ -62,10 +63,10 @@ def register_license_center(
     )
 
 
-def replace_unreadable_signing_key(db: Session, store: Store, secret_key: str, alg: str) -> bool:
+def replace_unreadable_signing_key(db: Session, store: Store, keys: SecretKeys, alg: str) -> bool:
     """Rotate when the signing key was encrypted with another secret (an instance made
     before the demo kept its secret key); True when it did."""
-    fernet = key_encryption(secret_key)
+    fernet = key_encryption(keys)
     active = db.scalars(select(ProviderKey).where(ProviderKey.retired_at.is_(None))).all()
     try:
         for row in active:

@@ -27,6 +27,7 @@ from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
 from gateway.routing.config import bump_version
 from gateway.routing.targets import origin
+from gateway.secret_keys import secret_keys
 from gateway.settings import Settings, load_settings
 from gateway.store import get_store
 
@@ -147,7 +148,7 @@ def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) ->
     settings: Settings = gateway.extensions["settings"]
     with closing(db.new_session(gateway)) as session:
         replace_unreadable_signing_key(
-            session, get_store(gateway), gateway.config["SECRET_KEY"], settings.oidc_signing_alg
+            session, get_store(gateway), secret_keys(gateway), settings.oidc_signing_alg
         )
         for (key, name), url in zip(LICENSE_CENTERS, urls, strict=True):
             config = register_license_center(

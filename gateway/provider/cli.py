@@ -18,8 +18,9 @@ from gateway.provider.clients import (
     add_client,
 )
 from gateway.provider.errors import ClientRegistrationError
-from gateway.provider.keys import key_encryption, rotate_key
+from gateway.provider.keys import key_encryption, reencrypt_keys, rotate_key
 from gateway.routing.config import bump_version
+from gateway.secret_keys import secret_keys
 from gateway.store import get_store
 
 
@@ -160,12 +161,21 @@ def keys_rotate(alg: str | None, reason: str, actor: str) -> None:
         new = rotate_key(
             db,
             get_store(app),
-            key_encryption(app.config["SECRET_KEY"]),
+            key_encryption(secret_keys(app)),
             alg or settings.oidc_signing_alg,
             actor=actor,
             reason=reason,
         )
     click.echo(f"signing with {new.kid} ({new.alg})")
+
+
+@keys_group.command("rekey")
+def keys_rekey() -> None:
+    """Re-encrypt every stored private key under the current key-encryption key (run
+    once every instance runs this release, and after changing GATEWAY_KEY_ENCRYPTION_KEY)."""
+    with command_context() as (app, db):
+        count = reencrypt_keys(db, key_encryption(secret_keys(app)))
+    click.echo(f"{count} signing keys re-encrypted")
 
 
 @keys_group.command("list")

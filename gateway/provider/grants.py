@@ -34,6 +34,7 @@ from gateway.provider.clients import RegisteredClient
 from gateway.provider.freshness import session_auth_time
 from gateway.provider.keys import KeyCache, KeyRing, key_encryption
 from gateway.provider.tokens import AuthorizationCode, digest, redeem_code, save_code
+from gateway.secret_keys import secret_keys
 from gateway.settings import Settings, current_settings
 from gateway.store import get_store, set_once
 
@@ -60,7 +61,7 @@ def keyring() -> KeyRing:
     ring = cache.get(
         get_session(),
         get_store(),
-        key_encryption(current_app.config["SECRET_KEY"]),
+        key_encryption(secret_keys()),
         alg=settings.oidc_signing_alg,
         publish_for=publish_for,
     )

@@ -11,15 +11,18 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from gateway.derived_keys import derive_key
 from gateway.models import AuditEvent, ProviderKey
 from gateway.models.base import utcnow
+from gateway.secret_keys import SecretKeys
 from gateway.store import Store
 
 KEYS_VERSION = "provider:keys-version"
@@ -39,13 +42,38 @@ class KeyRing:
     published: tuple[dict[str, Any], ...]
 
 
-def key_encryption(secret_key: str) -> Fernet:
-    """Encrypts private keys at rest, derived from GATEWAY_SECRET_KEY."""
-    digest = hashlib.sha256(b"switchyard provider keys\0" + secret_key.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+@lru_cache(maxsize=8)  # asked for on every token request; building it costs ~0.2 ms
+def key_encryption(keys: SecretKeys) -> MultiFernet:
+    """Encrypts private keys at rest: under GATEWAY_KEY_ENCRYPTION_KEY (its first entry)
+    when set, else under the key-encryption key derived from GATEWAY_SECRET_KEY.
+
+    It decrypts under every older key too: later entries of GATEWAY_KEY_ENCRYPTION_KEY,
+    the derived key, and the SHA-256 of GATEWAY_SECRET_KEY that releases before per-purpose
+    keys used. `reencrypt_keys` (`gateway keys rekey`) moves rows to the first.
+    """
+    chosen = [_fernet(derive_key(key, "key-encryption")) for key in keys.key_encryption_keys]
+    derived = _fernet(derive_key(keys.secret, "key-encryption"))
+    legacy = _fernet(hashlib.sha256(b"switchyard provider keys\0" + keys.secret.encode()).digest())
+    return MultiFernet([*chosen, derived, legacy])
 
 
-def create_key(db: Session, fernet: Fernet, alg: str, actor: str = "system") -> ProviderKey:
+def _fernet(key: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def reencrypt_keys(db: Session, fernet: MultiFernet) -> int:
+    """Re-encrypt every stored private key under the current key (committed); how many.
+
+    Run once every instance runs this release: an older instance cannot read the result.
+    """
+    rows = db.scalars(select(ProviderKey)).all()
+    for row in rows:
+        row.private_key_encrypted = fernet.rotate(row.private_key_encrypted.encode()).decode()
+    db.commit()
+    return len(rows)
+
+
+def create_key(db: Session, fernet: MultiFernet, alg: str, actor: str = "system") -> ProviderKey:
     """Generate and store a new signing key (not committed)."""
     jwk: SigningJwk = (
         RSAKey.generate_key(2048, auto_kid=True)
@@ -75,7 +103,7 @@ def create_key(db: Session, fernet: Fernet, alg: str, actor: str = "system") -> 
 def rotate_key(
     db: Session,
     store: Store,
-    fernet: Fernet,
+    fernet: MultiFernet,
     alg: str,
     *,
     actor: str,
@@ -104,7 +132,12 @@ def rotate_key(
 
 
 def load_keyring(
-    db: Session, fernet: Fernet, *, alg: str, publish_for: timedelta, now: datetime | None = None
+    db: Session,
+    fernet: MultiFernet,
+    *,
+    alg: str,
+    publish_for: timedelta,
+    now: datetime | None = None,
 ) -> KeyRing:
     """Read keys from the database, creating the first one if there is none."""
     now = now or utcnow()
@@ -135,7 +168,7 @@ class KeyCache:
         self._loaded_at = datetime.min.replace(tzinfo=utcnow().tzinfo)
 
     def get(
-        self, db: Session, store: Store, fernet: Fernet, *, alg: str, publish_for: timedelta
+        self, db: Session, store: Store, fernet: MultiFernet, *, alg: str, publish_for: timedelta
     ) -> KeyRing:
         version = store.get(KEYS_VERSION)
         now = utcnow()

@@ -18,6 +18,7 @@ from gateway.models import User
 from gateway.models.api_token import API_SCOPES
 from gateway.rollout.errors import NotAuthenticated, NotAuthorised
 from gateway.rollout.tokens import token_scopes
+from gateway.secret_keys import secret_keys
 from gateway.sso.session import current_user, has_role, require_user
 
 READ_SCOPES = frozenset({"rollout:read", "support:read"})
@@ -58,7 +59,11 @@ def _bearer_caller() -> Caller | None:
     if not header:
         return None
     kind, _, secret = header.partition(" ")
-    found = token_scopes(get_session(), secret.strip()) if kind.lower() == "bearer" else None
+    found = (
+        token_scopes(get_session(), secret.strip(), secret_keys().api_token)
+        if kind.lower() == "bearer"
+        else None
+    )
     if found is None:
         raise NotAuthenticated("The bearer token is missing, unknown or revoked.")
     name, scopes = found

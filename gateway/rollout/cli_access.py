@@ -8,6 +8,7 @@ import click
 from gateway.models.api_token import API_SCOPES
 from gateway.models.base import utcnow
 from gateway.rollout.cli import _actor, _context, _store, actor_option, reason_option
+from gateway.secret_keys import secret_keys
 
 
 @click.group("system")
@@ -44,8 +45,9 @@ def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
     """Create a token; it is printed once and only its hash is stored."""
     from gateway.rollout.tokens import create_token as create
 
-    with _context() as (_app, db):
-        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow())
+    with _context() as (app, db):
+        hash_key = secret_keys(app).api_token
+        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow(), hash_key=hash_key)
         click.echo(token.secret)
         click.echo(f"(token {name!r}, scopes {' '.join(token.scopes)}; shown only now)", err=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,12 +29,19 @@ class NewToken:
     secret: str
 
 
-def token_hash(secret: str) -> str:
+def token_hash(secret: str, hash_key: bytes) -> str:
+    """HMAC-SHA256 under the "api-token" key derived from GATEWAY_SECRET_KEY: a copy of
+    the table alone cannot confirm a guessed token."""
+    return hmac.new(hash_key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_token_hash(secret: str) -> str:
+    """The unkeyed hash of releases before per-purpose keys; re-hashed on first use."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create_token(
-    db: Session, name: str, scopes: list[str], *, actor: Actor, now: datetime
+    db: Session, name: str, scopes: list[str], *, actor: Actor, now: datetime, hash_key: bytes
 ) -> NewToken:
     """A new named token with `scopes`; the secret is returned once and never stored."""
     unknown = sorted(set(scopes) - set(API_SCOPES))
@@ -46,7 +54,7 @@ def create_token(
     db.add(
         ApiToken(
             name=name,
-            token_hash=token_hash(secret),
+            token_hash=token_hash(secret, hash_key),
             scopes=" ".join(ordered),
             created_by=actor.name,
             created_at=now,
@@ -86,13 +94,23 @@ def list_tokens(db: Session) -> list[ApiToken]:
     return list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
 
 
-def token_scopes(db: Session, secret: str) -> tuple[str, frozenset[str]] | None:
-    """(name, scopes) of the active token with this secret, or None."""
+def token_scopes(db: Session, secret: str, hash_key: bytes) -> tuple[str, frozenset[str]] | None:
+    """(name, scopes) of the active token with this secret, or None.
+
+    A token created before keyed hashes is found by its old hash and re-hashed (and
+    committed) at once, so after its first use only the keyed hash exists.
+    """
     if not secret.startswith(TOKEN_PREFIX):
         return None
+    hashed, legacy = token_hash(secret, hash_key), legacy_token_hash(secret)
     row = db.scalar(
         select(ApiToken).where(
-            ApiToken.token_hash == token_hash(secret), ApiToken.revoked_at.is_(None)
+            ApiToken.token_hash.in_((hashed, legacy)), ApiToken.revoked_at.is_(None)
         )
     )
-    return (row.name, row.scope_set) if row is not None else None
+    if row is None:
+        return None
+    if row.token_hash == legacy:
+        row.token_hash = hashed
+        db.commit()
+    return row.name, row.scope_set

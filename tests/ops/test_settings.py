@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from gateway import create_app
 from gateway.cli import main
 from gateway.settings import Settings, SettingsError, load_settings
+from tests.conftest import SECRET
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_cli_db_upgrade_migrates(
     monkeypatch: pytest.MonkeyPatch, saml_dir: Path, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
-    monkeypatch.setenv("GATEWAY_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET)
     monkeypatch.setenv("GATEWAY_SAML_DIR", str(saml_dir))
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output

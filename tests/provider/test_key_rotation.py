@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from gateway.db import new_session
 from gateway.models.base import utcnow
 from gateway.provider.keys import key_encryption, load_keyring, rotate_key
+from gateway.secret_keys import secret_keys
 from tests.provider.conftest import RelyingParty, verify_id_token
 
 
@@ -20,7 +21,7 @@ def rotate(app: Flask, alg: str = "RS256") -> str:
         key = rotate_key(
             db,
             app.extensions["store"],
-            key_encryption(app.config["SECRET_KEY"]),
+            key_encryption(secret_keys(app)),
             alg,
             actor="test",
             reason="rotation test",
@@ -52,7 +53,7 @@ def test_retired_key_leaves_the_jwks_once_its_tokens_have_expired(
     rotate(app)
     db = new_session(app)
     try:
-        fernet = key_encryption(app.config["SECRET_KEY"])
+        fernet = key_encryption(secret_keys(app))
         window = timedelta(minutes=10)
         soon = load_keyring(db, fernet, alg="RS256", publish_for=window, now=utcnow())
         later = load_keyring(db, fernet, alg="RS256", publish_for=window, now=utcnow() + 2 * window)

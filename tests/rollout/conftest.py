@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 from gateway.models import Account, ProductLine, System
 from gateway.rollout.service import Actor
 from gateway.rollout.tokens import create_token
+from gateway.secret_keys import secret_keys
 from gateway.store import Store, get_store
 from tests import factories
 from tests.conftest import BASE_URL, https_client
@@ -115,13 +116,14 @@ def user_client(app: Flask, idp: PortalIdP, world: World) -> FlaskClient:
 
 
 @pytest.fixture
-def token_for(dbs: Session) -> Callable[..., str]:
+def token_for(app: Flask, dbs: Session) -> Callable[..., str]:
     """Creates an API token with the given scopes and returns its secret."""
     created = iter(range(1000))
 
     def make(*scopes: str) -> str:
         name = f"test-{next(created)}"
-        return create_token(dbs, name, list(scopes), actor=ACTOR, now=NOW).secret
+        hash_key = secret_keys(app).api_token
+        return create_token(dbs, name, list(scopes), actor=ACTOR, now=NOW, hash_key=hash_key).secret
 
     return make
 

@@ -84,9 +84,10 @@ def test_disabled_user_gets_no_session(
 def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    client.get("/logout")  # a page that renders a CSRF token creates a pre-login session
+    client.get("/logout")  # an anonymous page stores no session: no pre-login id to fix
+    assert session_cookie(client) is None
+    client.set_cookie("switchyard_session", "planted-by-an-attacker", domain="sso.test")
     before = session_cookie(client)
-    assert before is not None
     reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT)
     set_cookie = reply.headers["Set-Cookie"]
     assert "Secure" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
