@@ -157,7 +157,7 @@ def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) ->
                 name=name,
                 base_url=url,
                 issuer=base_url,
-                secret_key=gateway.config["SECRET_KEY"],
+                secret_key=secret_keys(gateway).secret,
             )
             centers.append(create_license_center(key, name, RelyingParty(config)))
     # Hand-offs start at the clients' login URLs, which routing caches by version.

@@ -81,7 +81,7 @@ def client_add(
                 name=name,
                 redirect_uris=list(redirect_uris),
                 actor=actor,
-                secret_key=app.config["SECRET_KEY"],
+                secret_key=secret_keys(app).secret,
                 initiate_login_uri=initiate_login_uri,
                 post_logout_redirect_uris=list(post_logout_uris),
                 backchannel_logout_uri=backchannel_logout_uri,

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -22,6 +21,7 @@ from gateway.provider.secrets import (
     keyed_hash,
     upgrade_secret_hash,
 )
+from gateway.secret_keys import secret_keys
 
 LICENSE_CENTER_SCOPES = "openid email profile account entitlements"
 LICENSE_CENTER_GRANTS = ("authorization_code",)
@@ -86,7 +86,7 @@ class RegisteredClient:
         keyed hash the first time its secret verifies (see gateway.provider.secrets)."""
         if not self.secret_hash:
             return False
-        key = current_app.config["SECRET_KEY"]
+        key = secret_keys().secret
         if is_keyed_hash(self.secret_hash):
             return check_keyed_hash(self.secret_hash, client_secret, key)
         if not check_legacy_hash(self.secret_hash, client_secret):
