@@ -87,8 +87,10 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     _log_decision(decision, user)
     _count(metrics.count_decision, decision)
     session.pop(DEEP_LINK_SESSION_KEY, None)
-    if decision.kind in ("none", "no_access") and target is None and has_role("it"):
-        # Vendor IT staff hold no customer entitlements; their start page is the console.
+    if decision.kind in ("none", "no_access") and has_role("it"):
+        # Vendor IT staff hold no customer entitlements; their start page is the console,
+        # also when they asked for routing's own start page or a license center they
+        # cannot open (a page of ours they asked for was sent back above).
         return redirect(url_for("rollout_console.dashboard"))
     if decision.kind == "system":
         return _hand_off(user, config.systems, decision.systems[0], deep_link)

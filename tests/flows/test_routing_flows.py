@@ -294,3 +294,44 @@ def test_a_cached_summary_serves_only_its_own_account(
     assert handoff(sign_in(https_client(app), idp))[0] == LEGACY_ENTRY
     reply = idp.sign_in(https_client(app), email="sam@other.example", account="OTHER-1")
     assert handoff(reply)[0] == NEW_ENTRY
+
+
+def it_sign_in(client: FlaskClient, idp: PortalIdP, next_target: str | None) -> TestResponse:
+    """A real signed SAML sign-in of vendor IT staff: no entitlements, no permissions."""
+    request_id = idp.start(client, next_target)
+    spec = idp.spec(email="it@vendor.example", account="ACME-1", in_response_to=request_id)
+    spec.attributes["groups"] = ["switchyard-it"]
+    return idp.post(client, idp.response_xml(spec))
+
+
+@pytest.mark.parametrize("next_target", [None, "/", "/route", "https://sso.test/"])
+def test_it_staff_land_in_the_console_not_on_no_access(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape, next_target: str | None
+) -> None:
+    """Opening the gateway's start page signs in with next=/: IT still lands on /it/."""
+    reply = it_sign_in(client, idp, next_target)
+    assert (reply.status_code, reply.location) == (302, "/it/")
+    assert client.get("/it/").status_code == 200
+
+
+def test_it_staff_with_a_deep_link_go_to_that_page(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape
+) -> None:
+    reply = it_sign_in(client, idp, "/it/audit")
+    assert (reply.status_code, reply.location) == (302, "/it/audit")
+    assert client.get("/it/audit").status_code == 200
+
+
+def test_it_staff_with_a_deep_link_into_a_license_center_they_cannot_use_land_in_the_console(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape
+) -> None:
+    reply = it_sign_in(client, idp, "https://new.licenses.test/orders/42")
+    assert (reply.status_code, reply.location) == (302, "/it/")
+
+
+def test_customer_signing_in_through_the_start_page_still_sees_no_access(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    factories.user(dbs, acme, email=EMAIL, permissions=("portal",))
+    assert sign_in(client, idp, next_target="/").location == "/no-access"
