@@ -19,6 +19,7 @@ from gateway.routing.config import RoutingConfig, SystemStatus, current_routing_
 from gateway.routing.decision import (
     EntitlementView,
     LineState,
+    LineTrace,
     RouteDecision,
     UserView,
     decide,
@@ -221,6 +222,25 @@ def decide_for(
         remembered_system=remembered_system,
         now=now or datetime.now(UTC),
         down_systems=inputs.down_systems,
+    )
+
+
+def unreachable_lines(decision: RouteDecision) -> tuple[LineTrace, ...]:
+    """The user's lines that only down systems serve: they cannot be opened anywhere
+    right now (a line another healthy system holds was moved there by the health gate)."""
+    down = frozenset(decision.down)
+    return tuple(entry for entry in decision.trace if entry.system in down)
+
+
+def unreachable_entitlements(
+    inputs: RouteInputs, decision: RouteDecision, settings: Settings, today: date
+) -> tuple[EntitlementView, ...]:
+    """The active entitlements of the unreachable lines: the products a notice names."""
+    codes = {entry.line_code for entry in unreachable_lines(decision)}
+    return tuple(
+        e
+        for e in inputs.entitlements
+        if e.product_line_code in codes and is_active(e, today, settings.entitlement_grace_days)
     )
 
 

@@ -48,6 +48,7 @@ T = TypeVar("T")
 ROUTING_PATHS = ("/", "/route")
 DEEP_LINK_SESSION_KEY = "routing_deep_link"
 PAGE_OF_KIND = {
+    "system": "routing.down_notice",
     "choice": "routing.choose",
     "none": "routing.no_entitlements",
     "no_access": "routing.no_access",
@@ -92,10 +93,11 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
         # also when they asked for routing's own start page or a license center they
         # cannot open (a page of ours they asked for was sent back above).
         return redirect(url_for("rollout_console.dashboard"))
-    if decision.kind == "system":
+    if decision.kind == "system" and not service.unreachable_lines(decision):
         return _hand_off(user, config.systems, decision.systems[0], deep_link)
-    if decision.kind == "choice" and deep_link is not None:
+    if decision.kind in ("system", "choice") and deep_link is not None:
         session[DEEP_LINK_SESSION_KEY] = deep_link.url
+    # A "system" decision here leaves some of the user's lines behind on a down system.
     return redirect(url_for(PAGE_OF_KIND[decision.kind]))
 
 
@@ -149,6 +151,39 @@ def choose_post() -> ResponseReturnValue:
     systems = current_routing_config(db).systems
     deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
     return _hand_off(SignedInUser.of(user), systems, chosen, deep_link)
+
+
+@bp.get("/notice")
+def down_notice() -> ResponseReturnValue:
+    """Before the hand-off: which of the user's products are unreachable right now."""
+    user = require_user()
+    db = get_session()
+    systems = current_routing_config(db).systems
+    inputs, decision = _notice_decision(db, user, systems, session.get(DEEP_LINK_SESSION_KEY))
+    unreachable = service.unreachable_entitlements(
+        inputs, decision, current_settings(), service.today_utc()
+    )
+    if decision.kind != "system" or not unreachable:
+        return redirect(url_for("routing.route"))
+    down = {entry.system for entry in service.unreachable_lines(decision)}
+    destination = systems[decision.systems[0]]
+    notice = pages.down_notice(destination, (systems[k] for k in sorted(down)), unreachable)
+    page = make_response(render_template("routing/notice.html", notice=notice))
+    # The answer to the notice's form redirects to the destination's license center.
+    return allow_form_targets(page, [origin(destination.login_start)])
+
+
+@bp.post("/notice")
+def down_notice_continue() -> ResponseReturnValue:
+    """Go on to the license center routing chose, knowing what is unreachable."""
+    user = require_user()
+    db = get_session()
+    systems = current_routing_config(db).systems
+    deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
+    _, decision = _notice_decision(db, user, systems, deep_link.url if deep_link else None)
+    if decision.kind != "system":
+        return redirect(url_for("routing.route"))
+    return _hand_off(SignedInUser.of(user), systems, decision.systems[0], deep_link)
 
 
 @bp.get("/no-entitlements")
@@ -218,6 +253,15 @@ def _decision(
         remembered_system=remembered_system,
     )
     return inputs, decision
+
+
+def _notice_decision(
+    db: Session, user: User, systems: Mapping[str, SystemStatus], deep_link_url: object
+) -> tuple[RouteInputs, RouteDecision]:
+    """The decision route_response made, from every entitlement: the remembered choice
+    and the deep link kept for the hand-off count, as they did there."""
+    deep_link = _deep_link(deep_link_url if isinstance(deep_link_url, str) else None, systems)
+    return _decision(db, user, deep_link.system if deep_link else None, user.remembered_system)
 
 
 def _summary_decision(

@@ -335,3 +335,70 @@ def test_customer_signing_in_through_the_start_page_still_sees_no_access(
     factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
     factories.user(dbs, acme, email=EMAIL, permissions=("portal",))
     assert sign_in(client, idp, next_target="/").location == "/no-access"
+
+
+def new_in_maintenance(app: Flask, dbs: Session) -> None:
+    from gateway.models.base import utcnow
+    from gateway.rollout import service as rollout
+
+    actor = rollout.Actor("it@vendor.example")
+    store = app.extensions["store"]
+    rollout.set_maintenance(dbs, store, "new", True, reason="db upgrade", actor=actor, now=utcnow())
+
+
+def test_while_new_is_down_the_customer_is_told_what_is_unreachable_then_goes_to_legacy(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    reply = sign_in(client, idp)
+    assert (reply.status_code, reply.location) == (302, "/notice")
+
+    page = client.get("/notice")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "New license center</strong> is down for maintenance" in html
+    assert "PLM suite" in html and "PLM Vault" in html and "PLM Viewer" in html
+    assert "CAD Server" not in html  # reachable, on legacy
+    assert "db upgrade" not in html  # IT's note is not for customers
+    assert "https://legacy.licenses.test" in page.headers["Content-Security-Policy"]
+
+    token = csrf_token(html)
+    reply = client.post(
+        "/notice", data={"csrf_token": token}, headers={"Referer": "https://sso.test/notice"}
+    )
+    entry, query = handoff(reply)
+    assert entry == LEGACY_ENTRY and query["login_hint"] == [EMAIL]
+
+
+def test_continuing_from_the_notice_needs_the_csrf_token(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    sign_in(client, idp)
+    reply = client.post("/notice", headers={"Referer": "https://sso.test/notice"})
+    assert reply.status_code == 400
+
+
+def test_notice_keeps_a_deep_link_for_the_hand_off(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    deep_link = "https://legacy.licenses.test/keys/7"
+    assert sign_in(client, idp, next_target=deep_link).location == "/notice"
+    token = csrf_token(client.get("/notice").get_data(as_text=True))
+    reply = client.post(
+        "/notice", data={"csrf_token": token}, headers={"Referer": "https://sso.test/notice"}
+    )
+    assert handoff(reply)[1]["target_link_uri"] == [deep_link]
+
+
+def test_no_notice_when_nothing_is_unreachable(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    new_in_maintenance(app, dbs)
+    assert handoff(sign_in(client, idp))[0] == LEGACY_ENTRY
+    assert client.get("/notice").location == "/route"
