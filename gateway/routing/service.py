@@ -282,3 +282,29 @@ def remember_choice(db: Session, user: User, system_key: str) -> None:
     """Store the user's choice so their next sign-in goes straight there."""
     user.remembered_system = system_key
     db.commit()
+
+
+@dataclass(frozen=True)
+class RememberedChoice:
+    """The license center a user asked to always go to, as every page shows it."""
+
+    system: str
+    name: str
+
+
+def remembered_choice_of(db: Session, user: User) -> RememberedChoice | None:
+    """The user's remembered choice with the system's name, or None."""
+    key = user.remembered_system
+    if key is None:
+        return None
+    name = db.scalar(select(System.name).where(System.key == key))
+    return RememberedChoice(key, name or key)
+
+
+def forget_choice(db: Session, user: User) -> str | None:
+    """Forget the user's remembered choice (sign-in reads it afresh each time, so this
+    takes effect at once); returns the system it named."""
+    before = user.remembered_system
+    user.remembered_system = None
+    db.commit()
+    return before

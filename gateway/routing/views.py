@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -37,7 +38,13 @@ from gateway.routing.handoff import handoff_url
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
-from gateway.sso.session import SignedInUser, has_role, require_signed_in_user, require_user
+from gateway.sso.session import (
+    SignedInUser,
+    current_user,
+    has_role,
+    require_signed_in_user,
+    require_user,
+)
 from gateway.store import Store, get_store
 
 log = logging.getLogger(__name__)
@@ -184,6 +191,42 @@ def down_notice_continue() -> ResponseReturnValue:
     if decision.kind != "system":
         return redirect(url_for("routing.route"))
     return _hand_off(SignedInUser.of(user), systems, decision.systems[0], deep_link)
+
+
+@bp.post("/forget-choice")
+def forget_choice() -> ResponseReturnValue:
+    """Forget the signed-in user's remembered license center, then show their page again."""
+    user = require_user()
+    back = _local_path(checked_target(request.form.get("back"))) or url_for("routing.choose")
+    forgotten = service.forget_choice(get_session(), user)
+    log.info(
+        "choice forgotten",
+        extra={
+            "event": "routing.choice_forgotten",
+            "system": forgotten,
+            "user_id": user.id,
+            "account_id": user.account_id,
+        },
+    )
+    return redirect(back)
+
+
+@bp.app_context_processor
+def _remembered_choice_banner() -> dict[str, Callable[[], service.RememberedChoice | None]]:
+    """Every page may show the signed-in user's remembered choice with a way to forget it."""
+    return {"remembered_choice": _remembered_choice}
+
+
+def _remembered_choice() -> service.RememberedChoice | None:
+    if not isinstance(session.get("user_id"), int):
+        return None  # anonymous pages read nothing
+    try:
+        user = current_user()
+        return service.remembered_choice_of(get_session(), user) if user else None
+    except SQLAlchemyError:
+        # The page being shown may be the "database unavailable" one: it must still render.
+        log.warning("remembered choice not shown", extra={"event": "routing.banner_skipped"})
+        return None
 
 
 @bp.get("/no-entitlements")
