@@ -173,7 +173,7 @@ def down_notice() -> ResponseReturnValue:
     if decision.kind != "system" or not unreachable:
         return redirect(url_for("routing.route"))
     down = {entry.system for entry in service.unreachable_lines(decision)}
-    destination = systems[decision.systems[0]]
+    destination = _configured(systems, decision.systems[0], user.id)
     notice = pages.down_notice(destination, (systems[k] for k in sorted(down)), unreachable)
     page = make_response(render_template("routing/notice.html", notice=notice))
     # The answer to the notice's form redirects to the destination's license center.
@@ -348,13 +348,7 @@ def _hand_off(
     system_key: str,
     deep_link: DeepLink | None,
 ) -> WerkzeugResponse:
-    system = systems.get(system_key)
-    if system is None:
-        raise SystemNotConfigured(
-            "That license center is not set up here yet. Please contact support.",
-            system=system_key,
-            user_id=user.id,
-        )
+    system = _configured(systems, system_key, user.id)
     link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
     url = handoff_url(
         system.login_start,
@@ -364,6 +358,18 @@ def _hand_off(
         issuer=current_settings().base_url if system.login_via_client else None,
     )
     return redirect(url)
+
+
+def _configured(systems: Mapping[str, SystemStatus], key: str, user_id: int) -> SystemStatus:
+    """The system a decision names, or SystemNotConfigured when it has no row here."""
+    system = systems.get(key)
+    if system is None:
+        raise SystemNotConfigured(
+            "That license center is not set up here yet. Please contact support.",
+            system=key,
+            user_id=user_id,
+        )
+    return system
 
 
 def _log_decision(decision: RouteDecision, user: SignedInUser) -> None:
