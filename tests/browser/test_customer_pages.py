@@ -106,3 +106,30 @@ def test_the_remembered_choice_is_shown_and_forgotten_with_one_button(
     phone.wait_for_url(f"{demo.gateway_url}/choose")
     expect(phone.locator(".remembered-choice")).to_have_count(0)
     assert remembered(demo) is None
+
+
+def test_it_support_clears_a_remembered_choice_from_the_lookup(
+    page: Any, demo: RunningDemo, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    with closing(db.new_session(demo.gateway_app)) as session:
+        user = session.scalar(select(User).where(User.email == EMAIL))
+        assert user is not None
+        user.remembered_system = "new"
+        session.commit()
+    page.goto(f"{demo.gateway_url}/it/who?q={EMAIL}")
+    page.locator('button[data-email="it@vendor.example"]').click()
+    page.wait_for_url(f"{demo.gateway_url}/it/who?q={EMAIL}")
+    person = page.locator("section.person")
+    expect(person).to_contain_text("remembered choice new")
+    person.get_by_label("Reason").fill("Customer asked on the phone")
+    person.get_by_role("button", name="Clear remembered choice").click()
+
+    expect(page.locator(".flash-info")).to_contain_text("Remembered choice cleared")
+    expect(page.get_by_role("button", name="Clear remembered choice")).to_have_count(0)
+    assert remembered(demo) is None
+    page.screenshot(path=tmp_path / "who-cleared.png", full_page=True)
+    page.goto(f"{demo.gateway_url}/it/audit")
+    expect(page.locator("table.audit")).to_contain_text("user.remembered_choice_cleared")
+    expect(page.locator("table.audit")).to_contain_text("Customer asked on the phone")
