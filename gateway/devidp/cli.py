@@ -39,7 +39,13 @@ def _default_port() -> int:
     show_default=True,
     help="Folder for the demo's database, keys and SAML settings.",
 )
-def demo_command(port: int, host: str, instance: Path) -> None:
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Start from the sample data again: wipe the instance's database first "
+    "(line states IT changed, remembered choices, audit log); the secret key stays.",
+)
+def demo_command(port: int, host: str, instance: Path, reset: bool) -> None:
     """Run the gateway with a development IdP, sample data and two stand-in license centers,
     which sign users in through the gateway's OpenID Connect provider.
 
@@ -49,13 +55,15 @@ def demo_command(port: int, host: str, instance: Path) -> None:
     from gateway.settings import SettingsError
 
     try:
-        running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port))
+        running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port), reset=reset)
     except OSError as error:
         raise click.ClickException(
             f"cannot listen on {host} ports {port}-{port + 2} ({error}); try --port"
         ) from None
     except (SettingsError, ImportRejected) as error:
         raise click.ClickException(str(error)) from None
+    if reset:
+        click.echo(f"Reset: {instance} starts from the sample data again.")
     click.echo(_banner(running))
     try:
         running.wait()

@@ -100,6 +100,22 @@ def demo_secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+# The instance's SQLite database and the journal files SQLite may leave beside it.
+DEMO_STATE_FILES = ("gateway.db", "gateway.db-journal", "gateway.db-wal", "gateway.db-shm")
+
+
+def reset_instance(instance_dir: Path) -> list[Path]:
+    """Wipe the demo's state so the next start imports the sample data into an empty
+    database: every change made while it ran (line states, remembered choices, audit,
+    registered clients) lives in that database. The secret key stays (a new one would
+    change nothing once the database is gone), and the IdP key is made anew at every
+    start anyway; the shared store is in-process and starts empty. Returns what it removed."""
+    removed = [instance_dir / name for name in DEMO_STATE_FILES if (instance_dir / name).exists()]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
 def build_demo_app(
     instance_dir: Path,
     *,
@@ -108,14 +124,18 @@ def build_demo_app(
     new_url: str,
     database_url: str | None = None,
     redis_url: str | None = None,
+    reset: bool = False,
 ) -> Flask:
     """The gateway with the development IdP: its own key, SQLite file and sample data.
 
     `database_url` and `redis_url` replace the instance's SQLite file and the
-    embedded store (the tests run the demo on their servers). Raises SettingsError
-    or ImportRejected when the instance cannot be prepared.
+    embedded store (the tests run the demo on their servers). `reset` first wipes the
+    instance's SQLite file (see reset_instance). Raises SettingsError or ImportRejected
+    when the instance cannot be prepared.
     """
     instance_dir.mkdir(parents=True, exist_ok=True)
+    if reset and database_url is None:
+        reset_instance(instance_dir)
     saml_dir = instance_dir / "saml"
     key = prepare_saml_dir(saml_dir, base_url)
     database_url = database_url or f"sqlite:///{instance_dir / 'gateway.db'}"
@@ -172,8 +192,10 @@ def start_demo(
     *,
     database_url: str | None = None,
     redis_url: str | None = None,
+    reset: bool = False,
 ) -> RunningDemo:
-    """Bind all three ports, build the apps (they need each other's URLs), then serve."""
+    """Bind all three ports, build the apps (they need each other's URLs), then serve;
+    with `reset`, from the sample data again (only once the ports are ours)."""
     servers: list[BaseWSGIServer] = []
     try:
         for port in (ports.gateway, ports.legacy, ports.new):
@@ -186,6 +208,7 @@ def start_demo(
             new_url=new_url,
             database_url=database_url,
             redis_url=redis_url,
+            reset=reset,
         )
         servers[0].app = gateway
         centers = license_center_apps(gateway, gateway_url, (legacy_url, new_url))

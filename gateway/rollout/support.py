@@ -8,8 +8,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, User
+from gateway.models import Account, AuditEvent, User
 from gateway.rollout.errors import InvalidChange, NotFound
+from gateway.rollout.service import Actor, audit, checked_reason
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
@@ -103,3 +104,23 @@ def trace_dict(person: PersonRoute) -> dict[str, object]:
         "down": list(decision.down),
         "lines": [t.as_dict() for t in decision.trace],
     }
+
+
+def clear_remembered_choice(
+    db: Session, email: str, *, reason: str | None, actor: Actor
+) -> AuditEvent:
+    """Support: forget a person's remembered license center, so their next sign-in is
+    routed afresh; audited with who cleared it, for whom, and what it was."""
+    text = checked_reason(reason)
+    user = db.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user {email.strip()[:320]!r}.")
+    if user.remembered_system is None:
+        raise InvalidChange(f"{user.email} has no remembered choice to clear.")
+    before = {"remembered_system": user.remembered_system}
+    user.remembered_system = None
+    target = f"user:{user.email} (account {user.account.account_number})"
+    event = audit(db, actor, "user.remembered_choice_cleared", target, before,
+                  {"remembered_system": None}, text)  # fmt: skip
+    db.commit()
+    return event

@@ -23,7 +23,7 @@ from gateway.rollout.chart import bar_chart
 from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.rollout.errors import InvalidChange, RolloutError
 from gateway.rollout.preview import Preview, preview_change
-from gateway.rollout.support import who_is_affected
+from gateway.rollout.support import clear_remembered_choice, who_is_affected
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
@@ -386,6 +386,15 @@ def who() -> ResponseReturnValue:
             now=utcnow(),
         )
     return render_template("rollout/who.html", query=query, people=people)
+
+
+@bp.post("/who/forget-choice")
+def forget_choice() -> ResponseReturnValue:
+    """Support: clear a person's remembered choice of license center (audited)."""
+    email, reason = request.form.get("email", ""), request.form.get("reason")
+    clear_remembered_choice(get_session(), email, reason=reason, actor=_actor())
+    flash(f"Remembered choice cleared: {email} is routed afresh at the next sign-in.", "info")
+    return redirect(url_for("rollout_console.who", q=request.form.get("q") or email))
 
 
 @bp.get("/audit")

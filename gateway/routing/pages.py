@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from gateway.routing.config import SystemStatus
 from gateway.routing.decision import EntitlementView, RouteDecision
 
 # Customers renew on quarterly cycles; two months gives them time to act.
@@ -111,3 +112,65 @@ def system_options(
         SystemOption(key, system_names.get(key, key), line_groups(decision.by_system[key], today))
         for key in decision.options
     )
+
+
+@dataclass(frozen=True)
+class DownSystem:
+    """A license center that is down, as a customer is told about it."""
+
+    name: str
+    # Plain words for what is wrong: "down for maintenance", "not answering".
+    state: str
+    # IT's message to customers about the outage; empty shows only `state`.
+    customer_message: str = ""
+
+
+@dataclass(frozen=True)
+class UnreachableLine:
+    """A product line the user cannot open right now, with its products."""
+
+    name: str
+    products: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DownNotice:
+    """The short notice before a hand-off while part of the user's products are down."""
+
+    destination: str
+    down: tuple[DownSystem, ...]
+    lines: tuple[UnreachableLine, ...]
+
+
+def down_system(status: SystemStatus) -> DownSystem:
+    """What customers read about a down system. IT's maintenance note is written for
+    IT and is not shown here; a customer-facing maintenance message, where the system
+    carries one, is passed on as `customer_message`."""
+    state = "down for maintenance" if status.maintenance else "not answering at the moment"
+    return DownSystem(status.name, state, customer_message_of(status))
+
+
+def customer_message_of(status: SystemStatus) -> str:
+    """The system's customer-facing maintenance message; "" when it has none.
+
+    The one place the notice reads it from: systems have no customer message yet, so
+    customers see the plain state only.
+    """
+    return ""
+
+
+def down_notice(
+    destination: SystemStatus,
+    down: Iterable[SystemStatus],
+    unreachable: Iterable[EntitlementView],
+) -> DownNotice:
+    """The notice naming the down systems and the unreachable lines and products."""
+    products: dict[tuple[str, str], set[str]] = {}
+    for entitlement in unreachable:
+        key = (entitlement.product_line_name, entitlement.product_line_code)
+        products.setdefault(key, set()).add(entitlement.product)
+    lines = tuple(
+        UnreachableLine(name, tuple(sorted(p for p in names if p)))
+        for (name, _), names in sorted(products.items())
+    )
+    return DownNotice(destination.name, tuple(down_system(s) for s in down), lines)

@@ -19,6 +19,7 @@ from gateway.routing.config import RoutingConfig, SystemStatus, current_routing_
 from gateway.routing.decision import (
     EntitlementView,
     LineState,
+    LineTrace,
     RouteDecision,
     UserView,
     decide,
@@ -224,6 +225,25 @@ def decide_for(
     )
 
 
+def unreachable_lines(decision: RouteDecision) -> tuple[LineTrace, ...]:
+    """The user's lines that only down systems serve: they cannot be opened anywhere
+    right now (a line another healthy system holds was moved there by the health gate)."""
+    down = frozenset(decision.down)
+    return tuple(entry for entry in decision.trace if entry.system in down)
+
+
+def unreachable_entitlements(
+    inputs: RouteInputs, decision: RouteDecision, settings: Settings, today: date
+) -> tuple[EntitlementView, ...]:
+    """The active entitlements of the unreachable lines: the products a notice names."""
+    codes = {entry.line_code for entry in unreachable_lines(decision)}
+    return tuple(
+        e
+        for e in inputs.entitlements
+        if e.product_line_code in codes and is_active(e, today, settings.entitlement_grace_days)
+    )
+
+
 def inactive_entitlements(
     inputs: RouteInputs, settings: Settings, today: date
 ) -> tuple[EntitlementView, ...]:
@@ -262,3 +282,29 @@ def remember_choice(db: Session, user: User, system_key: str) -> None:
     """Store the user's choice so their next sign-in goes straight there."""
     user.remembered_system = system_key
     db.commit()
+
+
+@dataclass(frozen=True)
+class RememberedChoice:
+    """The license center a user asked to always go to, as every page shows it."""
+
+    system: str
+    name: str
+
+
+def remembered_choice_of(db: Session, user: User) -> RememberedChoice | None:
+    """The user's remembered choice with the system's name, or None."""
+    key = user.remembered_system
+    if key is None:
+        return None
+    name = db.scalar(select(System.name).where(System.key == key))
+    return RememberedChoice(key, name or key)
+
+
+def forget_choice(db: Session, user: User) -> str | None:
+    """Forget the user's remembered choice (sign-in reads it afresh each time, so this
+    takes effect at once); returns the system it named."""
+    before = user.remembered_system
+    user.remembered_system = None
+    db.commit()
+    return before

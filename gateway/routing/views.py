@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -37,7 +38,13 @@ from gateway.routing.handoff import handoff_url
 from gateway.routing.service import RouteInputs
 from gateway.routing.targets import checked_target, origin
 from gateway.settings import current_settings
-from gateway.sso.session import SignedInUser, has_role, require_signed_in_user, require_user
+from gateway.sso.session import (
+    SignedInUser,
+    current_user,
+    has_role,
+    require_signed_in_user,
+    require_user,
+)
 from gateway.store import Store, get_store
 
 log = logging.getLogger(__name__)
@@ -48,6 +55,7 @@ T = TypeVar("T")
 ROUTING_PATHS = ("/", "/route")
 DEEP_LINK_SESSION_KEY = "routing_deep_link"
 PAGE_OF_KIND = {
+    "system": "routing.down_notice",
     "choice": "routing.choose",
     "none": "routing.no_entitlements",
     "no_access": "routing.no_access",
@@ -87,13 +95,16 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     _log_decision(decision, user)
     _count(metrics.count_decision, decision)
     session.pop(DEEP_LINK_SESSION_KEY, None)
-    if decision.kind in ("none", "no_access") and target is None and has_role("it"):
-        # Vendor IT staff hold no customer entitlements; their start page is the console.
+    if decision.kind in ("none", "no_access") and has_role("it"):
+        # Vendor IT staff hold no customer entitlements; their start page is the console,
+        # also when they asked for routing's own start page or a license center they
+        # cannot open (a page of ours they asked for was sent back above).
         return redirect(url_for("rollout_console.dashboard"))
-    if decision.kind == "system":
+    if decision.kind == "system" and not service.unreachable_lines(decision):
         return _hand_off(user, config.systems, decision.systems[0], deep_link)
-    if decision.kind == "choice" and deep_link is not None:
+    if decision.kind in ("system", "choice") and deep_link is not None:
         session[DEEP_LINK_SESSION_KEY] = deep_link.url
+    # A "system" decision here leaves some of the user's lines behind on a down system.
     return redirect(url_for(PAGE_OF_KIND[decision.kind]))
 
 
@@ -147,6 +158,75 @@ def choose_post() -> ResponseReturnValue:
     systems = current_routing_config(db).systems
     deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
     return _hand_off(SignedInUser.of(user), systems, chosen, deep_link)
+
+
+@bp.get("/notice")
+def down_notice() -> ResponseReturnValue:
+    """Before the hand-off: which of the user's products are unreachable right now."""
+    user = require_user()
+    db = get_session()
+    systems = current_routing_config(db).systems
+    inputs, decision = _notice_decision(db, user, systems, session.get(DEEP_LINK_SESSION_KEY))
+    unreachable = service.unreachable_entitlements(
+        inputs, decision, current_settings(), service.today_utc()
+    )
+    if decision.kind != "system" or not unreachable:
+        return redirect(url_for("routing.route"))
+    down = {entry.system for entry in service.unreachable_lines(decision)}
+    destination = _configured(systems, decision.systems[0], user.id)
+    notice = pages.down_notice(destination, (systems[k] for k in sorted(down)), unreachable)
+    page = make_response(render_template("routing/notice.html", notice=notice))
+    # The answer to the notice's form redirects to the destination's license center.
+    return allow_form_targets(page, [origin(destination.login_start)])
+
+
+@bp.post("/notice")
+def down_notice_continue() -> ResponseReturnValue:
+    """Go on to the license center routing chose, knowing what is unreachable."""
+    user = require_user()
+    db = get_session()
+    systems = current_routing_config(db).systems
+    deep_link = _deep_link(session.pop(DEEP_LINK_SESSION_KEY, None), systems)
+    _, decision = _notice_decision(db, user, systems, deep_link.url if deep_link else None)
+    if decision.kind != "system":
+        return redirect(url_for("routing.route"))
+    return _hand_off(SignedInUser.of(user), systems, decision.systems[0], deep_link)
+
+
+@bp.post("/forget-choice")
+def forget_choice() -> ResponseReturnValue:
+    """Forget the signed-in user's remembered license center, then show their page again."""
+    user = require_user()
+    back = _local_path(checked_target(request.form.get("back"))) or url_for("routing.choose")
+    forgotten = service.forget_choice(get_session(), user)
+    log.info(
+        "choice forgotten",
+        extra={
+            "event": "routing.choice_forgotten",
+            "system": forgotten,
+            "user_id": user.id,
+            "account_id": user.account_id,
+        },
+    )
+    return redirect(back)
+
+
+@bp.app_context_processor
+def _remembered_choice_banner() -> dict[str, Callable[[], service.RememberedChoice | None]]:
+    """Every page may show the signed-in user's remembered choice with a way to forget it."""
+    return {"remembered_choice": _remembered_choice}
+
+
+def _remembered_choice() -> service.RememberedChoice | None:
+    if not isinstance(session.get("user_id"), int):
+        return None  # anonymous pages read nothing
+    try:
+        user = current_user()
+        return service.remembered_choice_of(get_session(), user) if user else None
+    except SQLAlchemyError:
+        # The page being shown may be the "database unavailable" one: it must still render.
+        log.warning("remembered choice not shown", extra={"event": "routing.banner_skipped"})
+        return None
 
 
 @bp.get("/no-entitlements")
@@ -218,6 +298,15 @@ def _decision(
     return inputs, decision
 
 
+def _notice_decision(
+    db: Session, user: User, systems: Mapping[str, SystemStatus], deep_link_url: object
+) -> tuple[RouteInputs, RouteDecision]:
+    """The decision route_response made, from every entitlement: the remembered choice
+    and the deep link kept for the hand-off count, as they did there."""
+    deep_link = _deep_link(deep_link_url if isinstance(deep_link_url, str) else None, systems)
+    return _decision(db, user, deep_link.system if deep_link else None, user.remembered_system)
+
+
 def _summary_decision(
     db: Session, user: SignedInUser, config: RoutingConfig, deep_link_system: str | None
 ) -> RouteDecision:
@@ -259,13 +348,7 @@ def _hand_off(
     system_key: str,
     deep_link: DeepLink | None,
 ) -> WerkzeugResponse:
-    system = systems.get(system_key)
-    if system is None:
-        raise SystemNotConfigured(
-            "That license center is not set up here yet. Please contact support.",
-            system=system_key,
-            user_id=user.id,
-        )
+    system = _configured(systems, system_key, user.id)
     link = deep_link.url if deep_link and deep_link.system == system_key else system.entry_url
     url = handoff_url(
         system.login_start,
@@ -275,6 +358,18 @@ def _hand_off(
         issuer=current_settings().base_url if system.login_via_client else None,
     )
     return redirect(url)
+
+
+def _configured(systems: Mapping[str, SystemStatus], key: str, user_id: int) -> SystemStatus:
+    """The system a decision names, or SystemNotConfigured when it has no row here."""
+    system = systems.get(key)
+    if system is None:
+        raise SystemNotConfigured(
+            "That license center is not set up here yet. Please contact support.",
+            system=key,
+            user_id=user_id,
+        )
+    return system
 
 
 def _log_decision(decision: RouteDecision, user: SignedInUser) -> None:

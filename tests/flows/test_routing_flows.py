@@ -294,3 +294,111 @@ def test_a_cached_summary_serves_only_its_own_account(
     assert handoff(sign_in(https_client(app), idp))[0] == LEGACY_ENTRY
     reply = idp.sign_in(https_client(app), email="sam@other.example", account="OTHER-1")
     assert handoff(reply)[0] == NEW_ENTRY
+
+
+def it_sign_in(client: FlaskClient, idp: PortalIdP, next_target: str | None) -> TestResponse:
+    """A real signed SAML sign-in of vendor IT staff: no entitlements, no permissions."""
+    request_id = idp.start(client, next_target)
+    spec = idp.spec(email="it@vendor.example", account="ACME-1", in_response_to=request_id)
+    spec.attributes["groups"] = ["switchyard-it"]
+    return idp.post(client, idp.response_xml(spec))
+
+
+@pytest.mark.parametrize("next_target", [None, "/", "/route", "https://sso.test/"])
+def test_it_staff_land_in_the_console_not_on_no_access(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape, next_target: str | None
+) -> None:
+    """Opening the gateway's start page signs in with next=/: IT still lands on /it/."""
+    reply = it_sign_in(client, idp, next_target)
+    assert (reply.status_code, reply.location) == (302, "/it/")
+    assert client.get("/it/").status_code == 200
+
+
+def test_it_staff_with_a_deep_link_go_to_that_page(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape
+) -> None:
+    reply = it_sign_in(client, idp, "/it/audit")
+    assert (reply.status_code, reply.location) == (302, "/it/audit")
+    assert client.get("/it/audit").status_code == 200
+
+
+def test_it_staff_with_a_deep_link_into_a_license_center_they_cannot_use_land_in_the_console(
+    client: FlaskClient, idp: PortalIdP, acme: Account, world: Landscape
+) -> None:
+    reply = it_sign_in(client, idp, "https://new.licenses.test/orders/42")
+    assert (reply.status_code, reply.location) == (302, "/it/")
+
+
+def test_customer_signing_in_through_the_start_page_still_sees_no_access(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    factories.user(dbs, acme, email=EMAIL, permissions=("portal",))
+    assert sign_in(client, idp, next_target="/").location == "/no-access"
+
+
+def new_in_maintenance(app: Flask, dbs: Session) -> None:
+    from gateway.models.base import utcnow
+    from gateway.rollout import service as rollout
+
+    actor = rollout.Actor("it@vendor.example")
+    store = app.extensions["store"]
+    rollout.set_maintenance(dbs, store, "new", True, reason="db upgrade", actor=actor, now=utcnow())
+
+
+def test_while_new_is_down_the_customer_is_told_what_is_unreachable_then_goes_to_legacy(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    reply = sign_in(client, idp)
+    assert (reply.status_code, reply.location) == (302, "/notice")
+
+    page = client.get("/notice")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "New license center</strong> is down for maintenance" in html
+    assert "PLM suite" in html and "PLM Vault" in html and "PLM Viewer" in html
+    assert "CAD Server" not in html  # reachable, on legacy
+    assert "db upgrade" not in html  # IT's note is not for customers
+    assert "https://legacy.licenses.test" in page.headers["Content-Security-Policy"]
+
+    token = csrf_token(html)
+    reply = client.post(
+        "/notice", data={"csrf_token": token}, headers={"Referer": "https://sso.test/notice"}
+    )
+    entry, query = handoff(reply)
+    assert entry == LEGACY_ENTRY and query["login_hint"] == [EMAIL]
+
+
+def test_continuing_from_the_notice_needs_the_csrf_token(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    sign_in(client, idp)
+    reply = client.post("/notice", headers={"Referer": "https://sso.test/notice"})
+    assert reply.status_code == 400
+
+
+def test_notice_keeps_a_deep_link_for_the_hand_off(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs)
+    deep_link = "https://legacy.licenses.test/keys/7"
+    assert sign_in(client, idp, next_target=deep_link).location == "/notice"
+    token = csrf_token(client.get("/notice").get_data(as_text=True))
+    reply = client.post(
+        "/notice", data={"csrf_token": token}, headers={"Referer": "https://sso.test/notice"}
+    )
+    assert handoff(reply)[1]["target_link_uri"] == [deep_link]
+
+
+def test_no_notice_when_nothing_is_unreachable(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    new_in_maintenance(app, dbs)
+    assert handoff(sign_in(client, idp))[0] == LEGACY_ENTRY
+    assert client.get("/notice").location == "/route"

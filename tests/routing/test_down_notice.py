@@ -1,0 +1,113 @@
+"""Which of a customer's products are unreachable while a license center is down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from gateway.models import Account, User
+from gateway.models.base import utcnow
+from gateway.rollout import service as rollout
+from gateway.routing import pages, service
+from gateway.routing.config import RoutingConfig
+from gateway.routing.decision import RouteDecision
+from gateway.settings import Settings
+from gateway.sso.session import SignedInUser
+from gateway.store import get_store
+from tests import factories
+from tests.routing.factories_extra import Landscape, landscape
+
+ACTOR = rollout.Actor("it@vendor.example")
+
+
+def customer_on_both(dbs: Session) -> tuple[Landscape, Account, User]:
+    """CAD (legacy line) held by legacy; PLM (moved to new) held by new only."""
+    world = landscape(dbs)
+    acme = factories.account(dbs, "ACME-1", "Acme Corp")
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Server")
+    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Vault")
+    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Viewer")
+    return world, acme, factories.user(dbs, acme)
+
+
+def maintenance(app: Flask, dbs: Session, key: str) -> None:
+    rollout.set_maintenance(
+        dbs, get_store(app), key, True, reason="upgrade", actor=ACTOR, now=utcnow()
+    )
+
+
+def decide(inputs: service.RouteInputs, settings: Settings) -> RouteDecision:
+    return service.decide_for(
+        inputs, settings, today=date.today(), deep_link_system=None, remembered_system=None
+    )
+
+
+def test_a_line_only_the_down_system_holds_is_unreachable_with_its_products(
+    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
+    _, _, user = customer_on_both(dbs)
+    maintenance(app, dbs, "new")
+    inputs = service.load_inputs(dbs, user, config_now())
+    decision = decide(inputs, settings)
+
+    assert (decision.kind, decision.systems) == ("system", ("legacy",))
+    assert [(t.line_code, t.system) for t in service.unreachable_lines(decision)] == [
+        ("PLM", "new")
+    ]
+    unreachable = service.unreachable_entitlements(inputs, decision, settings, date.today())
+    assert sorted(e.product for e in unreachable) == ["PLM Vault", "PLM Viewer"]
+
+
+def test_the_sign_in_summary_finds_the_same_unreachable_lines(
+    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
+    _, _, user = customer_on_both(dbs)
+    maintenance(app, dbs, "legacy")
+    summary = service.load_route_summary(
+        dbs, SignedInUser.of(user), today=date.today(), grace_days=0, config=config_now()
+    )
+    decision = decide(summary, settings)
+    assert (decision.kind, decision.systems) == ("system", ("new",))
+    assert [t.line_code for t in service.unreachable_lines(decision)] == ["CAD"]
+
+
+def test_a_line_another_system_also_holds_is_not_unreachable(
+    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
+    world = landscape(dbs)
+    acme = factories.account(dbs)
+    factories.entitlement(dbs, acme, world.new_line, [world.legacy, world.new])
+    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    maintenance(app, dbs, "new")
+    decision = decide(service.load_inputs(dbs, factories.user(dbs, acme), config_now()), settings)
+    assert decision.systems == ("legacy",) and decision.down == ("new",)
+    assert service.unreachable_lines(decision) == ()
+
+
+def test_nothing_is_unreachable_while_every_system_is_up(
+    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
+    _, _, user = customer_on_both(dbs)
+    decision = decide(service.load_inputs(dbs, user, config_now()), settings)
+    assert decision.kind == "choice" and service.unreachable_lines(decision) == ()
+
+
+def test_the_notice_names_lines_and_products_and_never_its_maintenance_note(
+    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+) -> None:
+    _, _, user = customer_on_both(dbs)
+    maintenance(app, dbs, "new")
+    config = config_now()
+    inputs = service.load_inputs(dbs, user, config)
+    decision = decide(inputs, settings)
+    unreachable = service.unreachable_entitlements(inputs, decision, settings, date.today())
+
+    notice = pages.down_notice(config.systems["legacy"], [config.systems["new"]], unreachable)
+
+    assert notice.destination == "Legacy license center"
+    assert notice.lines == (pages.UnreachableLine("PLM suite", ("PLM Vault", "PLM Viewer")),)
+    assert notice.down == (pages.DownSystem("New license center", "down for maintenance"),)
+    assert "upgrade" not in repr(notice)
