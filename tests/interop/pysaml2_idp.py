@@ -32,8 +32,9 @@ with warnings.catch_warnings():
     from saml2.request import AuthnRequest
     from saml2.saml import NAMEID_FORMAT_UNSPECIFIED, NameID
     from saml2.server import Server
-    from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+    from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
+__all__ = ["DIGEST_SHA1", "SIG_RSA_SHA1", "ParsedRequest", "Pysaml2IdP", "encode"]
 IDP_ENTITY_ID = "https://portal.test/idp"
 IDP_SSO_URL = "https://portal.test/idp/sso"
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
@@ -145,22 +146,27 @@ class Pysaml2IdP:
         authn_instant: datetime | None = None,
         audience: str | None = None,
         in_response_to: str | None = None,
+        unsolicited: bool = False,
+        algorithms: tuple[str, str] = (SIG_RSA_SHA256, DIGEST_SHA256),
     ) -> str:
-        """A response pysaml2 builds and signs for `request` (with optional lies)."""
+        """A response pysaml2 builds and signs for `request` (with optional lies).
+
+        `unsolicited`: no InResponseTo at all, as an IdP-initiated sign-in sends.
+        """
         authn: dict[str, Any] = {"class_ref": PASSWORD_CONTEXT}
         if authn_instant is not None:
             authn["authn_instant"] = int(authn_instant.timestamp())
         response = self.server.create_authn_response(
             attributes,
-            in_response_to=in_response_to or request.id,
+            in_response_to=None if unsolicited else in_response_to or request.id,
             destination=request.acs_url,
             sp_entity_id=audience or request.issuer,
             name_id=NameID(format=NAMEID_FORMAT_UNSPECIFIED, text=subject),
             authn=authn,
             sign_assertion=sign_assertion,
             sign_response=sign_response,
-            sign_alg=SIG_RSA_SHA256,
-            digest_alg=DIGEST_SHA256,
+            sign_alg=algorithms[0],
+            digest_alg=algorithms[1],
         )
         return str(response)
 
