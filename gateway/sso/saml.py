@@ -3,7 +3,10 @@
 python3-saml does the XML signature work; everything SECURITY.md lists as a gap in
 it (replay, unsolicited responses, correlation stripping, loose Destination and
 Recipient, missing Audience or expiry, IssueInstant, comments in NameID, escaping
-exceptions) is closed here, before any value from the response is trusted.
+exceptions) is closed here, before any value from the response is trusted. So are
+two things a response alone cannot prove: that it is posted by the browser that
+started the sign-in (gateway.sso.binding), and that a forced (ForceAuthn) sign-in
+really authenticated the person again (AuthnInstant).
 """
 
 from __future__ import annotations
