@@ -88,9 +88,13 @@ class PortalIdP:
     def response_xml(self, spec: ResponseSpec, **signing: Any) -> str:
         return build_response(spec, self.key, **signing)
 
-    def start(self, client: FlaskClient, next_target: str | None = None) -> str:
+    def start(
+        self, client: FlaskClient, next_target: str | None = None, *, fresh: bool = False
+    ) -> str:
         """GET /saml/login and return the AuthnRequest ID it sent to the IdP."""
         query = {"next": next_target} if next_target else {}
+        if fresh:
+            query["fresh"] = "1"
         reply = client.get("/saml/login", query_string=query)
         assert reply.status_code == 302, reply.get_data(as_text=True)
         assert reply.location.startswith(IDP_SSO_URL)
