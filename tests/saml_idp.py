@@ -1,4 +1,11 @@
-"""A test identity provider: real keys, real signed SAML, driven against the real app."""
+"""The test identity provider: real keys, real signed SAML, driven against the real app.
+
+A normal sign-in (`PortalIdP.sign_in`) is answered by pysaml2, an independent IdP
+implementation (tests.interop.pysaml2_idp), from the AuthnRequest our HTTP-Redirect
+really carries. Attack tests build hostile XML with our own builder
+(gateway.devidp.saml_response) through `spec` and `response_xml`, because no honest
+IdP produces it; docs/saml.md lists which test relies on which.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +25,10 @@ from werkzeug.test import TestResponse
 
 from gateway.devidp.keys import SigningKey
 from gateway.devidp.saml_response import ResponseSpec, build_response, encode, saml_time
+from tests.interop.pysaml2_idp import IDP_ENTITY_ID, IDP_SSO_URL, ParsedRequest, Pysaml2IdP
 
-IDP_ENTITY_ID = "https://portal.test/idp"
-IDP_SSO_URL = "https://portal.test/idp/sso"
+__all__ = ["IDP_ENTITY_ID", "IDP_SSO_URL", "IDP_SLO_URL", "PortalIdP", "ParsedRequest"]
+OTHER_SP_BASE_URL = "https://other-sp.test"
 IDP_SLO_URL = "https://portal.test/idp/slo"
 
 
@@ -40,6 +48,7 @@ class PortalIdP:
     key: SigningKey
     base_url: str
     attributes: dict[str, str] = field(default_factory=dict)
+    _peers: dict[str, Pysaml2IdP] = field(default_factory=dict, repr=False)
 
     @property
     def acs_url(self) -> str:
@@ -79,9 +88,13 @@ class PortalIdP:
     def response_xml(self, spec: ResponseSpec, **signing: Any) -> str:
         return build_response(spec, self.key, **signing)
 
-    def start(self, client: FlaskClient, next_target: str | None = None) -> str:
+    def start(
+        self, client: FlaskClient, next_target: str | None = None, *, fresh: bool = False
+    ) -> str:
         """GET /saml/login and return the AuthnRequest ID it sent to the IdP."""
         query = {"next": next_target} if next_target else {}
+        if fresh:
+            query["fresh"] = "1"
         reply = client.get("/saml/login", query_string=query)
         assert reply.status_code == 302, reply.get_data(as_text=True)
         assert reply.location.startswith(IDP_SSO_URL)
@@ -93,6 +106,60 @@ class PortalIdP:
             form["RelayState"] = relay_state
         return client.post("/saml/acs", data=form)
 
+    def pysaml2(self, client: FlaskClient, *, want_signed_requests: bool = False) -> Pysaml2IdP:
+        """pysaml2 as the portal, trusting our metadata as the app serves it now.
+
+        It also knows a second SP (our metadata at another URL), so a test can have
+        it address a response to someone else.
+        """
+        metadata = client.get("/saml/metadata").get_data(as_text=True)
+        cache_key = f"{want_signed_requests}:{metadata}"
+        peer = self._peers.get(cache_key)
+        if peer is None:
+            other = metadata.replace(self.base_url, OTHER_SP_BASE_URL)
+            peer = Pysaml2IdP(
+                self.key, [metadata, other], want_signed_requests=want_signed_requests
+            )
+            self._peers[cache_key] = peer
+        return peer
+
+    def login_request(
+        self, client: FlaskClient, *, next_target: str | None = None, fresh: bool = False
+    ) -> ParsedRequest:
+        """GET /saml/login and let pysaml2 parse the AuthnRequest it redirects to."""
+        query: dict[str, str] = {"next": next_target} if next_target else {}
+        if fresh:
+            query["fresh"] = "1"
+        reply = client.get("/saml/login", query_string=query)
+        assert reply.status_code == 302, reply.get_data(as_text=True)
+        return self.pysaml2(client).parse_login_redirect(reply.location)
+
+    def pysaml2_response(
+        self,
+        client: FlaskClient,
+        request: ParsedRequest,
+        *,
+        email: str,
+        account: str,
+        subject: str | None = None,
+        first_name: str = "Test",
+        last_name: str = "User",
+        groups: tuple[str, ...] = (),
+        **options: Any,
+    ) -> str:
+        """pysaml2's signed answer to `request` with the attributes the gateway maps."""
+        attributes = {
+            "email": [email],
+            "firstName": [first_name],
+            "lastName": [last_name],
+            "accountId": [account],
+        }
+        if groups:
+            attributes["groups"] = list(groups)
+        return self.pysaml2(client).response_xml(
+            request, subject=subject or f"portal-{email}", attributes=attributes, **options
+        )
+
     def sign_in(
         self,
         client: FlaskClient,
@@ -100,12 +167,14 @@ class PortalIdP:
         email: str,
         account: str,
         next_target: str | None = None,
-        **overrides: Any,
+        fresh: bool = False,
+        **options: Any,
     ) -> TestResponse:
-        """The whole SP-initiated flow: login redirect, signed response, ACS."""
-        request_id = self.start(client, next_target)
-        spec = self.spec(email=email, account=account, in_response_to=request_id, **overrides)
-        return self.post(client, self.response_xml(spec))
+        """The whole SP-initiated flow answered by pysaml2: login redirect, pysaml2
+        parses our AuthnRequest and signs a response, the browser posts it to the ACS."""
+        request = self.login_request(client, next_target=next_target, fresh=fresh)
+        xml = self.pysaml2_response(client, request, email=email, account=account, **options)
+        return self.post(client, xml)
 
 
 def deflate_encode(xml: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -135,6 +136,8 @@ def saml_settings_dict(saml_dir: Path, endpoints: SamlEndpoints) -> dict[str, An
             "paste the community portal's signing certificate there"
         )
     sp = dict(settings.get("sp") or {})
+    if isinstance(sp.get("attributeConsumingService"), dict):
+        sp["attributeConsumingService"] = xml_escaped_service(sp["attributeConsumingService"])
     sp["entityId"] = endpoints.entity_id
     sp["assertionConsumerService"] = {
         "url": endpoints.acs_url,
@@ -149,11 +152,61 @@ def saml_settings_dict(saml_dir: Path, endpoints: SamlEndpoints) -> dict[str, An
     if sp_cert and sp_key:
         sp["x509cert"], sp["privateKey"] = sp_cert, sp_key
     security = {**(settings.get("security") or {}), **FORCED_SECURITY}
+    settings = {**settings, **xml_escaped_texts(settings)}
     has_sp_key = bool(sp.get("privateKey"))
     security.setdefault("authnRequestsSigned", has_sp_key)
     security["logoutRequestSigned"] = has_sp_key
     security["logoutResponseSigned"] = has_sp_key
     return {**settings, "strict": True, "debug": False, "sp": sp, "security": security}
+
+
+# python3-saml pastes these operator-written strings into its XML templates with
+# "%s" (metadata text, and the AuthnRequest's ProviderName="..." attribute) and
+# escapes none of them: "Product & License Center" made both documents ill-formed.
+TEMPLATED_TEXTS = {
+    "organization": ("name", "displayname", "url"),
+    "contactPerson": ("givenName", "emailAddress"),
+}
+XML_ATTRIBUTE_ENTITIES = {'"': "&quot;", "'": "&apos;"}
+
+
+def xml_escaped(value: Any) -> Any:
+    """`value` escaped once for XML text and for a quoted attribute; non-strings as they are."""
+    return escape(value, XML_ATTRIBUTE_ENTITIES) if isinstance(value, str) else value
+
+
+def xml_escaped_texts(settings: dict[str, Any]) -> dict[str, Any]:
+    """The organisation and contact sections with every templated string escaped.
+
+    Done once, here, on the raw settings: python3-saml uses these sections only to
+    build XML, so the parsed documents read exactly what the operator wrote.
+    """
+    escaped: dict[str, Any] = {}
+    for section, fields in TEMPLATED_TEXTS.items():
+        entries = settings.get(section)
+        if not isinstance(entries, dict):
+            continue
+        escaped[section] = {
+            key: {f: xml_escaped(v) if f in fields else v for f, v in entry.items()}
+            if isinstance(entry, dict)
+            else entry
+            for key, entry in entries.items()
+        }
+    return escaped
+
+
+def xml_escaped_service(service: dict[str, Any]) -> dict[str, Any]:
+    """The metadata's AttributeConsumingService, templated the same way: escaped once."""
+    escaped = {key: xml_escaped(value) for key, value in service.items()}
+    escaped["requestedAttributes"] = [
+        {
+            key: [xml_escaped(v) for v in value] if isinstance(value, list) else xml_escaped(value)
+            for key, value in attribute.items()
+        }
+        for attribute in service.get("requestedAttributes") or []
+        if isinstance(attribute, dict)
+    ]
+    return escaped
 
 
 def load_saml_config(saml_dir: Path, base_url: str) -> SamlConfig:

@@ -3,7 +3,10 @@
 python3-saml does the XML signature work; everything SECURITY.md lists as a gap in
 it (replay, unsolicited responses, correlation stripping, loose Destination and
 Recipient, missing Audience or expiry, IssueInstant, comments in NameID, escaping
-exceptions) is closed here, before any value from the response is trusted.
+exceptions) is closed here, before any value from the response is trusted. So are
+two things a response alone cannot prove: that it is posted by the browser that
+started the sign-in (gateway.sso.binding), and that a forced (ForceAuthn) sign-in
+really authenticated the person again (AuthnInstant).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
@@ -24,10 +28,11 @@ from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from gateway.sso.binding import binding_digest, check_same_browser
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlReplay, SamlResponseRejected
 from gateway.sso.identity import Identity
-from gateway.store import Store, set_each_once, set_once, take
+from gateway.store import Store, StoreUnavailable, set_each_once, set_once, take
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +43,45 @@ MAX_RESPONSE_BYTES = 256 * 1024
 NS = {"samlp": Saml.NS_SAMLP, "saml": Saml.NS_SAML}
 
 
+class SamlStaleAuthentication(SamlResponseRejected):
+    """We asked for a fresh authentication (ForceAuthn) and the IdP reused an old one."""
+
+    event = "saml.stale_authentication"
+
+
 @dataclass(frozen=True)
 class AcceptedResponse:
-    """A validated response: who signed in, and where they meant to go."""
+    """A validated response: who signed in, when they authenticated, where they go."""
 
     identity: Identity
     target: str | None
     relay_state: str | None
     solicited: bool
+    auth_time: int  # the assertion's AuthnInstant, epoch seconds, never after now
 
 
-def start_login(config: SamlConfig, store: Store, target: str | None) -> str:
-    """The IdP URL carrying a fresh AuthnRequest; remembers its ID server-side.
+def start_login(
+    config: SamlConfig, store: Store, target: str | None, *, binding: str, fresh: bool = False
+) -> str:
+    """The IdP URL carrying a new AuthnRequest; remembers it server-side.
 
-    The pending ID is keyed by itself, not by a cookie, because the ACS receives a
-    cross-site POST that a SameSite=Lax cookie does not accompany.
+    The pending request is keyed by its ID and bound to the browser that started it
+    (the digest of its binding cookie), so a response only signs in that browser.
+    `fresh` asks the IdP to authenticate the person again (ForceAuthn).
     """
     auth = OneLogin_Saml2_Auth(
         config.endpoints.request_data("/saml/login"), old_settings=config.login
     )
-    url: str = auth.login(return_to=config.endpoints.acs_url)
+    url: str = auth.login(return_to=config.endpoints.acs_url, force_authn=fresh)
     request_id = auth.get_last_request_id()
-    pending = json.dumps({"target": target})
+    pending = json.dumps(
+        {
+            "target": target,
+            "binding": binding_digest(binding),
+            "forced": fresh,
+            "requested_at": int(datetime.now(UTC).timestamp()),
+        }
+    )
     set_once(store, PENDING_PREFIX + request_id, pending, int(PENDING_TTL.total_seconds()))
     return url
 
@@ -92,9 +114,14 @@ def accept_response(
     attribute_map: dict[str, str],
     idp_initiated: bool,
     clock_skew: timedelta,
+    browser_binding: str | None,
     now: datetime | None = None,
 ) -> AcceptedResponse:
-    """Validate a POSTed SAMLResponse completely, then consume its one-time state."""
+    """Validate a POSTed SAMLResponse completely, then consume its one-time state.
+
+    Nothing is consumed for a response posted by the wrong browser: the browser that
+    started the sign-in can still finish it.
+    """
     now = now or datetime.now(UTC)
     xml = decode_response(form.get("SAMLResponse", ""))
     document = _parse(xml)
@@ -109,6 +136,9 @@ def accept_response(
     except OneLogin_Saml2_ValidationError as error:  # e.g. duplicated attribute names
         raise SamlResponseRejected(f"The sign-in response failed validation: {error}") from None
     expires = _assertion_expiry(document, now)
+    authn_instant = _authn_instant(document)
+    if request_id is not None:
+        _check_pending(store, request_id, browser_binding, authn_instant, clock_skew)
 
     # Replay: each response and assertion ID is accepted once, across every worker.
     ttl = int((expires - now).total_seconds() + clock_skew.total_seconds()) + 1
@@ -120,15 +150,61 @@ def accept_response(
 
     target = None
     if request_id is not None:
-        pending = take(store, PENDING_PREFIX + request_id)
-        if pending is None:
+        taken = take(store, PENDING_PREFIX + request_id)
+        if taken is None:
             raise SamlResponseRejected(
                 "This sign-in response does not answer a sign-in we started "
                 "(or it was already used).",
                 in_response_to=request_id,
             )
-        target = json.loads(pending)["target"]
-    return AcceptedResponse(identity, target, form.get("RelayState"), request_id is not None)
+        target = json.loads(taken)["target"]
+    auth_time = int(min(authn_instant, now).timestamp())
+    return AcceptedResponse(
+        identity, target, form.get("RelayState"), request_id is not None, auth_time
+    )
+
+
+def _check_pending(
+    store: Store, request_id: str, binding: str | None, authn_instant: datetime, skew: timedelta
+) -> None:
+    """The browser and freshness checks, before anything is consumed. A request we do
+    not know (or that was used) is refused later, after the replay check names it."""
+    pending = _peek(store, PENDING_PREFIX + request_id)
+    if pending is not None:
+        check_same_browser(pending, binding, request_id)
+        _check_fresh(pending, authn_instant, skew)
+
+
+def _peek(store: Store, key: str) -> dict[str, Any] | None:
+    try:
+        value = store.get(key)
+    except redis.RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    loaded: dict[str, Any] | None = json.loads(value) if value is not None else None
+    return loaded
+
+
+def _check_fresh(pending: dict[str, Any], authn_instant: datetime, skew: timedelta) -> None:
+    """A forced (ForceAuthn) request must be answered by an authentication made after it."""
+    requested = datetime.fromtimestamp(pending.get("requested_at", 0), UTC)
+    if pending.get("forced") and authn_instant + skew < requested:
+        raise SamlStaleAuthentication(
+            "We asked the portal to confirm it is you by signing in again, but it "
+            "answered with an earlier sign-in. Please try again.",
+            authn_instant=authn_instant.isoformat(),
+        )
+
+
+def _authn_instant(document: Any) -> datetime:
+    """When the IdP authenticated the person: the signed assertion's AuthnStatement."""
+    values = document.xpath(
+        "/samlp:Response/saml:Assertion/saml:AuthnStatement/@AuthnInstant", namespaces=NS
+    )
+    if len(values) != 1:
+        raise SamlResponseRejected(
+            "The assertion must say once when you authenticated (AuthnStatement AuthnInstant)."
+        )
+    return _time(values[0])
 
 
 def _parse(xml: bytes) -> Any:

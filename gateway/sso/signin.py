@@ -183,8 +183,17 @@ def roles_of(identity: Identity, it_group: str) -> list[str]:
     return ["it"] if it_group in identity.groups else []
 
 
-def start_session(user: SignedInUser, identity: Identity, roles: list[str] | None = None) -> None:
-    """Replace whatever session the browser had with a new one (new id) for `user`."""
+def start_session(
+    user: SignedInUser,
+    identity: Identity,
+    roles: list[str] | None = None,
+    *,
+    auth_time: int | None = None,
+) -> None:
+    """Replace whatever session the browser had with a new one (new id) for `user`.
+
+    `auth_time` is when the IdP authenticated the person (SAML's AuthnInstant), which
+    the provider reports as the id_token's auth_time; without it, now."""
     session.clear()
     session["user_id"] = user.id
     session["roles"] = roles or []
@@ -195,7 +204,7 @@ def start_session(user: SignedInUser, identity: Identity, roles: list[str] | Non
     session["signed_in_at"] = datetime.now(UTC).isoformat()
     # For the OpenID Connect provider: when the user authenticated, and a session id
     # relying parties can name in logout (never the cookie value itself).
-    session["auth_time"] = int(time.time())
+    session["auth_time"] = min(auth_time, int(time.time())) if auth_time else int(time.time())
     session["sid"] = secrets.token_urlsafe(16)
     # After filling it: Flask-Session only regenerates a non-empty session.
     current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]

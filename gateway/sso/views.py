@@ -7,7 +7,16 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from gateway.db import get_session
 from gateway.extensions import csrf, limiter
@@ -16,7 +25,9 @@ from gateway.routing.views import route_response
 from gateway.settings import current_settings
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
+from gateway.sso.binding import BINDING_COOKIE, binding_cookie_options, browser_binding
 from gateway.sso.config import current_saml
+from gateway.sso.errors import SignInError
 from gateway.sso.identity import Identity
 from gateway.sso.oidc import current_oidc
 from gateway.sso.session import end_session
@@ -37,22 +48,45 @@ def metadata() -> Response:
     return Response(xml, mimetype="application/samlmetadata+xml")
 
 
+def _fresh() -> bool:
+    """`fresh=1`: the caller (e.g. the provider's prompt=login) wants a new authentication."""
+    value = request.args.get("fresh", "0")
+    if value not in ("0", "1"):
+        raise SignInError("The sign-in link is malformed: fresh must be 1 or 0.", fresh=value)
+    return value == "1"
+
+
 @bp.get("/login")
 @limiter.limit(_signin_limit)
 def login() -> Any:
-    """Sign in with the configured method (GATEWAY_LOGIN_METHOD); `next` is where to go."""
+    """Sign in with the configured method (GATEWAY_LOGIN_METHOD); `next` is where to go,
+    `fresh=1` asks the portal to authenticate the person again."""
     target = checked_target(request.args.get("next"))
+    fresh = _fresh()
     if current_app.extensions["login_method"] == "oidc":
+        if fresh:  # the upstream OIDC sign-in takes the same flag
+            return redirect(url_for("sso.oidc_login", next=target, fresh="1"))
         return redirect(current_oidc().start_login(target))
-    return redirect(saml.start_login(current_saml(), get_store(), target))
+    return _saml_sign_in(target, fresh)
 
 
 @bp.get("/saml/login")
 @limiter.limit(_signin_limit)
 def saml_login() -> Any:
-    """SP-initiated SAML sign-in, whatever /login uses: `next` is where to go afterwards."""
-    target = checked_target(request.args.get("next"))
-    return redirect(saml.start_login(current_saml(), get_store(), target))
+    """SP-initiated SAML sign-in, whatever /login uses: `next` is where to go afterwards,
+    `fresh=1` sends ForceAuthn."""
+    return _saml_sign_in(checked_target(request.args.get("next")), _fresh())
+
+
+def _saml_sign_in(target: str | None, fresh: bool) -> Any:
+    """Redirect to the IdP, binding the sign-in to this browser with a cookie."""
+    config = current_saml()
+    binding = browser_binding(request.cookies.get(BINDING_COOKIE))
+    url = saml.start_login(config, get_store(), target, binding=binding, fresh=fresh)
+    response = redirect(url)
+    options = binding_cookie_options(config.endpoints, saml.PENDING_TTL)
+    response.set_cookie(BINDING_COOKIE, binding, **options)
+    return response
 
 
 @bp.get("/sso/oidc/login")
@@ -76,11 +110,19 @@ def oidc_callback() -> Any:
     return response
 
 
-def signed_in(identity: Identity, target: str | None, *, method: str, **context: Any) -> Any:
-    """Upsert the user, start a fresh session and route them, whatever the protocol."""
+def signed_in(
+    identity: Identity,
+    target: str | None,
+    *,
+    method: str,
+    auth_time: int | None = None,
+    **context: Any,
+) -> Any:
+    """Upsert the user, start a fresh session and route them, whatever the protocol.
+    `auth_time`: when the person authenticated at the portal, if it said."""
     settings = current_settings()
     user = upsert_user(get_session(), identity, settings.jit_permission_set)
-    start_session(user, identity, roles_of(identity, settings.it_group))
+    start_session(user, identity, roles_of(identity, settings.it_group), auth_time=auth_time)
     log.info(
         "signed in",
         extra={
@@ -106,11 +148,18 @@ def acs() -> Any:
         attribute_map=settings.saml_attribute_map,
         idp_initiated=settings.saml_idp_initiated,
         clock_skew=timedelta(seconds=settings.saml_clock_skew_seconds),
+        browser_binding=request.cookies.get(BINDING_COOKIE),
     )
     target = accepted.target
     if not accepted.solicited:
         target = checked_target(accepted.relay_state)
-    return signed_in(accepted.identity, target, method="saml", solicited=accepted.solicited)
+    return signed_in(
+        accepted.identity,
+        target,
+        method="saml",
+        auth_time=accepted.auth_time,
+        solicited=accepted.solicited,
+    )
 
 
 @bp.route("/saml/sls", methods=["GET", "POST"])

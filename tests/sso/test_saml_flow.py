@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Account, User
+from gateway.sso.binding import BINDING_COOKIE
 from tests import factories
 from tests.conftest import https_client
 from tests.saml_idp import PortalIdP
@@ -99,13 +100,17 @@ def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
     assert attacker.get("/api/v1/me").status_code == 401
 
 
-def test_acs_works_without_any_cookie_from_the_login_step(
+def test_acs_needs_only_the_binding_cookie_from_the_login_step(
     app: Flask, idp: PortalIdP, account: Account
 ) -> None:
-    # The IdP's POST is cross-site, so the browser sends no SameSite=Lax cookie with
-    # it: the pending request is found by its ID alone.
+    # The IdP's POST is cross-site, so the browser sends no SameSite=Lax cookie (the
+    # session) with it: only the SameSite=None binding cookie travels.
     starter, finisher = https_client(app), https_client(app)
     request_id = idp.start(starter)
+    binding = starter.get_cookie(BINDING_COOKIE, domain="sso.test")
+    assert binding is not None
+    finisher.set_cookie(BINDING_COOKIE, binding.value, domain="sso.test")
+    assert session_cookie(finisher) is None
     spec = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
     assert idp.post(finisher, idp.response_xml(spec)).status_code == 302
     assert finisher.get("/api/v1/me").status_code == 200

@@ -8,6 +8,7 @@ from flask import Flask
 
 from gateway.models import Account
 from gateway.settings import Settings
+from gateway.sso.binding import BINDING_COOKIE
 from tests.conftest import _reset, make_app
 from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP
@@ -28,8 +29,13 @@ def second_instance(settings: Settings, app: Flask) -> Flask:
 def test_signin_started_on_one_instance_completes_on_the_other(
     app: Flask, second_instance: Flask, idp: PortalIdP, account: Account
 ) -> None:
-    request_id = idp.start(app.test_client())
+    started = app.test_client()
+    request_id = idp.start(started)
+    # The same browser: its cookies (the sign-in's binding cookie) go to either instance.
+    binding = started.get_cookie(BINDING_COOKIE, domain="sso.test")
+    assert binding is not None
     browser = second_instance.test_client()
+    browser.set_cookie(BINDING_COOKIE, binding.value, domain="sso.test")
     spec = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=request_id)
     assert idp.post(browser, idp.response_xml(spec)).status_code == 302
     assert browser.get("/api/v1/me").status_code == 200
