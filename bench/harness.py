@@ -179,6 +179,9 @@ def gateway_env(bench: Bench, port: int, **extra: str) -> dict[str, str]:
             "GATEWAY_SECRET_KEY": SECRET,
             # The limiter still counts every sign-in in Redis; it just never refuses one.
             "GATEWAY_SIGNIN_RATE_LIMIT": "100000000/minute",
+            # Likewise the token endpoint's limits: the load comes from one address.
+            "GATEWAY_OIDC_TOKEN_RATE_LIMIT_PER_CLIENT": "100000000/minute",
+            "GATEWAY_OIDC_TOKEN_RATE_LIMIT_PER_ADDRESS": "100000000/minute",
             "GATEWAY_HEALTH_CHECK_ENABLED": "false",
             # A recycled worker (every GATEWAY_MAX_REQUESTS) leaves a one-worker server
             # with nobody answering while its replacement boots: 60-100 ms stalls that
