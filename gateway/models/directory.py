@@ -119,6 +119,8 @@ class System(Timestamped, Base):
     # IT's "down for maintenance" switch: no one is sent here while it is on.
     maintenance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     maintenance_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What customers read while it is down for maintenance; the note is IT's reason.
+    customer_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Entitlement(Timestamped, Base):

@@ -11,7 +11,9 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Mount the console and the API, count failures, and start the background work
     (scheduler, health probes) when the settings ask for it."""
     from gateway.extensions import csrf
-    from gateway.rollout import api, metrics, views
+
+    # The *_systems modules add their routes to the console's and the API's blueprints.
+    from gateway.rollout import api, api_systems, metrics, views, views_systems  # noqa: F401
 
     metrics.init_app(app)
     app.register_blueprint(views.bp)

@@ -9,6 +9,8 @@ the CLI and the scheduler share these functions and tests call them without HTTP
 
 Pilot and override changes write exactly their proposal (gateway.rollout.proposals), the
 LineConfig a preview routes with; `revision` refuses one whose preview is out of date.
+A change that sends accounts from new back to legacy is refused unless `back_to_legacy`
+confirms it (gateway.rollout.guard); a rollback is exempt, being that by name.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from sqlalchemy.orm import Session
 from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine, System
 from gateway.models.directory import PRODUCT_LINE_STATES
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
+from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.rollout.proposals import (
     account,
     check_revision,
     override_proposal,
     pilot_proposal,
     removal_proposal,
+    state_proposal,
 )
 from gateway.routing.config import bump_version, load_line_config
 from gateway.store import Store
 
 MAX_REASON = 2000
+MAX_CUSTOMER_MESSAGE = 500
 CENT = Decimal("0.01")
 
 
@@ -152,6 +157,7 @@ def change_state(
     now: datetime,
     expected: LineSetting | None = None,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Move a line to `state` (and percent); `expected` (its state and percent) or
     `revision` (its whole settings) refuses it if the line changed since the preview."""
@@ -164,7 +170,10 @@ def change_state(
             "Preview again.",
             code=code,
         )
-    check_revision(load_line_config(db, line), revision)
+    current = load_line_config(db, line)
+    check_revision(current, revision)
+    proposed = state_proposal(current, setting.state, setting.percent)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     event = apply_setting(db, line, setting, reason=text, actor=actor, now=now)
     commit_and_announce(db, store)
     return event
@@ -201,12 +210,14 @@ def set_pilot_accounts(
     actor: Actor,
     now: datetime,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Name accounts for (or take them off) a line's pilot."""
     line, text = product_line(db, code), checked_reason(reason)
     current = load_line_config(db, line)
     proposed = pilot_proposal(db, current, add=add, remove=remove)
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     for number in sorted(proposed.pilot_accounts - current.pilot_accounts):
         db.add(
             PilotAccount(
@@ -258,6 +269,7 @@ def set_override(
     now: datetime,
     expires_at: datetime | None = None,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Force one account's line to `system` (until `expires_at`, if given)."""
     line, text = product_line(db, code), checked_reason(reason)
@@ -266,6 +278,7 @@ def set_override(
         db, current, account_number, system, reason=text, now=now, expires_at=expires_at
     )
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     row = account(db, account_number)
     existing = _override(db, line.id, row.id)
     before = _override_dict(existing)
@@ -298,12 +311,14 @@ def remove_override(
     actor: Actor,
     now: datetime,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Take one account's override off the line: it follows the line's state again."""
     line, text = product_line(db, code), checked_reason(reason)
     current = load_line_config(db, line)
-    removal_proposal(db, current, account_number)
+    proposed = removal_proposal(db, current, account_number)
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     row = account(db, account_number)
     existing = _override(db, line.id, row.id)
     assert existing is not None  # removal_proposal refused an account without one
@@ -336,6 +351,11 @@ def _override_dict(row: AccountOverride | None) -> dict[str, Any] | None:
     return {"system": row.system, "reason": row.reason, "expires_at": expires}
 
 
+def customer_text(message: str | None) -> str:
+    """The customer message as stored: trimmed and capped, like a reason."""
+    return (message or "").strip()[:MAX_CUSTOMER_MESSAGE]
+
+
 def set_maintenance(
     db: Session,
     store: Store,
@@ -345,23 +365,36 @@ def set_maintenance(
     reason: str | None,
     actor: Actor,
     now: datetime,
+    customer_message: str | None = None,
+    expected: bool | None = None,
 ) -> AuditEvent:
-    """IT's "down for maintenance" switch: while on, no one is sent to the system."""
+    """IT's "down for maintenance" switch: while on, no one is sent to the system.
+
+    `reason` is IT's (console and audit log); `customer_message` is what the status page
+    shows. `expected` (the switch as previewed) refuses a confirmation gone stale."""
     system = db.scalar(select(System).where(System.key == system_key))
     if system is None:
-        raise NotFound(f"There is no system {system_key!r}.")
+        raise NotFound(f"There is no system {system_key!r}.", system=system_key[:64])
     text = checked_reason(reason)
-    before = {"maintenance": system.maintenance, "note": system.maintenance_note}
-    system.maintenance, system.maintenance_note = down, text if down else ""
+    if expected is not None and system.maintenance != expected:
+        raise ConflictingChange(
+            f"Maintenance of {system_key} changed since your preview. Preview again."
+        )
+    before = _notice(system)
+    system.maintenance = down
+    system.maintenance_note = text if down else ""
+    system.customer_message = customer_text(customer_message) if down else ""
     system.updated_at = now
     event = audit(
-        db,
-        actor,
-        "system.maintenance",
-        f"system:{system_key}",
-        before,
-        {"maintenance": down, "note": system.maintenance_note},
-        text,
+        db, actor, "system.maintenance", f"system:{system_key}", before, _notice(system), text
     )
     commit_and_announce(db, store)
     return event
+
+
+def _notice(system: System) -> dict[str, object]:
+    return {
+        "maintenance": system.maintenance,
+        "note": system.maintenance_note,
+        "customer_message": system.customer_message,
+    }
