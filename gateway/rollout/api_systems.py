@@ -8,12 +8,11 @@ from flask.typing import ResponseReturnValue
 
 from gateway.db import get_session
 from gateway.models.base import utcnow
-from gateway.rollout import service
 from gateway.rollout.access import api_caller
 from gateway.rollout.api import _actor, _body, bp
 from gateway.rollout.api_json import event_json
 from gateway.rollout.errors import InvalidChange
-from gateway.rollout.maintenance import preview_maintenance
+from gateway.rollout.maintenance import preview_maintenance, set_maintenance
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
@@ -56,7 +55,7 @@ def maintenance(key: str) -> ResponseReturnValue:
     message = body.get("customer_message")
     if message is not None and not isinstance(message, str):
         raise InvalidChange("customer_message: text shown to customers")
-    event = service.set_maintenance(
+    event = set_maintenance(
         get_session(),
         get_store(),
         key,

@@ -34,8 +34,7 @@ def maintenance(
     """Preview, confirm, then mark system KEY down for maintenance (on) or back (off).
 
     --reason stays with IT (audit log, console); --message is what customers read."""
-    from gateway.rollout.maintenance import preview_maintenance
-    from gateway.rollout.service import set_maintenance
+    from gateway.rollout.maintenance import preview_maintenance, set_maintenance
     from gateway.routing.config import load_routing_config
 
     with _context() as (app, db):

@@ -19,11 +19,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.rollout.errors import NotFound
+from gateway.models import AuditEvent, System
+from gateway.rollout.audit_trail import Actor, audit, checked_reason, commit_and_announce
+from gateway.rollout.errors import ConflictingChange, NotFound
 from gateway.rollout.preview import LISTED, AccountLines, account_trace, load_accounts
 from gateway.routing.config import RoutingConfig
+from gateway.store import Store
+
+MAX_CUSTOMER_MESSAGE = 500
 
 
 @dataclass
@@ -141,3 +147,52 @@ def preview_maintenance(
         len(accounts),
         elapsed,
     )
+
+
+def customer_text(message: str | None) -> str:
+    """The customer message as stored: trimmed and capped, like a reason."""
+    return (message or "").strip()[:MAX_CUSTOMER_MESSAGE]
+
+
+def set_maintenance(
+    db: Session,
+    store: Store,
+    system_key: str,
+    down: bool,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+    customer_message: str | None = None,
+    expected: bool | None = None,
+) -> AuditEvent:
+    """IT's "down for maintenance" switch: while on, no one is sent to the system.
+
+    `reason` is IT's (console and audit log); `customer_message` is what the status page
+    shows. `expected` (the switch as previewed) refuses a confirmation gone stale."""
+    system = db.scalar(select(System).where(System.key == system_key))
+    if system is None:
+        raise NotFound(f"There is no system {system_key!r}.", system=system_key[:64])
+    text = checked_reason(reason)
+    if expected is not None and system.maintenance != expected:
+        raise ConflictingChange(
+            f"Maintenance of {system_key} changed since your preview. Preview again."
+        )
+    before = _notice(system)
+    system.maintenance = down
+    system.maintenance_note = text if down else ""
+    system.customer_message = customer_text(customer_message) if down else ""
+    system.updated_at = now
+    event = audit(
+        db, actor, "system.maintenance", f"system:{system_key}", before, _notice(system), text
+    )
+    commit_and_announce(db, store)
+    return event
+
+
+def _notice(system: System) -> dict[str, object]:
+    return {
+        "maintenance": system.maintenance,
+        "note": system.maintenance_note,
+        "customer_message": system.customer_message,
+    }

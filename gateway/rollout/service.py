@@ -23,10 +23,17 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine, System
-from gateway.models.directory import PRODUCT_LINE_STATES
-from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
+from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine
+from gateway.models.directory import PRODUCT_LINE_CODE, PRODUCT_LINE_CODE_RULE, PRODUCT_LINE_STATES
+from gateway.rollout.audit_trail import Actor as Actor
+from gateway.rollout.audit_trail import audit as audit
+from gateway.rollout.audit_trail import checked_reason as checked_reason
+from gateway.rollout.audit_trail import commit_and_announce as commit_and_announce
+from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
+
+# The maintenance switch lives with its preview; re-exported for callers of the service.
+from gateway.rollout.maintenance import set_maintenance as set_maintenance
 from gateway.rollout.proposals import (
     account,
     check_revision,
@@ -35,20 +42,10 @@ from gateway.rollout.proposals import (
     removal_proposal,
     state_proposal,
 )
-from gateway.routing.config import bump_version, load_line_config
+from gateway.routing.config import load_line_config
 from gateway.store import Store
 
-MAX_REASON = 2000
-MAX_CUSTOMER_MESSAGE = 500
 CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change, as the audit trail names them."""
-
-    name: str
-    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,14 +83,12 @@ def target_setting(line: ProductLine, state: str, percent: object | None) -> Lin
     return LineSetting(state, parse_percent(percent))
 
 
-def checked_reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise ReasonRequired("Every change needs a reason; it goes into the audit log.")
-    return text[:MAX_REASON]
-
-
 def product_line(db: Session, code: str) -> ProductLine:
+    """The line with this code; a malformed code is InvalidChange, an unknown one NotFound."""
+    if not PRODUCT_LINE_CODE.fullmatch(code):
+        raise InvalidChange(
+            f"{code[:64]!r} is no product-line code: use {PRODUCT_LINE_CODE_RULE}.", code=code[:64]
+        )
     line = db.scalar(select(ProductLine).where(ProductLine.code == code))
     if line is None:
         raise NotFound(f"There is no product line {code!r}.", code=code[:64])
@@ -102,29 +97,6 @@ def product_line(db: Session, code: str) -> ProductLine:
 
 def setting_of(line: ProductLine) -> LineSetting:
     return LineSetting(line.state, Decimal(line.rollout_percent).quantize(CENT))
-
-
-def audit(
-    db: Session, actor: Actor, action: str, target: str, before: Any, after: Any, reason: str
-) -> AuditEvent:
-    """Add the audit row to the change's own transaction: both land, or neither."""
-    event = AuditEvent(
-        actor=actor.name,
-        action=action,
-        target=target,
-        before=before,
-        after=after,
-        reason=reason,
-        request_id=actor.request_id,
-    )
-    db.add(event)
-    return event
-
-
-def commit_and_announce(db: Session, store: Store) -> None:
-    """Commit first, then bump the version: a worker that reloads sees the change."""
-    db.commit()
-    bump_version(store)
 
 
 def apply_setting(
@@ -349,52 +321,3 @@ def _override_dict(row: AccountOverride | None) -> dict[str, Any] | None:
         return None
     expires = row.expires_at.isoformat() if row.expires_at else None
     return {"system": row.system, "reason": row.reason, "expires_at": expires}
-
-
-def customer_text(message: str | None) -> str:
-    """The customer message as stored: trimmed and capped, like a reason."""
-    return (message or "").strip()[:MAX_CUSTOMER_MESSAGE]
-
-
-def set_maintenance(
-    db: Session,
-    store: Store,
-    system_key: str,
-    down: bool,
-    *,
-    reason: str | None,
-    actor: Actor,
-    now: datetime,
-    customer_message: str | None = None,
-    expected: bool | None = None,
-) -> AuditEvent:
-    """IT's "down for maintenance" switch: while on, no one is sent to the system.
-
-    `reason` is IT's (console and audit log); `customer_message` is what the status page
-    shows. `expected` (the switch as previewed) refuses a confirmation gone stale."""
-    system = db.scalar(select(System).where(System.key == system_key))
-    if system is None:
-        raise NotFound(f"There is no system {system_key!r}.", system=system_key[:64])
-    text = checked_reason(reason)
-    if expected is not None and system.maintenance != expected:
-        raise ConflictingChange(
-            f"Maintenance of {system_key} changed since your preview. Preview again."
-        )
-    before = _notice(system)
-    system.maintenance = down
-    system.maintenance_note = text if down else ""
-    system.customer_message = customer_text(customer_message) if down else ""
-    system.updated_at = now
-    event = audit(
-        db, actor, "system.maintenance", f"system:{system_key}", before, _notice(system), text
-    )
-    commit_and_announce(db, store)
-    return event
-
-
-def _notice(system: System) -> dict[str, object]:
-    return {
-        "maintenance": system.maintenance,
-        "note": system.maintenance_note,
-        "customer_message": system.customer_message,
-    }

@@ -12,7 +12,7 @@ from gateway.db import get_session
 from gateway.models.base import utcnow
 from gateway.rollout import service
 from gateway.rollout.errors import InvalidChange
-from gateway.rollout.maintenance import preview_maintenance
+from gateway.rollout.maintenance import customer_text, preview_maintenance, set_maintenance
 from gateway.rollout.views import bp, it_actor
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
@@ -47,7 +47,7 @@ def maintenance_preview(key: str) -> ResponseReturnValue:
         "rollout/maintenance_preview.html",
         preview=preview,
         reason=service.checked_reason(form.get("reason")),
-        customer_message=service.customer_text(form.get("customer_message")),
+        customer_message=customer_text(form.get("customer_message")),
     )
 
 
@@ -56,7 +56,7 @@ def maintenance(key: str) -> ResponseReturnValue:
     """Apply a previewed maintenance switch (refused when it changed since the preview)."""
     expected = _switch("expected_maintenance", "Preview the maintenance change first.")
     down = _switch("down", "down: on or off")
-    service.set_maintenance(
+    set_maintenance(
         get_session(),
         get_store(),
         key,
