@@ -26,9 +26,11 @@ def neutralised(cell: object) -> object:
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A whole CSV document (RFC 4180 quoting, `\\n` line ends), every cell neutralised."""
+    """A whole CSV document as RFC 4180 has it, every cell neutralised. Lines end in CRLF:
+    with that terminator the writer quotes a cell holding a lone CR as well as LF, which
+    a strict reader would otherwise take for the end of a row."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([neutralised(cell) for cell in header])
     writer.writerows([neutralised(cell) for cell in row] for row in rows)
     return out.getvalue()
