@@ -275,6 +275,7 @@ def create_scheduled() -> ResponseReturnValue:
         reason=body.get("reason"),
         actor=actor,
         now=utcnow(),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
     )
     return jsonify(schedule_json(change)), 201
 

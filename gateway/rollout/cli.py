@@ -267,13 +267,27 @@ def override(
 @click.option("--percent", help="Rollout percentage (for rollout).")
 @reason_option
 @actor_option
+@click.option(
+    "--confirm-back-to-legacy",
+    "confirm_back",
+    is_flag=True,
+    help="Required when the change would send accounts from new back to legacy.",
+)
 def schedule(
-    code: str, state: str, run_at: str, percent: str | None, reason: str, actor: str
+    code: str,
+    state: str,
+    run_at: str,
+    percent: str | None,
+    reason: str,
+    actor: str,
+    confirm_back: bool,
 ) -> None:
     """Move CODE to STATE at a given time; applied once by whichever instance is first."""
+    from gateway.rollout.guard import ReturnCheck
     from gateway.rollout.scheduler import schedule_change
 
     with _context() as (app, db):
+        grace_days = app.extensions["settings"].entitlement_grace_days
         change = schedule_change(
             db,
             _store(app),
@@ -284,6 +298,7 @@ def schedule(
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
+            back_to_legacy=ReturnCheck(confirm_back, grace_days),
         )
         click.echo(
             f"scheduled change {change.id}: {code} -> {state} at {change.run_at:%Y-%m-%d %H:%M} UTC"

@@ -351,6 +351,7 @@ def schedule(code: str) -> ResponseReturnValue:
         reason=form.get("reason"),
         actor=it_actor(),
         now=utcnow(),
+        back_to_legacy=return_check(form),
     )
     flash(f"Change of {code} scheduled for {run_at:%Y-%m-%d %H:%M} UTC.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))

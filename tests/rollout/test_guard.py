@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import AuditEvent
+from gateway.models import AuditEvent, ScheduledChange
 from gateway.rollout import proposals, service
 from gateway.rollout.errors import BackToLegacyUnconfirmed
 from gateway.rollout.guard import ReturnCheck
@@ -200,3 +200,31 @@ def test_cli_refuses_without_the_flag_and_names_the_count(
     done = CliRunner().invoke(main, [*args, "--yes", "--confirm-back-to-legacy"], env=gateway_env)
     assert done.exit_code == 0, done.output
     assert state(dbs) == ("rollout", "50.00")
+
+
+def test_scheduling_a_move_back_needs_the_confirmation_up_front(
+    it_client: FlaskClient,
+    client: FlaskClient,
+    dbs: Session,
+    store: Store,
+    token_for: Callable[..., str],
+) -> None:
+    rollout_line(dbs, store, "100")
+    form = {"form": "schedule", "state": "rollout", "percent": "50", "run_at": "2099-01-15T06:00"}
+    refused = console_post(it_client, "/it/lines/NET/schedule", {**form, "reason": "fewer"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "go from new back to legacy: 100001" in page
+    assert 'value="2099-01-15T06:00"' in page  # the form is kept for the second try
+    auth = bearer(token_for("rollout:write"))
+    body = {"product_line": "NET", "state": "rollout", "percent": 50, "reason": "x"}
+    body["run_at"] = "2099-01-15T06:00Z"
+    api = client.post("/api/v1/scheduled-changes", json=body, headers=auth)
+    assert api.status_code == 409 and api.get_json()["back_to_legacy"]["accounts"] == 1
+    assert dbs.scalars(select(ScheduledChange)).all() == []
+    ticked = {**form, "reason": "fewer", "confirm_back_to_legacy": "yes"}
+    assert console_post(it_client, "/it/lines/NET/schedule", ticked).status_code == 302
+    confirmed = client.post(
+        "/api/v1/scheduled-changes", json={**body, "confirm_back_to_legacy": True}, headers=auth
+    )
+    assert confirmed.status_code == 201
+    assert len(dbs.scalars(select(ScheduledChange)).all()) == 2
