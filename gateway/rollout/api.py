@@ -65,14 +65,14 @@ def _return_check(value: object) -> ReturnCheck:
     return ReturnCheck(confirmed, current_settings().entitlement_grace_days)
 
 
-def _body() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidChange("Send a JSON object (Content-Type: application/json).")
     return body
 
 
-def _actor(scope: str) -> service.Actor:
+def api_actor(scope: str) -> service.Actor:
     return service.Actor(api_caller(scope).name, g.get("request_id"))
 
 
@@ -111,7 +111,7 @@ def _previewed(config: RoutingConfig, proposed: LineConfig) -> ResponseReturnVal
 @bp.post("/product-lines/<code>/preview")
 def preview(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = _body(), _current(code)
+    body, (config, current) = json_body(), _current(code)
     target = service.target_setting(
         service.product_line(get_session(), code), str(body.get("state", "")), body.get("percent")
     )
@@ -120,7 +120,7 @@ def preview(code: str) -> ResponseReturnValue:
 
 @bp.post("/product-lines/<code>/state")
 def change_state(code: str) -> ResponseReturnValue:
-    actor, db, body = _actor("rollout:write"), get_session(), _body()
+    actor, db, body = api_actor("rollout:write"), get_session(), json_body()
     expected = None
     if "expected_state" in body:
         expected = service.LineSetting(
@@ -149,7 +149,7 @@ def _revision(value: object) -> str | None:
 
 @bp.post("/product-lines/<code>/rollback")
 def rollback(code: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     event = service.rollback(
         get_session(), get_store(), code, reason=body.get("reason"), actor=actor, now=utcnow()
     )
@@ -166,14 +166,14 @@ def _pilot_lists(body: dict[str, Any]) -> tuple[list[str], list[str]]:
 @bp.post("/product-lines/<code>/pilot-accounts/preview")
 def preview_pilots(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    (config, current), (add, remove) = _current(code), _pilot_lists(_body())
+    (config, current), (add, remove) = _current(code), _pilot_lists(json_body())
     proposed = proposals.pilot_proposal(get_session(), current, add=add, remove=remove)
     return _previewed(config, proposed)
 
 
 @bp.post("/product-lines/<code>/pilot-accounts")
 def pilot_accounts(code: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     add, remove = _pilot_lists(body)
     event = service.set_pilot_accounts(
         get_session(),
@@ -193,7 +193,7 @@ def pilot_accounts(code: str) -> ResponseReturnValue:
 @bp.post("/product-lines/<code>/overrides/<account>/preview")
 def preview_override(code: str, account: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = _body(), _current(code)
+    body, (config, current) = json_body(), _current(code)
     proposed = proposals.override_proposal(
         get_session(),
         current,
@@ -208,7 +208,7 @@ def preview_override(code: str, account: str) -> ResponseReturnValue:
 
 @bp.put("/product-lines/<code>/overrides/<account>")
 def put_override(code: str, account: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     event = service.set_override(
         get_session(),
         get_store(),
@@ -234,7 +234,7 @@ def preview_override_removal(code: str, account: str) -> ResponseReturnValue:
 
 @bp.delete("/product-lines/<code>/overrides/<account>")
 def delete_override(code: str, account: str) -> ResponseReturnValue:
-    actor = _actor("rollout:write")
+    actor = api_actor("rollout:write")
     event = service.remove_override(
         get_session(),
         get_store(),
@@ -261,7 +261,7 @@ def list_scheduled() -> ResponseReturnValue:
 
 @bp.post("/scheduled-changes")
 def create_scheduled() -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     run_at = parse_utc(body.get("run_at"), "run_at")
     if run_at is None:
         raise InvalidChange("run_at: required, e.g. 2027-01-15T06:00:00Z")
@@ -282,7 +282,7 @@ def create_scheduled() -> ResponseReturnValue:
 
 @bp.post("/scheduled-changes/<int:change_id>/cancel")
 def cancel_scheduled(change_id: int) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     change = scheduler.cancel_change(
         get_session(), get_store(), change_id, reason=body.get("reason"), actor=actor, now=utcnow()
     )

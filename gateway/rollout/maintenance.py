@@ -27,6 +27,7 @@ from gateway.rollout.audit_trail import Actor, audit, checked_reason, commit_and
 from gateway.rollout.errors import ConflictingChange, NotFound
 from gateway.rollout.preview import LISTED, AccountLines, account_trace, load_accounts
 from gateway.routing.config import RoutingConfig
+from gateway.routing.decision import LineTrace
 from gateway.store import Store
 
 MAX_CUSTOMER_MESSAGE = 500
@@ -119,23 +120,15 @@ def preview_maintenance(
     started, status = time.perf_counter(), config.systems.get(key)
     if status is None:
         raise NotFound(f"There is no system {key!r}.", system=key[:64])
-    before_down, after_down = config.down_systems, down_after(config, key, down)
-    rerouted, status_page, partly, restored = (AccountGroup() for _ in range(4))
+    downs = (config.down_systems, down_after(config, key, down))
+    groups = tuple(AccountGroup() for _ in range(4))
     accounts = load_accounts(db, today=today, grace_days=grace_days)
     for lines in accounts.values():
-        before = account_trace(lines, config, now, before_down)
-        after = account_trace(lines, config, now, after_down)
-        stranded_before = all(t.system in before_down for t in before)
-        stranded_after = all(t.system in after_down for t in after)
-        if any(old.system != new.system for old, new in zip(before, after, strict=True)):
-            rerouted.add(lines)
-        if stranded_after and not stranded_before:
-            status_page.add(lines)
-        elif not stranded_after and any(t.system in after_down for t in after):
-            partly.add(lines)
-        if stranded_before and not stranded_after:
-            restored.add(lines)
+        before, after = (account_trace(lines, config, now, systems) for systems in downs)
+        for group in _groups_of(before, after, downs):
+            groups[group].add(lines)
     elapsed = round((time.perf_counter() - started) * 1000, 1)
+    rerouted, status_page, partly, restored = groups
     return MaintenancePreview(
         key,
         status.maintenance,
@@ -147,6 +140,33 @@ def preview_maintenance(
         len(accounts),
         elapsed,
     )
+
+
+REROUTED, STATUS_PAGE, PARTLY, RESTORED = range(4)
+
+
+def _groups_of(
+    before: tuple[LineTrace, ...],
+    after: tuple[LineTrace, ...],
+    downs: tuple[frozenset[str], frozenset[str]],
+) -> list[int]:
+    """Which preview groups one account belongs to, from its lines before and after.
+
+    Stranded means every line is on a down system: decide() answers "unavailable"."""
+    stranded = [
+        all(t.system in down for t in trace)
+        for trace, down in zip((before, after), downs, strict=True)
+    ]
+    groups = []
+    if any(old.system != new.system for old, new in zip(before, after, strict=True)):
+        groups.append(REROUTED)
+    if stranded[1] and not stranded[0]:
+        groups.append(STATUS_PAGE)
+    elif not stranded[1] and any(t.system in downs[1] for t in after):
+        groups.append(PARTLY)
+    if stranded[0] and not stranded[1]:
+        groups.append(RESTORED)
+    return groups
 
 
 def customer_text(message: str | None) -> str:
