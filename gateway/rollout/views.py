@@ -46,14 +46,12 @@ def _only_it() -> None:
 
 
 # The line page's own forms: a refused value re-renders that page with what was typed.
-LINE_FORMS = frozenset(
-    {
-        "rollout_console.preview",
-        "rollout_console.pilots_preview",
-        "rollout_console.override_preview",
-        "rollout_console.schedule",
-    }
-)
+LINE_FORMS = {
+    "rollout_console.preview": "change",
+    "rollout_console.pilots_preview": "pilot",
+    "rollout_console.override_preview": "override",
+    "rollout_console.schedule": "schedule",
+}
 
 
 @bp.errorhandler(RolloutError)
@@ -70,6 +68,13 @@ def _refused(error: RolloutError) -> ResponseReturnValue:
         return _line_page(line, refused=error)
     flash(error.detail, "error")
     return redirect(fallback_back(url_for("rollout_console.dashboard")))
+
+
+def _refused_form() -> str | None:
+    """Which of the line page's forms was posted: its endpoint says, and the change form
+    doubles as the rollback form."""
+    name = LINE_FORMS.get(request.endpoint or "")
+    return "rollback" if name == "change" and request.form.get("action") == "rollback" else name
 
 
 def it_actor() -> service.Actor:
@@ -173,7 +178,7 @@ def _line_page(line: ProductLine, refused: RolloutError | None = None) -> Respon
         events=line_events(db, line.code),
         pending=[c for c in scheduler.pending_changes(db) if c.product_line_id == line.id],
         refused=refused,
-        kept=kept_input(request.form.get("form") if refused else None, request.form),
+        kept=kept_input(_refused_form() if refused else None, request.form),
     )
     return page, refused.status if refused else 200
 

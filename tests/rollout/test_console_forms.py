@@ -26,7 +26,7 @@ def audit_count(dbs: Session) -> int:
 def test_a_refused_percent_keeps_the_input_and_the_line_page(
     it_client: FlaskClient, dbs: Session
 ) -> None:
-    typed = {"form": "change", "action": "change", "state": "rollout", "percent": "150"}
+    typed = {"action": "change", "state": "rollout", "percent": "150"}
     reply = console_post(it_client, "/it/lines/NET/preview", {**typed, "reason": "wave <b>1</b>"})
     page = reply.get_data(as_text=True)
     assert reply.status_code == 422 and reply.location is None
@@ -49,7 +49,7 @@ def test_a_refused_percent_keeps_the_input_and_the_line_page(
 def test_a_refused_schedule_time_keeps_what_was_typed(
     it_client: FlaskClient, dbs: Session, run_at: str, message: str
 ) -> None:
-    form = {"form": "schedule", "state": "new", "run_at": run_at, "reason": "cut-over"}
+    form = {"state": "new", "run_at": run_at, "reason": "cut-over"}
     reply = console_post(it_client, "/it/lines/NET/schedule", form)
     page = reply.get_data(as_text=True)
     assert reply.status_code == 422 and message in page
@@ -68,7 +68,7 @@ def test_a_missing_reason_on_the_pilot_form_is_400_with_the_accounts_kept(
     reply = console_post(
         it_client,
         "/it/lines/NET/pilots/preview",
-        {"form": "pilot", "accounts": "100001 100003", "action": "remove", "reason": " "},
+        {"accounts": "100001 100003", "action": "remove", "reason": " "},
     )
     page = reply.get_data(as_text=True)
     assert reply.status_code == 400 and "needs a reason" in page

@@ -210,7 +210,7 @@ def test_scheduling_a_move_back_needs_the_confirmation_up_front(
     token_for: Callable[..., str],
 ) -> None:
     rollout_line(dbs, store, "100")
-    form = {"form": "schedule", "state": "rollout", "percent": "50", "run_at": "2099-01-15T06:00"}
+    form = {"state": "rollout", "percent": "50", "run_at": "2099-01-15T06:00"}
     refused = console_post(it_client, "/it/lines/NET/schedule", {**form, "reason": "fewer"})
     page = refused.get_data(as_text=True)
     assert refused.status_code == 409 and "go from new back to legacy: 100001" in page
