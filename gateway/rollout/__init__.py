@@ -12,8 +12,16 @@ def init_app(app: Flask, settings: Settings) -> None:
     (scheduler, health probes) when the settings ask for it."""
     from gateway.extensions import csrf
 
-    # The *_systems modules add their routes to the console's and the API's blueprints.
-    from gateway.rollout import api, api_systems, metrics, views, views_systems  # noqa: F401
+    # api_systems, views_systems and views_support add routes to the API's and the
+    # console's blueprints.
+    from gateway.rollout import (  # noqa: F401
+        api,
+        api_systems,
+        metrics,
+        views,
+        views_support,
+        views_systems,
+    )
 
     metrics.init_app(app)
     app.register_blueprint(views.bp)

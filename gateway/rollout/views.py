@@ -4,7 +4,7 @@ every POST by the app-wide CSRFProtect; role `it` is checked before every reques
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import get_session
 from gateway.errors import render_error
-from gateway.models import AuditEvent, ProductLine
+from gateway.models import ProductLine
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
 from gateway.rollout import proposals, scheduler, service
@@ -31,12 +31,12 @@ from gateway.rollout.forms import (
 )
 from gateway.rollout.history import line_events
 from gateway.rollout.preview import Preview, preview_change
-from gateway.rollout.support import who_is_affected
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
 from gateway.store import get_store
 
+log = logging.getLogger(__name__)
 bp = Blueprint("rollout_console", __name__, url_prefix="/it")
 
 
@@ -58,6 +58,7 @@ LINE_FORMS = {
 def _refused(error: RolloutError) -> ResponseReturnValue:
     """A refused value on the line page re-renders it with the input kept (400/422 and
     the message); a refused confirmation goes back to the page it came from, saying why."""
+    log.warning(error.detail, extra={"event": error.event, "status": error.status, **error.context})
     if request.method == "GET":
         return render_error(error.status, error.title, error.detail)  # type: ignore[no-any-return]
     db = get_session()
@@ -375,27 +376,3 @@ def cancel(change_id: int) -> ResponseReturnValue:
     )
     flash(f"Scheduled change {change_id} cancelled.", "info")
     return redirect(back)
-
-
-@bp.get("/who")
-def who() -> ResponseReturnValue:
-    """Support: where a person or account goes now, and why, line by line."""
-    query = request.args.get("q", "").strip()
-    people: list[Any] = []
-    if query:
-        db = get_session()
-        people = who_is_affected(
-            db,
-            current_routing_config(db),
-            query,
-            current_settings(),
-            today=today_utc(),
-            now=utcnow(),
-        )
-    return render_template("rollout/who.html", query=query, people=people)
-
-
-@bp.get("/audit")
-def audit_log() -> ResponseReturnValue:
-    events = get_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(200))
-    return render_template("rollout/audit.html", events=list(events))
