@@ -16,7 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.directory.errors import RowError
-from gateway.models.directory import ENTITLEMENT_KINDS, ENTITLEMENT_STATUSES
+from gateway.models.directory import (
+    ENTITLEMENT_KINDS,
+    ENTITLEMENT_STATUSES,
+    PRODUCT_LINE_CODE,
+    PRODUCT_LINE_CODE_RULE,
+)
 from gateway.settings import PERMISSIONS
 
 # An import places a line on one system. Pilot and rollout need pilot accounts and a
@@ -72,6 +77,13 @@ class FieldReader:
         value = self.text(field, max_length)
         if WHITESPACE.search(value):
             self.reject(field, "must not contain spaces")
+        return value
+
+    def product_line_code(self, field: str) -> str:
+        """A product-line code: PRODUCT_LINE_CODE_RULE, nothing else."""
+        value = self.key(field)
+        if value and not PRODUCT_LINE_CODE.fullmatch(value):
+            self.reject(field, f"must be {PRODUCT_LINE_CODE_RULE} (got {value!r})")
         return value
 
     def choice(self, field: str, allowed: Sequence[str]) -> str:
@@ -168,7 +180,7 @@ def _user(row: FieldReader, refs: References) -> Record:
 
 def _product_line(row: FieldReader, _refs: References) -> Record:
     return {
-        "code": row.key("code"),
+        "code": row.product_line_code("code"),
         "name": row.text("name", 255),
         "state": row.choice("state", IMPORTABLE_STATES),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import uuid4
@@ -23,6 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gateway.models.base import Base, Timestamped, UtcDateTime
 
 PRODUCT_LINE_STATES = ("legacy", "pilot", "rollout", "new")
+# A product-line code: letters, digits, `_`, `.` and `-` only. Codes appear in URLs,
+# audit targets, Redis keys and CSV exports; none of those characters is special there.
+PRODUCT_LINE_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+PRODUCT_LINE_CODE_RULE = "1-64 letters, digits, '_', '.' or '-'"
 ENTITLEMENT_KINDS = ("perpetual", "subscription", "maintenance")
 ENTITLEMENT_STATUSES = ("active", "inactive", "expired", "cancelled")
 USER_STATUSES = ("active", "disabled")
@@ -119,6 +124,8 @@ class System(Timestamped, Base):
     # IT's "down for maintenance" switch: no one is sent here while it is on.
     maintenance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     maintenance_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What customers read while it is down for maintenance; the note is IT's reason.
+    customer_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Entitlement(Timestamped, Base):

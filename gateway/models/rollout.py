@@ -16,7 +16,8 @@ SCHEDULE_STATUSES = ("pending", "applied", "cancelled", "failed")
 
 
 class PilotAccount(Base):
-    """An account named for a line's pilot: on the new system while the line is `pilot`."""
+    """An account named for a line's pilot: on the new system while the line is `pilot`
+    and, once the line moves on, throughout its `rollout`."""
 
     __tablename__ = "pilot_accounts"
 

@@ -11,7 +11,17 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Mount the console and the API, count failures, and start the background work
     (scheduler, health probes) when the settings ask for it."""
     from gateway.extensions import csrf
-    from gateway.rollout import api, metrics, views
+
+    # api_systems, views_systems and views_support add routes to the API's and the
+    # console's blueprints.
+    from gateway.rollout import (  # noqa: F401
+        api,
+        api_systems,
+        metrics,
+        views,
+        views_support,
+        views_systems,
+    )
 
     metrics.init_app(app)
     app.register_blueprint(views.bp)

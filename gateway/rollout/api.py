@@ -7,6 +7,7 @@ is served at /api/v1/openapi.json.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
@@ -14,16 +15,19 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from gateway.db import get_session
-from gateway.models import AuditEvent, ScheduledChange
+from gateway.errors import problem
+from gateway.models import AuditEvent
 from gateway.models.base import utcnow
 from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.access import api_caller
+from gateway.rollout.api_json import event_json, line_json, preview_json, schedule_json
 from gateway.rollout.dashboard import build_dashboard
-from gateway.rollout.errors import InvalidChange
+from gateway.rollout.errors import BackToLegacyUnconfirmed, InvalidChange
+from gateway.rollout.forms import parse_utc
+from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.openapi import openapi_document
-from gateway.rollout.preview import Preview
 from gateway.rollout.support import trace_dict, who_is_affected
-from gateway.rollout.views import parse_utc, preview_for
+from gateway.rollout.views import preview_for
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
@@ -32,80 +36,44 @@ from gateway.store import get_store
 bp = Blueprint("rollout_api", __name__, url_prefix="/api/v1")
 
 
-def _body() -> dict[str, Any]:
+log = logging.getLogger(__name__)
+# The body field (for DELETE, the query parameter) confirming a change that sends
+# accounts from new back to legacy.
+CONFIRM_BACK_FIELD = "confirm_back_to_legacy"
+
+
+@bp.errorhandler(BackToLegacyUnconfirmed)
+def _unconfirmed(error: BackToLegacyUnconfirmed) -> ResponseReturnValue:
+    """409 problem+json naming how many accounts would go back and the field to confirm."""
+    log.warning(error.detail, extra={"event": error.event, "status": error.status})
+    return problem(
+        error.status,
+        error.title,
+        error.detail,
+        back_to_legacy={
+            "accounts": error.accounts,
+            "users": error.users,
+            "account_numbers": list(error.account_numbers),
+        },
+        confirm_field=CONFIRM_BACK_FIELD,
+    )
+
+
+def _return_check(value: object) -> ReturnCheck:
+    """`confirm_back_to_legacy`: JSON true (or "true" as a query parameter) confirms."""
+    confirmed = value is True or (isinstance(value, str) and value.lower() == "true")
+    return ReturnCheck(confirmed, current_settings().entitlement_grace_days)
+
+
+def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidChange("Send a JSON object (Content-Type: application/json).")
     return body
 
 
-def _actor(scope: str) -> service.Actor:
+def api_actor(scope: str) -> service.Actor:
     return service.Actor(api_caller(scope).name, g.get("request_id"))
-
-
-def _line_json(line: LineConfig) -> dict[str, Any]:
-    return {
-        "code": line.code,
-        "name": line.name,
-        "state": line.state,
-        "percent": str(line.percent),
-        "pilot_accounts": sorted(line.pilot_accounts),
-        "overrides": {
-            number: {
-                "system": o.system,
-                "reason": o.reason,
-                "expires_at": o.expires_at.isoformat() if o.expires_at else None,
-            }
-            for number, o in sorted(line.overrides.items())
-        },
-        "revision": line.revision,
-    }
-
-
-def _preview_json(preview: Preview) -> dict[str, Any]:
-    return {
-        "product_line": preview.code,
-        "revision": preview.revision,
-        "changes": list(preview.changes),
-        "before": _line_json(preview.before),
-        "after": _line_json(preview.after),
-        "summary": preview.summary,
-        "movements": [
-            {**m.__dict__, "account_numbers": list(m.account_numbers)} for m in preview.movements
-        ],
-        "new_choice_count": preview.new_choice_count,
-        "new_choice_accounts": list(preview.new_choice_accounts),
-        "waiting_for_data_count": preview.waiting_count,
-        "waiting_for_data": list(preview.waiting_for_data),
-        "accounts": preview.accounts,
-        "elapsed_ms": preview.elapsed_ms,
-    }
-
-
-def _schedule_json(change: ScheduledChange) -> dict[str, Any]:
-    return {
-        "id": change.id,
-        "product_line": change.product_line.code,
-        "state": change.target_state,
-        "percent": str(change.target_percent),
-        "run_at": change.run_at.isoformat(),
-        "reason": change.reason,
-        "status": change.status,
-        "created_by": change.created_by,
-    }
-
-
-def _event_json(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": event.at.isoformat(),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target,
-        "before": event.before,
-        "after": event.after,
-        "reason": event.reason,
-    }
 
 
 @bp.get("/openapi.json")
@@ -118,7 +86,7 @@ def openapi() -> ResponseReturnValue:
 def list_lines() -> ResponseReturnValue:
     api_caller("rollout:read")
     config = current_routing_config(get_session())
-    return jsonify(product_lines=[_line_json(config.lines[code]) for code in sorted(config.lines)])
+    return jsonify(product_lines=[line_json(config.lines[code]) for code in sorted(config.lines)])
 
 
 @bp.get("/product-lines/<code>")
@@ -126,7 +94,7 @@ def get_line(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
     db = get_session()
     service.product_line(db, code)
-    return jsonify(_line_json(current_routing_config(db).lines[code]))
+    return jsonify(line_json(current_routing_config(db).lines[code]))
 
 
 def _current(code: str) -> tuple[RoutingConfig, LineConfig]:
@@ -137,13 +105,13 @@ def _current(code: str) -> tuple[RoutingConfig, LineConfig]:
 
 
 def _previewed(config: RoutingConfig, proposed: LineConfig) -> ResponseReturnValue:
-    return jsonify(_preview_json(preview_for(get_session(), config, proposed)))
+    return jsonify(preview_json(preview_for(get_session(), config, proposed)))
 
 
 @bp.post("/product-lines/<code>/preview")
 def preview(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = _body(), _current(code)
+    body, (config, current) = json_body(), _current(code)
     target = service.target_setting(
         service.product_line(get_session(), code), str(body.get("state", "")), body.get("percent")
     )
@@ -152,7 +120,7 @@ def preview(code: str) -> ResponseReturnValue:
 
 @bp.post("/product-lines/<code>/state")
 def change_state(code: str) -> ResponseReturnValue:
-    actor, db, body = _actor("rollout:write"), get_session(), _body()
+    actor, db, body = api_actor("rollout:write"), get_session(), json_body()
     expected = None
     if "expected_state" in body:
         expected = service.LineSetting(
@@ -169,8 +137,9 @@ def change_state(code: str) -> ResponseReturnValue:
         now=utcnow(),
         expected=expected,
         revision=_revision(body.get("expected_revision")),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
     )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(audit_event=event_json(event))
 
 
 def _revision(value: object) -> str | None:
@@ -180,11 +149,11 @@ def _revision(value: object) -> str | None:
 
 @bp.post("/product-lines/<code>/rollback")
 def rollback(code: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     event = service.rollback(
         get_session(), get_store(), code, reason=body.get("reason"), actor=actor, now=utcnow()
     )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(audit_event=event_json(event))
 
 
 def _pilot_lists(body: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -197,14 +166,14 @@ def _pilot_lists(body: dict[str, Any]) -> tuple[list[str], list[str]]:
 @bp.post("/product-lines/<code>/pilot-accounts/preview")
 def preview_pilots(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    (config, current), (add, remove) = _current(code), _pilot_lists(_body())
+    (config, current), (add, remove) = _current(code), _pilot_lists(json_body())
     proposed = proposals.pilot_proposal(get_session(), current, add=add, remove=remove)
     return _previewed(config, proposed)
 
 
 @bp.post("/product-lines/<code>/pilot-accounts")
 def pilot_accounts(code: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     add, remove = _pilot_lists(body)
     event = service.set_pilot_accounts(
         get_session(),
@@ -216,14 +185,15 @@ def pilot_accounts(code: str) -> ResponseReturnValue:
         actor=actor,
         now=utcnow(),
         revision=_revision(body.get("expected_revision")),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
     )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(audit_event=event_json(event))
 
 
 @bp.post("/product-lines/<code>/overrides/<account>/preview")
 def preview_override(code: str, account: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = _body(), _current(code)
+    body, (config, current) = json_body(), _current(code)
     proposed = proposals.override_proposal(
         get_session(),
         current,
@@ -238,7 +208,7 @@ def preview_override(code: str, account: str) -> ResponseReturnValue:
 
 @bp.put("/product-lines/<code>/overrides/<account>")
 def put_override(code: str, account: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     event = service.set_override(
         get_session(),
         get_store(),
@@ -250,8 +220,9 @@ def put_override(code: str, account: str) -> ResponseReturnValue:
         now=utcnow(),
         expires_at=parse_utc(body.get("expires_at"), "expires_at"),
         revision=_revision(body.get("expected_revision")),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
     )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(audit_event=event_json(event))
 
 
 @bp.post("/product-lines/<code>/overrides/<account>/removal-preview")
@@ -263,7 +234,7 @@ def preview_override_removal(code: str, account: str) -> ResponseReturnValue:
 
 @bp.delete("/product-lines/<code>/overrides/<account>")
 def delete_override(code: str, account: str) -> ResponseReturnValue:
-    actor = _actor("rollout:write")
+    actor = api_actor("rollout:write")
     event = service.remove_override(
         get_session(),
         get_store(),
@@ -273,8 +244,9 @@ def delete_override(code: str, account: str) -> ResponseReturnValue:
         actor=actor,
         now=utcnow(),
         revision=request.args.get("expected_revision"),
+        back_to_legacy=_return_check(request.args.get(CONFIRM_BACK_FIELD)),
     )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(audit_event=event_json(event))
 
 
 @bp.get("/scheduled-changes")
@@ -282,14 +254,14 @@ def list_scheduled() -> ResponseReturnValue:
     api_caller("rollout:read")
     db = get_session()
     return jsonify(
-        pending=[_schedule_json(c) for c in scheduler.pending_changes(db)],
-        recent=[_schedule_json(c) for c in scheduler.recent_changes(db)],
+        pending=[schedule_json(c) for c in scheduler.pending_changes(db)],
+        recent=[schedule_json(c) for c in scheduler.recent_changes(db)],
     )
 
 
 @bp.post("/scheduled-changes")
 def create_scheduled() -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     run_at = parse_utc(body.get("run_at"), "run_at")
     if run_at is None:
         raise InvalidChange("run_at: required, e.g. 2027-01-15T06:00:00Z")
@@ -303,34 +275,18 @@ def create_scheduled() -> ResponseReturnValue:
         reason=body.get("reason"),
         actor=actor,
         now=utcnow(),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
     )
-    return jsonify(_schedule_json(change)), 201
+    return jsonify(schedule_json(change)), 201
 
 
 @bp.post("/scheduled-changes/<int:change_id>/cancel")
 def cancel_scheduled(change_id: int) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
+    actor, body = api_actor("rollout:write"), json_body()
     change = scheduler.cancel_change(
         get_session(), get_store(), change_id, reason=body.get("reason"), actor=actor, now=utcnow()
     )
-    return jsonify(_schedule_json(change))
-
-
-@bp.post("/systems/<key>/maintenance")
-def maintenance(key: str) -> ResponseReturnValue:
-    actor, body = _actor("rollout:write"), _body()
-    if not isinstance(body.get("down"), bool):
-        raise InvalidChange("down: true or false")
-    event = service.set_maintenance(
-        get_session(),
-        get_store(),
-        key,
-        body["down"],
-        reason=body.get("reason"),
-        actor=actor,
-        now=utcnow(),
-    )
-    return jsonify(audit_event=_event_json(event))
+    return jsonify(schedule_json(change))
 
 
 @bp.get("/dashboard")
@@ -388,4 +344,4 @@ def audit_events() -> ResponseReturnValue:
     api_caller("rollout:read")
     limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    return jsonify(events=[_event_json(e) for e in get_session().scalars(query)])
+    return jsonify(events=[event_json(e) for e in get_session().scalars(query)])

@@ -6,21 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
-
-if TYPE_CHECKING:
-    from gateway.routing.config import LineConfig
+from gateway.rollout.cli_preview import go_ahead, preview_options, print_preview, show_preview
 
 F = TypeVar("F", bound=Callable[..., Any])
-# Line settings now -> line settings as a change would leave them.
-Proposal = Callable[["LineConfig"], "LineConfig"]
 
 
 def _context() -> Any:
@@ -76,68 +71,6 @@ def list_lines() -> None:
             )
 
 
-def _show_preview(app: Flask, db: Session, code: str, propose: Proposal) -> str:
-    """Print what `propose` (current line settings -> proposed ones) does to CODE; returns
-    the revision the preview was computed on, which the change then requires."""
-    from gateway.rollout.preview import preview_change
-    from gateway.rollout.service import product_line
-    from gateway.routing.config import load_routing_config
-
-    product_line(db, code)
-    config, now = load_routing_config(db, _store(app), 0), utcnow()
-    preview = preview_change(
-        db,
-        config,
-        propose(config.lines[code]),
-        today=now.date(),
-        grace_days=app.extensions["settings"].entitlement_grace_days,
-        now=now,
-    )
-    click.echo(f"{code}: {'; '.join(preview.changes)}")
-    click.echo(preview.summary)
-    for move in preview.movements:
-        more = ", …" if move.accounts > len(move.account_numbers) else ""
-        click.echo(f"{move.source} -> {move.target}: {', '.join(move.account_numbers)}{more}")
-    if preview.waiting_count:
-        click.echo(
-            f"{preview.waiting_count} accounts wait for data in the new system: "
-            + ", ".join(preview.waiting_for_data)
-        )
-    if preview.new_choice_count:
-        click.echo("Will see the choice page: " + ", ".join(preview.new_choice_accounts))
-    return preview.revision
-
-
-def _print_preview(app: Flask, db: Session, code: str, state: str, percent: str | None) -> str:
-    """The preview of moving CODE to STATE (and percent)."""
-    from gateway.rollout.proposals import state_proposal
-    from gateway.rollout.service import product_line, target_setting
-
-    target = target_setting(product_line(db, code), state, percent)
-    return _show_preview(
-        app, db, code, lambda line: state_proposal(line, target.state, target.percent)
-    )
-
-
-def _confirm(preview_only: bool, yes: bool, question: str) -> bool:
-    """After a preview: stop for --preview, ask unless --yes; True means go ahead."""
-    if preview_only:
-        click.echo("(preview only: nothing changed)")
-        return False
-    if not yes:
-        click.confirm(question, abort=True)
-    return True
-
-
-def preview_options(command: F) -> F:
-    command = click.option(
-        "--yes", is_flag=True, help="Do not ask for confirmation after the preview."
-    )(command)
-    return click.option(
-        "--preview", "preview_only", is_flag=True, help="Show the preview only; change nothing."
-    )(command)
-
-
 @product_line_group.command("preview")
 @click.argument("code")
 @click.argument("state", type=click.Choice(PRODUCT_LINE_STATES))
@@ -145,7 +78,7 @@ def preview_options(command: F) -> F:
 def preview_command(code: str, state: str, percent: str | None) -> None:
     """Show what moving CODE to STATE would do; changes nothing."""
     with _context() as (app, db):
-        _print_preview(app, db, code, state, percent)
+        print_preview(app, db, code, state, percent)
 
 
 @product_line_group.command("set-state")
@@ -154,17 +87,32 @@ def preview_command(code: str, state: str, percent: str | None) -> None:
 @click.option("--percent", help="Rollout percentage (for rollout).")
 @reason_option
 @actor_option
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation after the preview.")
+@preview_options
 def set_state(
-    code: str, state: str, percent: str | None, reason: str, actor: str, yes: bool
+    code: str,
+    state: str,
+    percent: str | None,
+    reason: str,
+    actor: str,
+    yes: bool,
+    preview_only: bool,
+    confirm_back: bool,
 ) -> None:
     """Preview, confirm, then move CODE to STATE (pilot, rollout --percent, new, legacy)."""
     from gateway.rollout.service import change_state
 
     with _context() as (app, db):
-        revision = _print_preview(app, db, code, state, percent)
-        if not yes:
-            click.confirm("Make this change?", abort=True)
+        preview = print_preview(app, db, code, state, percent)
+        check = go_ahead(
+            app,
+            preview,
+            preview_only=preview_only,
+            yes=yes,
+            confirm_back=confirm_back,
+            question="Make this change?",
+        )
+        if check is None:
+            return
         event = change_state(
             db,
             _store(app),
@@ -174,7 +122,8 @@ def set_state(
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
-            revision=revision,
+            revision=preview.revision,
+            back_to_legacy=check,
         )
         click.echo(f"{code}: {json.dumps(event.before)} -> {json.dumps(event.after)}")
 
@@ -189,7 +138,7 @@ def rollback_command(code: str, reason: str, actor: str, yes: bool) -> None:
     from gateway.rollout.service import rollback
 
     with _context() as (app, db):
-        _print_preview(app, db, code, "legacy", None)
+        print_preview(app, db, code, "legacy", None)
         if not yes:
             click.confirm("Roll back?", abort=True)
         event = rollback(db, _store(app), code, reason=reason, actor=_actor(actor), now=utcnow())
@@ -211,6 +160,7 @@ def pilot(
     actor: str,
     yes: bool,
     preview_only: bool,
+    confirm_back: bool,
 ) -> None:
     """Preview, confirm, then add ACCOUNTS to (or remove them from) CODE's pilot."""
     from gateway.rollout.proposals import pilot_proposal
@@ -218,10 +168,12 @@ def pilot(
 
     add, remove = (list(accounts), []) if action == "add" else ([], list(accounts))
     with _context() as (app, db):
-        revision = _show_preview(
+        preview = show_preview(
             app, db, code, lambda line: pilot_proposal(db, line, add=add, remove=remove)
         )
-        if not _confirm(preview_only, yes, "Change the pilot?"):
+        options = {"preview_only": preview_only, "yes": yes, "confirm_back": confirm_back}
+        check = go_ahead(app, preview, **options, question="Change the pilot?")
+        if check is None:
             return
         event = set_pilot_accounts(
             db,
@@ -232,7 +184,8 @@ def pilot(
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
-            revision=revision,
+            revision=preview.revision,
+            back_to_legacy=check,
         )
         after = event.after or {}
         click.echo(f"{code} pilot: {', '.join(after.get('pilot_accounts', [])) or 'none'}")
@@ -255,18 +208,19 @@ def override(
     actor: str,
     yes: bool,
     preview_only: bool,
+    confirm_back: bool,
 ) -> None:
     """Preview, confirm, then force ACCOUNT's CODE to SYSTEM (`none` removes the override)."""
     from gateway.rollout.proposals import override_proposal, removal_proposal
     from gateway.rollout.service import remove_override, set_override
 
     expires_at, now = (_utc(expires) if expires else None), utcnow()
+    options = {"preview_only": preview_only, "yes": yes, "confirm_back": confirm_back}
     with _context() as (app, db):
         if system == "none":
-            revision = _show_preview(
-                app, db, code, lambda line: removal_proposal(db, line, account)
-            )
-            if _confirm(preview_only, yes, "Remove the override?"):
+            preview = show_preview(app, db, code, lambda line: removal_proposal(db, line, account))
+            check = go_ahead(app, preview, **options, question="Remove the override?")
+            if check is not None:
                 remove_override(
                     db,
                     _store(app),
@@ -275,11 +229,12 @@ def override(
                     reason=reason,
                     actor=_actor(actor),
                     now=now,
-                    revision=revision,
+                    revision=preview.revision,
+                    back_to_legacy=check,
                 )
                 click.echo(f"{code}: override for {account} removed")
             return
-        revision = _show_preview(
+        preview = show_preview(
             app,
             db,
             code,
@@ -287,7 +242,8 @@ def override(
                 db, line, account, system, reason=reason, now=now, expires_at=expires_at
             ),
         )
-        if _confirm(preview_only, yes, "Save the override?"):
+        check = go_ahead(app, preview, **options, question="Save the override?")
+        if check is not None:
             set_override(
                 db,
                 _store(app),
@@ -298,7 +254,8 @@ def override(
                 actor=_actor(actor),
                 now=now,
                 expires_at=expires_at,
-                revision=revision,
+                revision=preview.revision,
+                back_to_legacy=check,
             )
             click.echo(f"{code}: account {account} always goes to {system}")
 
@@ -310,13 +267,27 @@ def override(
 @click.option("--percent", help="Rollout percentage (for rollout).")
 @reason_option
 @actor_option
+@click.option(
+    "--confirm-back-to-legacy",
+    "confirm_back",
+    is_flag=True,
+    help="Required when the change would send accounts from new back to legacy.",
+)
 def schedule(
-    code: str, state: str, run_at: str, percent: str | None, reason: str, actor: str
+    code: str,
+    state: str,
+    run_at: str,
+    percent: str | None,
+    reason: str,
+    actor: str,
+    confirm_back: bool,
 ) -> None:
     """Move CODE to STATE at a given time; applied once by whichever instance is first."""
+    from gateway.rollout.guard import ReturnCheck
     from gateway.rollout.scheduler import schedule_change
 
     with _context() as (app, db):
+        grace_days = app.extensions["settings"].entitlement_grace_days
         change = schedule_change(
             db,
             _store(app),
@@ -327,6 +298,7 @@ def schedule(
             reason=reason,
             actor=_actor(actor),
             now=utcnow(),
+            back_to_legacy=ReturnCheck(confirm_back, grace_days),
         )
         click.echo(
             f"scheduled change {change.id}: {code} -> {state} at {change.run_at:%Y-%m-%d %H:%M} UTC"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.csv_export import csv_text
 from gateway.models import AccountOverride, PilotAccount, ProductLine
 from gateway.rollout import metrics
 from gateway.rollout.preview import LineSides, line_sides
@@ -143,12 +142,11 @@ def _count_by_line(db: Session, column: object) -> dict[int, int]:
 
 def counters_csv(buckets: list[metrics.Bucket], granularity: str) -> str:
     """period_start, metric, product_line, system, count: one row per non-zero counter."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["period_start", "granularity", "metric", "product_line", "system", "count"])
+    rows = []
     for bucket in buckets:
         for field, count in sorted(bucket.counts.items()):
             metric, _, rest = field.partition(":")
             line, _, system = rest.rpartition(":") if metric == "line" else ("", "", rest)
-            writer.writerow([bucket.start.isoformat(), granularity, metric, line, system, count])
-    return out.getvalue()
+            rows.append([bucket.start.isoformat(), granularity, metric, line, system, count])
+    header = ["period_start", "granularity", "metric", "product_line", "system", "count"]
+    return csv_text(header, rows)

@@ -100,6 +100,13 @@ OPERATIONS: tuple[tuple[str, str, str | None, str, dict[str, Any] | None], ...] 
     ),
     (
         "post",
+        "/api/v1/systems/{key}/maintenance/preview",
+        "rollout:read",
+        "Who a maintenance switch would send elsewhere or to the status page (nothing changes)",
+        {"$ref": "#/components/schemas/Maintenance"},
+    ),
+    (
+        "post",
         "/api/v1/systems/{key}/maintenance",
         "rollout:write",
         "Switch a system's maintenance mode",

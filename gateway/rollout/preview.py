@@ -111,6 +111,24 @@ class Preview:
         return text + "."
 
     @property
+    def back_to_legacy(self) -> Movement | None:
+        """Accounts this change sends from new back to legacy, if any: a distinct warning,
+        and (except for a rollback) the change needs an explicit confirmation."""
+        return next((m for m in self.movements if (m.source, m.target) == ("new", "legacy")), None)
+
+    @property
+    def warning(self) -> str:
+        """The back-to-legacy warning in words ("" when nobody goes back)."""
+        back = self.back_to_legacy
+        if back is None:
+            return ""
+        more = ", …" if back.accounts > len(back.account_numbers) else ""
+        return (
+            f"{back.accounts} accounts ({back.users} users) go from new back to legacy: "
+            f"{', '.join(back.account_numbers)}{more}."
+        )
+
+    @property
     def revision(self) -> str:
         """The line's settings the preview was computed on; its confirmation sends it back."""
         return self.before.revision

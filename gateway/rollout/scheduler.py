@@ -22,6 +22,8 @@ from gateway import db as database
 from gateway.models import ScheduledChange
 from gateway.models.base import utcnow
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
+from gateway.rollout.proposals import state_proposal
 from gateway.rollout.service import (
     Actor,
     apply_setting,
@@ -31,7 +33,7 @@ from gateway.rollout.service import (
     product_line,
     target_setting,
 )
-from gateway.routing.config import bump_version
+from gateway.routing.config import bump_version, load_line_config
 from gateway.store import Store, get_store
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,18 @@ def schedule_change(
     reason: str | None,
     actor: Actor,
     now: datetime,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> ScheduledChange:
-    """Plan a state change for `run_at` (UTC); it is audited now and again when applied."""
+    """Plan a state change for `run_at` (UTC); it is audited now and again when applied.
+
+    Nobody confirms at run time, so a change that would send accounts from new back to
+    legacy (judged on the line as it is now) needs `back_to_legacy` confirmed here."""
     line, text = product_line(db, code), checked_reason(reason)
     setting = target_setting(line, state, percent)
     if run_at <= now:
         raise InvalidChange("The time must be in the future; to change now, change the state.")
+    proposed = state_proposal(load_line_config(db, line), setting.state, setting.percent)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     change = ScheduledChange(
         product_line_id=line.id,
         target_state=setting.state,

@@ -9,6 +9,8 @@ the CLI and the scheduler share these functions and tests call them without HTTP
 
 Pilot and override changes write exactly their proposal (gateway.rollout.proposals), the
 LineConfig a preview routes with; `revision` refuses one whose preview is out of date.
+A change that sends accounts from new back to legacy is refused unless `back_to_legacy`
+confirms it (gateway.rollout.guard); a rollback is exempt, being that by name.
 """
 
 from __future__ import annotations
@@ -21,29 +23,29 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine, System
-from gateway.models.directory import PRODUCT_LINE_STATES
-from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
+from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine
+from gateway.models.directory import PRODUCT_LINE_CODE, PRODUCT_LINE_CODE_RULE, PRODUCT_LINE_STATES
+from gateway.rollout.audit_trail import Actor as Actor
+from gateway.rollout.audit_trail import audit as audit
+from gateway.rollout.audit_trail import checked_reason as checked_reason
+from gateway.rollout.audit_trail import commit_and_announce as commit_and_announce
+from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
+
+# The maintenance switch lives with its preview; re-exported for callers of the service.
+from gateway.rollout.maintenance import set_maintenance as set_maintenance
 from gateway.rollout.proposals import (
     account,
     check_revision,
     override_proposal,
     pilot_proposal,
     removal_proposal,
+    state_proposal,
 )
-from gateway.routing.config import bump_version, load_line_config
+from gateway.routing.config import load_line_config
 from gateway.store import Store
 
-MAX_REASON = 2000
 CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change, as the audit trail names them."""
-
-    name: str
-    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,12 @@ def target_setting(line: ProductLine, state: str, percent: object | None) -> Lin
     return LineSetting(state, parse_percent(percent))
 
 
-def checked_reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise ReasonRequired("Every change needs a reason; it goes into the audit log.")
-    return text[:MAX_REASON]
-
-
 def product_line(db: Session, code: str) -> ProductLine:
+    """The line with this code; a malformed code is InvalidChange, an unknown one NotFound."""
+    if not PRODUCT_LINE_CODE.fullmatch(code):
+        raise InvalidChange(
+            f"{code[:64]!r} is no product-line code: use {PRODUCT_LINE_CODE_RULE}.", code=code[:64]
+        )
     line = db.scalar(select(ProductLine).where(ProductLine.code == code))
     if line is None:
         raise NotFound(f"There is no product line {code!r}.", code=code[:64])
@@ -97,29 +97,6 @@ def product_line(db: Session, code: str) -> ProductLine:
 
 def setting_of(line: ProductLine) -> LineSetting:
     return LineSetting(line.state, Decimal(line.rollout_percent).quantize(CENT))
-
-
-def audit(
-    db: Session, actor: Actor, action: str, target: str, before: Any, after: Any, reason: str
-) -> AuditEvent:
-    """Add the audit row to the change's own transaction: both land, or neither."""
-    event = AuditEvent(
-        actor=actor.name,
-        action=action,
-        target=target,
-        before=before,
-        after=after,
-        reason=reason,
-        request_id=actor.request_id,
-    )
-    db.add(event)
-    return event
-
-
-def commit_and_announce(db: Session, store: Store) -> None:
-    """Commit first, then bump the version: a worker that reloads sees the change."""
-    db.commit()
-    bump_version(store)
 
 
 def apply_setting(
@@ -152,6 +129,7 @@ def change_state(
     now: datetime,
     expected: LineSetting | None = None,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Move a line to `state` (and percent); `expected` (its state and percent) or
     `revision` (its whole settings) refuses it if the line changed since the preview."""
@@ -164,7 +142,10 @@ def change_state(
             "Preview again.",
             code=code,
         )
-    check_revision(load_line_config(db, line), revision)
+    current = load_line_config(db, line)
+    check_revision(current, revision)
+    proposed = state_proposal(current, setting.state, setting.percent)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     event = apply_setting(db, line, setting, reason=text, actor=actor, now=now)
     commit_and_announce(db, store)
     return event
@@ -201,12 +182,14 @@ def set_pilot_accounts(
     actor: Actor,
     now: datetime,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Name accounts for (or take them off) a line's pilot."""
     line, text = product_line(db, code), checked_reason(reason)
     current = load_line_config(db, line)
     proposed = pilot_proposal(db, current, add=add, remove=remove)
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     for number in sorted(proposed.pilot_accounts - current.pilot_accounts):
         db.add(
             PilotAccount(
@@ -258,6 +241,7 @@ def set_override(
     now: datetime,
     expires_at: datetime | None = None,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Force one account's line to `system` (until `expires_at`, if given)."""
     line, text = product_line(db, code), checked_reason(reason)
@@ -266,6 +250,7 @@ def set_override(
         db, current, account_number, system, reason=text, now=now, expires_at=expires_at
     )
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     row = account(db, account_number)
     existing = _override(db, line.id, row.id)
     before = _override_dict(existing)
@@ -298,12 +283,14 @@ def remove_override(
     actor: Actor,
     now: datetime,
     revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
 ) -> AuditEvent:
     """Take one account's override off the line: it follows the line's state again."""
     line, text = product_line(db, code), checked_reason(reason)
     current = load_line_config(db, line)
-    removal_proposal(db, current, account_number)
+    proposed = removal_proposal(db, current, account_number)
     check_revision(current, revision)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     row = account(db, account_number)
     existing = _override(db, line.id, row.id)
     assert existing is not None  # removal_proposal refused an account without one
@@ -334,34 +321,3 @@ def _override_dict(row: AccountOverride | None) -> dict[str, Any] | None:
         return None
     expires = row.expires_at.isoformat() if row.expires_at else None
     return {"system": row.system, "reason": row.reason, "expires_at": expires}
-
-
-def set_maintenance(
-    db: Session,
-    store: Store,
-    system_key: str,
-    down: bool,
-    *,
-    reason: str | None,
-    actor: Actor,
-    now: datetime,
-) -> AuditEvent:
-    """IT's "down for maintenance" switch: while on, no one is sent to the system."""
-    system = db.scalar(select(System).where(System.key == system_key))
-    if system is None:
-        raise NotFound(f"There is no system {system_key!r}.")
-    text = checked_reason(reason)
-    before = {"maintenance": system.maintenance, "note": system.maintenance_note}
-    system.maintenance, system.maintenance_note = down, text if down else ""
-    system.updated_at = now
-    event = audit(
-        db,
-        actor,
-        "system.maintenance",
-        f"system:{system_key}",
-        before,
-        {"maintenance": down, "note": system.maintenance_note},
-        text,
-    )
-    commit_and_announce(db, store)
-    return event

@@ -4,8 +4,7 @@ every POST by the app-wide CSRFProtect; role `it` is checked before every reques
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import logging
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.db import get_session
 from gateway.errors import render_error
-from gateway.models import AuditEvent
+from gateway.models import ProductLine
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
 from gateway.rollout import proposals, scheduler, service
@@ -22,13 +21,22 @@ from gateway.rollout.access import require_it
 from gateway.rollout.chart import bar_chart
 from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.rollout.errors import InvalidChange, RolloutError
+from gateway.rollout.forms import (
+    checked_back,
+    fallback_back,
+    kept_input,
+    parse_utc,
+    pilot_edit,
+    return_check,
+)
+from gateway.rollout.history import line_events
 from gateway.rollout.preview import Preview, preview_change
-from gateway.rollout.support import clear_remembered_choice, who_is_affected
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
 from gateway.settings import current_settings
 from gateway.store import get_store
 
+log = logging.getLogger(__name__)
 bp = Blueprint("rollout_console", __name__, url_prefix="/it")
 
 
@@ -37,28 +45,41 @@ def _only_it() -> None:
     g.it_user = require_it()
 
 
+# The line page's own forms: a refused value re-renders that page with what was typed.
+LINE_FORMS = {
+    "rollout_console.preview": "change",
+    "rollout_console.pilots_preview": "pilot",
+    "rollout_console.override_preview": "override",
+    "rollout_console.schedule": "schedule",
+}
+
+
 @bp.errorhandler(RolloutError)
 def _refused(error: RolloutError) -> ResponseReturnValue:
-    """A refused change goes back to the page it came from, saying why."""
+    """A refused value on the line page re-renders it with the input kept (400/422 and
+    the message); a refused confirmation goes back to the page it came from, saying why."""
+    log.warning(error.detail, extra={"event": error.event, "status": error.status, **error.context})
     if request.method == "GET":
         return render_error(error.status, error.title, error.detail)  # type: ignore[no-any-return]
+    db = get_session()
+    db.rollback()
+    code = (request.view_args or {}).get("code")
+    line = db.scalar(select(ProductLine).where(ProductLine.code == code)) if code else None
+    if request.endpoint in LINE_FORMS and line is not None:
+        return _line_page(line, refused=error)
     flash(error.detail, "error")
-    return redirect(request.form.get("back") or url_for("rollout_console.dashboard"))
+    return redirect(fallback_back(url_for("rollout_console.dashboard")))
 
 
-def _actor() -> service.Actor:
+def _refused_form() -> str | None:
+    """Which of the line page's forms was posted: its endpoint says, and the change form
+    doubles as the rollback form."""
+    name = LINE_FORMS.get(request.endpoint or "")
+    return "rollback" if name == "change" and request.form.get("action") == "rollback" else name
+
+
+def it_actor() -> service.Actor:
     return service.Actor(g.it_user.email, g.get("request_id"))
-
-
-def parse_utc(value: str | None, field: str) -> datetime | None:
-    """An ISO date-time from a form or JSON body, read as UTC when it names no zone."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidChange(f"{field}: use a date and time such as 2027-01-15T06:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def preview_for(db: Session, config: RoutingConfig, proposed: LineConfig) -> Preview:
@@ -143,24 +164,24 @@ def dashboard_csv() -> Response:
 @bp.get("/lines/<code>")
 def line_page(code: str) -> ResponseReturnValue:
     """One line: change its state, pilots, overrides and schedule; its audit trail."""
+    return _line_page(service.product_line(get_session(), code))
+
+
+def _line_page(line: ProductLine, refused: RolloutError | None = None) -> ResponseReturnValue:
+    """The line page; after `refused`, with its message and the refused form as typed."""
     db = get_session()
-    line = service.product_line(db, code)
-    config = current_routing_config(db)
-    events = db.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.target.startswith(f"product_line:{code}"))
-        .order_by(AuditEvent.id.desc())
-        .limit(30)
-    ).all()
-    return render_template(
+    page = render_template(
         "rollout/line.html",
         line=line,
         states=PRODUCT_LINE_STATES,
-        config_line=config.lines[code],
+        config_line=current_routing_config(db).lines[line.code],
         pilots=sorted(service.pilot_numbers(db, line)),
-        events=events,
+        events=line_events(db, line.code),
         pending=[c for c in scheduler.pending_changes(db) if c.product_line_id == line.id],
+        refused=refused,
+        kept=kept_input(_refused_form() if refused else None, request.form),
     )
+    return page, refused.status if refused else 200
 
 
 @bp.post("/lines/<code>/preview")
@@ -190,8 +211,11 @@ def apply(code: str) -> ResponseReturnValue:
     expected = service.LineSetting(
         form.get("expected_state", ""), service.parse_percent(form.get("expected_percent", "0"))
     )
+    back_to_legacy = return_check(form)
     if form.get("action") == "rollback":
-        service.rollback(db, get_store(), code, reason=form.get("reason"), actor=_actor(), now=now)
+        service.rollback(
+            db, get_store(), code, reason=form.get("reason"), actor=it_actor(), now=now
+        )
     else:
         service.change_state(
             db,
@@ -200,10 +224,11 @@ def apply(code: str) -> ResponseReturnValue:
             form.get("state", ""),
             form.get("percent"),
             reason=form.get("reason"),
-            actor=_actor(),
+            actor=it_actor(),
             now=now,
             expected=expected,
             revision=form.get("expected_revision"),
+            back_to_legacy=back_to_legacy,
         )
     line = service.product_line(db, code)
     flash(
@@ -215,17 +240,11 @@ def apply(code: str) -> ResponseReturnValue:
     return redirect(url_for("rollout_console.dashboard"))
 
 
-def _pilot_edit() -> tuple[list[str], list[str]]:
-    """The pilot form's accounts, as (add, remove)."""
-    numbers = request.form.get("accounts", "").replace(",", " ").split()
-    return (numbers, []) if request.form.get("action") != "remove" else ([], numbers)
-
-
 @bp.post("/lines/<code>/pilots/preview")
 def pilots_preview(code: str) -> ResponseReturnValue:
     """Which accounts adding (or removing) pilot accounts moves, with a confirm form."""
     db, config, current = _current(code)
-    add, remove = _pilot_edit()
+    add, remove = pilot_edit(request.form)
     proposed = proposals.pilot_proposal(db, current, add=add, remove=remove)
     fields = {"accounts": " ".join(add or remove), "action": "remove" if remove else "add"}
     return _preview_page(config, proposed, url_for("rollout_console.pilots", code=code), fields)
@@ -234,7 +253,7 @@ def pilots_preview(code: str) -> ResponseReturnValue:
 @bp.post("/lines/<code>/pilots")
 def pilots(code: str) -> ResponseReturnValue:
     """Apply a previewed pilot edit (the preview's revision is required)."""
-    add, remove = _pilot_edit()
+    add, remove = pilot_edit(request.form)
     service.set_pilot_accounts(
         get_session(),
         get_store(),
@@ -242,9 +261,10 @@ def pilots(code: str) -> ResponseReturnValue:
         add=add,
         remove=remove,
         reason=request.form.get("reason"),
-        actor=_actor(),
+        actor=it_actor(),
         now=utcnow(),
         revision=request.form.get("expected_revision", ""),
+        back_to_legacy=return_check(request.form),
     )
     flash(f"Pilot of {code} updated.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
@@ -284,10 +304,11 @@ def override(code: str) -> ResponseReturnValue:
         form.get("account", ""),
         form.get("system", ""),
         reason=form.get("reason"),
-        actor=_actor(),
+        actor=it_actor(),
         now=utcnow(),
         expires_at=parse_utc(form.get("expires_at"), "expires_at"),
         revision=form.get("expected_revision", ""),
+        back_to_legacy=return_check(form),
     )
     flash(f"Override for account {form.get('account')} saved.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
@@ -311,9 +332,10 @@ def remove_override(code: str, account: str) -> ResponseReturnValue:
         code,
         account,
         reason=request.form.get("reason"),
-        actor=_actor(),
+        actor=it_actor(),
         now=utcnow(),
         revision=request.form.get("expected_revision", ""),
+        back_to_legacy=return_check(request.form),
     )
     flash(f"Override for account {account} removed.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
@@ -333,8 +355,9 @@ def schedule(code: str) -> ResponseReturnValue:
         form.get("percent"),
         run_at=run_at,
         reason=form.get("reason"),
-        actor=_actor(),
+        actor=it_actor(),
         now=utcnow(),
+        back_to_legacy=return_check(form),
     )
     flash(f"Change of {code} scheduled for {run_at:%Y-%m-%d %H:%M} UTC.", "info")
     return redirect(url_for("rollout_console.line_page", code=code))
@@ -342,62 +365,14 @@ def schedule(code: str) -> ResponseReturnValue:
 
 @bp.post("/schedules/<int:change_id>/cancel")
 def cancel(change_id: int) -> ResponseReturnValue:
+    back = checked_back()
     scheduler.cancel_change(
         get_session(),
         get_store(),
         change_id,
         reason=request.form.get("reason"),
-        actor=_actor(),
+        actor=it_actor(),
         now=utcnow(),
     )
     flash(f"Scheduled change {change_id} cancelled.", "info")
-    return redirect(request.form.get("back") or url_for("rollout_console.dashboard"))
-
-
-@bp.post("/systems/<key>/maintenance")
-def maintenance(key: str) -> ResponseReturnValue:
-    down = request.form.get("down") == "on"
-    service.set_maintenance(
-        get_session(),
-        get_store(),
-        key,
-        down,
-        reason=request.form.get("reason"),
-        actor=_actor(),
-        now=utcnow(),
-    )
-    flash(f"{key} is {'down for maintenance' if down else 'back in service'}.", "info")
-    return redirect(url_for("rollout_console.dashboard"))
-
-
-@bp.get("/who")
-def who() -> ResponseReturnValue:
-    """Support: where a person or account goes now, and why, line by line."""
-    query = request.args.get("q", "").strip()
-    people: list[Any] = []
-    if query:
-        db = get_session()
-        people = who_is_affected(
-            db,
-            current_routing_config(db),
-            query,
-            current_settings(),
-            today=today_utc(),
-            now=utcnow(),
-        )
-    return render_template("rollout/who.html", query=query, people=people)
-
-
-@bp.post("/who/forget-choice")
-def forget_choice() -> ResponseReturnValue:
-    """Support: clear a person's remembered choice of license center (audited)."""
-    email, reason = request.form.get("email", ""), request.form.get("reason")
-    clear_remembered_choice(get_session(), email, reason=reason, actor=_actor())
-    flash(f"Remembered choice cleared: {email} is routed afresh at the next sign-in.", "info")
-    return redirect(url_for("rollout_console.who", q=request.form.get("q") or email))
-
-
-@bp.get("/audit")
-def audit_log() -> ResponseReturnValue:
-    events = get_session().scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(200))
-    return render_template("rollout/audit.html", events=list(events))
+    return redirect(back)

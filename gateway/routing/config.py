@@ -87,6 +87,8 @@ class SystemStatus:
     # entry_url: where routing hands a signed-in user over (see routing.handoff).
     login_start: str = ""
     login_via_client: bool = False
+    # What the status page tells customers; maintenance_note is IT's internal reason.
+    customer_message: str = ""
 
     @property
     def down(self) -> bool:
@@ -203,6 +205,7 @@ def _system_statuses(db: Session, store: Store) -> Mapping[str, SystemStatus]:
                 system.entry_url,
                 client_starts.get(system.id, system.entry_url),
                 system.id in client_starts,
+                customer_message=system.customer_message,
             )
             for system, raw in zip(systems, probes, strict=True)
         }

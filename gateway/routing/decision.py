@@ -9,7 +9,8 @@ database. The service loads the inputs; the views act on the RouteDecision.
     if decision.kind == "system":
         send_to(decision.systems[0])
 
-Each line resolves by an active account override, else by its state's rule; then
+Each line resolves by an active account override, else by its state's rule (a pilot
+account stays on new when its line moves on to rollout); then
 the readiness gate (new only when the new system holds the account's data for the
 line) and the health gate (never a system that is down) apply, in that order.
 """
@@ -171,6 +172,10 @@ def _pilot_rule(line: LineState, user: UserView) -> Resolution:
 
 
 def _rollout_rule(line: LineState, user: UserView) -> Resolution:
+    # The pilot's accounts were on new before the rollout began; a rollout only ever adds
+    # accounts to new, so they stay there whatever the percent.
+    if line.pilot:
+        return Resolution(NEW, "account was in the line's pilot; pilots stay on new in rollout")
     place = bucket(line.code, user.account_number)
     if in_rollout(place, line.percent):
         return Resolution(NEW, f"bucket {place} is inside the {line.percent}% rollout")

@@ -151,12 +151,9 @@ def down_system(status: SystemStatus) -> DownSystem:
 
 
 def customer_message_of(status: SystemStatus) -> str:
-    """The system's customer-facing maintenance message; "" when it has none.
-
-    The one place the notice reads it from: systems have no customer message yet, so
-    customers see the plain state only.
-    """
-    return ""
+    """The system's customer-facing maintenance message ("" when IT wrote none); only
+    while it is in maintenance, so an old message never outlives its maintenance."""
+    return status.customer_message if status.maintenance else ""
 
 
 def down_notice(

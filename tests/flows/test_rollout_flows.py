@@ -85,14 +85,24 @@ def test_maintenance_sends_people_elsewhere_or_to_a_status_page(
     change(dbs, store, "new")
     service.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=utcnow())
     assert lands(app, idp, "pat@ready.example", "100001") == LEGACY  # legacy holds it too
-    service.set_maintenance(dbs, store, "legacy", True, reason="both", actor=ACTOR, now=utcnow())
+    service.set_maintenance(
+        dbs,
+        store,
+        "legacy",
+        True,
+        reason="both",
+        actor=ACTOR,
+        now=utcnow(),
+        customer_message="Back at 14:00 UTC.",
+    )
     client = https_client(app)
     reply = sign_in(client, idp, "oli@other.example", "100004")
     assert reply.location == "/unavailable"
     page = client.get("/unavailable")
     html = page.get_data(as_text=True)
     assert page.status_code == 503 and page.headers["Retry-After"] == "300"
-    assert "down for maintenance" in html and "both" in html
+    assert "down for maintenance" in html and "Back at 14:00 UTC." in html
+    assert "both" not in html  # IT's reason stays with IT
 
 
 def test_decisions_and_choices_are_counted_per_hour(

@@ -337,13 +337,22 @@ def test_customer_signing_in_through_the_start_page_still_sees_no_access(
     assert sign_in(client, idp, next_target="/").location == "/no-access"
 
 
-def new_in_maintenance(app: Flask, dbs: Session) -> None:
+def new_in_maintenance(app: Flask, dbs: Session, customer_message: str | None = None) -> None:
     from gateway.models.base import utcnow
     from gateway.rollout import service as rollout
 
     actor = rollout.Actor("it@vendor.example")
     store = app.extensions["store"]
-    rollout.set_maintenance(dbs, store, "new", True, reason="db upgrade", actor=actor, now=utcnow())
+    rollout.set_maintenance(
+        dbs,
+        store,
+        "new",
+        True,
+        reason="db upgrade",
+        actor=actor,
+        now=utcnow(),
+        customer_message=customer_message,
+    )
 
 
 def test_while_new_is_down_the_customer_is_told_what_is_unreachable_then_goes_to_legacy(
@@ -369,6 +378,17 @@ def test_while_new_is_down_the_customer_is_told_what_is_unreachable_then_goes_to
     )
     entry, query = handoff(reply)
     assert entry == LEGACY_ENTRY and query["login_hint"] == [EMAIL]
+
+
+def test_the_notice_carries_the_customer_message_and_never_its_reason(
+    app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+) -> None:
+    both_systems(dbs, acme, world)
+    new_in_maintenance(app, dbs, customer_message="Back at 14:00 UTC.")
+    sign_in(client, idp)
+    html = client.get("/notice").get_data(as_text=True)
+    assert "Back at 14:00 UTC." in html
+    assert "db upgrade" not in html
 
 
 def test_continuing_from_the_notice_needs_the_csrf_token(

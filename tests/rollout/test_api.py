@@ -177,7 +177,11 @@ def test_override_previews_then_confirm_and_a_stale_preview_gets_409(
     assert [(m["source"], m["target"]) for m in removal["movements"]] == [("new", "legacy")]
     path = "/api/v1/product-lines/NET/overrides/100001?reason=done&expected_revision="
     assert client.delete(path + "stale", headers=auth).status_code == 409
-    assert client.delete(path + removal["revision"], headers=auth).status_code == 200
+    unconfirmed = client.delete(path + removal["revision"], headers=auth)
+    assert unconfirmed.status_code == 409 and unconfirmed.mimetype == "application/problem+json"
+    assert unconfirmed.get_json()["back_to_legacy"]["accounts"] == 1
+    confirmed = path + removal["revision"] + "&confirm_back_to_legacy=true"
+    assert client.delete(confirmed, headers=auth).status_code == 200
     missing = client.post(
         "/api/v1/product-lines/NET/overrides/100001/removal-preview", headers=auth
     )

@@ -144,8 +144,8 @@ def test_override_who_and_maintenance(
     assert "1 accounts wait for data in the new system: 100002" in override.output
     who = run(gateway_env, "product-line", "who", "wes@waiting.example")
     assert '"override": "new"' in who.output and '"gate": "readiness"' in who.output
-    down = run(gateway_env, "system", "maintenance", "new", "on", "--reason", "upgrade")
-    assert down.exit_code == 0 and down.output == "new: maintenance on\n"
+    down = run(gateway_env, "system", "maintenance", "new", "on", "--reason", "upgrade", "--yes")
+    assert down.exit_code == 0 and down.output.endswith("new: maintenance on\n"), down.output
 
 
 def test_pilot_and_override_previews_change_nothing_until_confirmed(
@@ -176,8 +176,21 @@ def test_pilot_and_override_previews_change_nothing_until_confirmed(
     )
     assert "remove the override sending 100001 to new" in back.output
     assert "legacy -> new" not in back.output and "new -> legacy: 100001" in back.output
-    removed = run(
+    refused = run(
         env, "product-line", "override", "NET", "100001", "none", "--reason", "o", "--yes"
+    )
+    assert refused.exit_code == 1 and "--confirm-back-to-legacy" in refused.output
+    removed = run(
+        env,
+        "product-line",
+        "override",
+        "NET",
+        "100001",
+        "none",
+        "--reason",
+        "o",
+        "--yes",
+        "--confirm-back-to-legacy",
     )
     assert removed.exit_code == 0 and "override for 100001 removed" in removed.output
     actions = list(dbs.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))

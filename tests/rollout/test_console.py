@@ -40,12 +40,16 @@ def confirm_form(html: str) -> tuple[str, dict[str, str]]:
     return action.group(1), fields
 
 
-def preview_and_confirm(client: FlaskClient, path: str, form: dict[str, str]) -> str:
-    """Preview through the console, confirm exactly what it shows; returns the preview."""
+def preview_and_confirm(
+    client: FlaskClient, path: str, form: dict[str, str], ticked: dict[str, str] | None = None
+) -> str:
+    """Preview through the console, confirm exactly what it shows (with the `ticked`
+    checkboxes); returns the preview."""
     page = console_post(client, path, form)
     assert page.status_code == 200, page.location
     html = page.get_data(as_text=True)
-    confirm = console_post(client, *confirm_form(html))
+    action, fields = confirm_form(html)
+    confirm = console_post(client, action, {**fields, **(ticked or {})})
     assert confirm.status_code == 302 and confirm.location == "/it/lines/NET", confirm.location
     return html
 
@@ -169,7 +173,18 @@ def test_pilot_override_schedule_and_maintenance_forms(
     )
     page = it_client.get("/it/lines/NET").get_data(as_text=True)
     assert "100001, 100003" in page and "2099-01-01 00:00" in page and "2099-01-15 06:00" in page
-    console_post(it_client, "/it/systems/new/maintenance", {"down": "on", "reason": "upgrade"})
+    preview = console_post(
+        it_client, "/it/systems/new/maintenance/preview", {"down": "on", "reason": "upgrade"}
+    ).get_data(as_text=True)
+    console_post(
+        it_client,
+        "/it/systems/new/maintenance",
+        {
+            "down": "on",
+            "reason": "upgrade",
+            "expected_maintenance": hidden(preview, "expected_maintenance"),
+        },
+    )
     assert "down for maintenance" in it_client.get("/it/").get_data(as_text=True)
     actions = list(dbs.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions == [
@@ -227,7 +242,10 @@ def test_override_preview_shows_an_account_waiting_for_data_and_removal_the_move
     line_page = it_client.get("/it/lines/NET").get_data(as_text=True)
     assert "/it/lines/NET/overrides/100001/remove/preview" in line_page
     removal = preview_and_confirm(
-        it_client, "/it/lines/NET/overrides/100001/remove/preview", {"reason": "done"}
+        it_client,
+        "/it/lines/NET/overrides/100001/remove/preview",
+        {"reason": "done"},
+        {"confirm_back_to_legacy": "yes"},
     )
     assert "remove the override sending 100001 to new" in removal
     assert "moves 1 accounts, 2 users and 2 entitlements from new to legacy" in removal

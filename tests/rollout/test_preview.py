@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import AuditEvent, User
 from gateway.rollout import proposals, service
-from gateway.rollout.errors import ConflictingChange
+from gateway.rollout.errors import BackToLegacyUnconfirmed, ConflictingChange
+from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.preview import Preview, line_sides, preview_change
 from gateway.routing import service as routing
 from gateway.routing.config import LineConfig, load_routing_config
@@ -175,8 +176,29 @@ def test_removing_an_override_previews_the_move_back(
     assert (move.source, move.target, move.account_numbers) == ("new", "legacy", ("100001",))
     assert (move.accounts, move.users, move.entitlements) == (1, 2, 2)
     assert result.changes == ("remove the override sending 100001 to new",)
+    assert result.back_to_legacy == move
+    with pytest.raises(BackToLegacyUnconfirmed, match="1 accounts"):
+        service.remove_override(
+            dbs,
+            store,
+            "NET",
+            "100001",
+            reason="done",
+            actor=ACTOR,
+            now=NOW,
+            revision=result.revision,
+        )
+    dbs.rollback()
     service.remove_override(
-        dbs, store, "NET", "100001", reason="done", actor=ACTOR, now=NOW, revision=result.revision
+        dbs,
+        store,
+        "NET",
+        "100001",
+        reason="done",
+        actor=ACTOR,
+        now=NOW,
+        revision=result.revision,
+        back_to_legacy=ReturnCheck(confirmed=True),
     )
     assert _routes(dbs, store, settings)["100001"] == "legacy"
 

@@ -252,3 +252,49 @@ def test_never_new_without_the_data_and_never_a_system_that_is_down(
 @given(accounts, line_states("NET"), holdings)
 def test_the_rule_is_deterministic(account: str, net: LineState, held: frozenset[str]) -> None:
     assert route(account, [net], {"NET": held}) == route(account, [net], {"NET": held})
+
+
+def test_a_pilot_account_stays_on_new_when_its_line_moves_from_pilot_to_rollout() -> None:
+    # An account whose bucket is outside a 25 % rollout: it was on new in the pilot.
+    account = next(f"P-{n}" for n in range(1000) if bucket("NET", f"P-{n}") >= 2500)
+    piloted = LineState("NET", "Net", "pilot", pilot=True)
+    rolled = LineState("NET", "Net", "rollout", Decimal(25), pilot=True)
+    assert system_of(route(account, [piloted], {"NET": BOTH}), "NET") == "new"
+    decision = route(account, [rolled], {"NET": BOTH})
+    assert system_of(decision, "NET") == "new"
+    assert "pilot" in decision.trace[0].reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(accounts, percents)
+def test_pilot_accounts_resolve_to_new_in_rollout_whatever_the_percent(
+    account: str, percent: Decimal
+) -> None:
+    line = LineState("NET", "N", "rollout", percent, pilot=True)
+    assert system_of(route(account, [line], {"NET": BOTH}), "NET") == "new"
+
+
+@settings(max_examples=300, deadline=None)
+@given(accounts, percents, percents, st.booleans())
+def test_raising_the_percent_never_moves_an_account_back_pilot_or_not(
+    account: str, low: Decimal, high: Decimal, pilot: bool
+) -> None:
+    low, high = min(low, high), max(low, high)
+    at = {
+        percent: system_of(
+            route(account, [LineState("NET", "N", "rollout", percent, pilot)], {"NET": BOTH}),
+            "NET",
+        )
+        for percent in (low, high)
+    }
+    assert not (at[low] == "new" and at[high] == "legacy")
+
+
+@settings(max_examples=300, deadline=None)
+@given(accounts, percents, st.booleans())
+def test_moving_from_pilot_to_rollout_never_moves_an_account_back(
+    account: str, percent: Decimal, pilot: bool
+) -> None:
+    before = route(account, [LineState("NET", "N", "pilot", pilot=pilot)], {"NET": BOTH})
+    after = route(account, [LineState("NET", "N", "rollout", percent, pilot)], {"NET": BOTH})
+    assert not (system_of(before, "NET") == "new" and system_of(after, "NET") == "legacy")
