@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -88,7 +88,12 @@ def init_app(app: Flask) -> None:
         log.info(
             "http error", extra={"event": "http.error", "status": status, "path": request.path}
         )
-        return render_error(status, error.name, error.description or error.name)
+        answer = make_response(render_error(status, error.name, error.description or error.name))
+        # Werkzeug's own 405 names the methods the path takes (RFC 9110 §15.5.6); keep it.
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                answer.headers[name] = value
+        return answer
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:
