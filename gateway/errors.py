@@ -28,6 +28,22 @@ class GatewayError(Exception):
         self.context = context
 
 
+class MalformedRequest(GatewayError):
+    """A request no route could read: bad JSON, or NUL in the address."""
+
+    status = 400
+    title = "Malformed request"
+    event = "request.malformed"
+
+
+class UnsupportedMediaType(GatewayError):
+    """A body in a format the API does not read."""
+
+    status = 415
+    title = "Unsupported media type"
+    event = "request.media_type"
+
+
 class ServiceUnavailable(GatewayError):
     status = 503
     title = "Sign-in is temporarily unavailable"
@@ -58,7 +74,17 @@ def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
     return error_page(status, title, detail, **extra)
 
 
+def refuse_nul_in_address() -> None:
+    """NUL is never meaningful in a URL, and PostgreSQL cannot compare text holding it:
+    refuse it up front (400) instead of failing at the database (503)."""
+    values = [request.path, *(text for pair in request.args.items(multi=True) for text in pair)]
+    if any("\x00" in text for text in values):
+        raise MalformedRequest("The address holds a NUL character.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_address)
+
     @app.errorhandler(GatewayError)
     def _gateway_error(error: GatewayError) -> Any:
         log.warning(
