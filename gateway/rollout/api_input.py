@@ -33,16 +33,19 @@ def _validator(schema_name: str) -> Draft202012Validator:
 
 
 @cache
+def _query_schemas(method: str, path: str) -> dict[str, dict[str, Any]]:
+    """The documented operation's query parameters: name to schema."""
+    (operation,) = (op for op in OPERATIONS if (op.method, op.path) == (method, path))
+    return {parameter["name"]: parameter["schema"] for parameter in operation.query}
+
+
+@cache
 def _query_validator(method: str, path: str) -> Draft202012Validator:
     """The operation's query parameters as one object schema."""
     (operation,) = (op for op in OPERATIONS if (op.method, op.path) == (method, path))
-    return Draft202012Validator(
-        {
-            "type": "object",
-            "properties": {p["name"]: p["schema"] for p in operation.query},
-            "required": [p["name"] for p in operation.query if p["required"]],
-        }
-    )
+    required = [parameter["name"] for parameter in operation.query if parameter["required"]]
+    schema = {"type": "object", "properties": _query_schemas(method, path), "required": required}
+    return Draft202012Validator(schema)
 
 
 def json_body(schema_name: str) -> dict[str, Any]:
@@ -61,14 +64,13 @@ def json_body(schema_name: str) -> dict[str, Any]:
 def query_arguments(method: str, path: str) -> dict[str, Any]:
     """The operation's query parameters (documented `path`), valid against the document;
     integers are read as integers, and absent optional ones take their default."""
-    validator = _query_validator(method, path)
-    properties = validator.schema["properties"]
+    properties = _query_schemas(method, path)
     values = {
         name: _typed(request.args[name], properties[name])
         for name in properties
         if name in request.args
     }
-    _check(validator, values)
+    _check(_query_validator(method, path), values)
     defaults = {name: schema.get("default") for name, schema in properties.items()}
     return {**defaults, **values}
 

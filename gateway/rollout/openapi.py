@@ -293,13 +293,14 @@ _TEXTS = {
 
 def _security(operation: Operation) -> list[dict[str, list[str]]]:
     scope = [operation.scope] if operation.scope else []
-    return {
+    requirements: dict[str, list[dict[str, list[str]]]] = {
         IT_READ: [{"itToken": scope}, {"session": []}],
         IT_TOKEN: [{"itToken": scope}],
         MACHINE: [{"machineToken": scope}],
         SIGNED_IN: [{"session": []}],
         PUBLIC: [],
-    }[operation.access]
+    }
+    return requirements[operation.access]
 
 
 def _refusal_codes(operation: Operation) -> list[str]:
