@@ -257,7 +257,7 @@ _SECURITY_SCHEMES: dict[str, Any] = {
     "itToken": {
         "type": "http",
         "scheme": "bearer",
-        "description": "An IT API token (`gateway api-token create NAME --scope ...`), with "
+        "description": "An IT API token (`gateway api-token create --name NAME --scope ...`), with "
         "scopes rollout:read, rollout:write, support:read.",
     },
     "machineToken": {
