@@ -20,7 +20,7 @@ from werkzeug.exceptions import BadRequest
 
 from gateway.errors import GatewayError, MalformedRequest, UnsupportedMediaType
 from gateway.rollout.errors import InvalidChange, ReasonRequired
-from gateway.rollout.openapi import OPERATIONS
+from gateway.rollout.openapi import API_OPERATIONS
 from gateway.rollout.openapi_schemas import REQUEST_SCHEMAS
 
 MAX_DETAIL = 300
@@ -35,14 +35,14 @@ def _validator(schema_name: str) -> Draft202012Validator:
 @cache
 def _query_schemas(method: str, path: str) -> dict[str, dict[str, Any]]:
     """The documented operation's query parameters: name to schema."""
-    (operation,) = (op for op in OPERATIONS if (op.method, op.path) == (method, path))
+    (operation,) = (op for op in API_OPERATIONS if (op.method, op.path) == (method, path))
     return {parameter["name"]: parameter["schema"] for parameter in operation.query}
 
 
 @cache
 def _query_validator(method: str, path: str) -> Draft202012Validator:
     """The operation's query parameters as one object schema."""
-    (operation,) = (op for op in OPERATIONS if (op.method, op.path) == (method, path))
+    (operation,) = (op for op in API_OPERATIONS if (op.method, op.path) == (method, path))
     required = [parameter["name"] for parameter in operation.query if parameter["required"]]
     schema = {"type": "object", "properties": _query_schemas(method, path), "required": required}
     return Draft202012Validator(schema)

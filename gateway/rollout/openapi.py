@@ -17,9 +17,9 @@ from gateway.rollout.openapi_schemas import (
     REQUEST_SCHEMAS,
     RESPONSE_SCHEMAS,
     REVISION,
+    SECURITY_SCHEMES,
 )
 
-SESSION_COOKIE = "switchyard_session"
 MAX_AUDIT_EVENTS = 1000
 DEFAULT_AUDIT_EVENTS = 100
 DASHBOARD_GRANULARITIES = ("hour", "day")
@@ -72,7 +72,7 @@ _TRACE_QUERY = {"type": "string", "maxLength": MAX_QUERY, "pattern": REASON["pat
 _LINE = "/api/v1/product-lines/{code}"
 _OVERRIDE = _LINE + "/overrides/{account}"
 
-OPERATIONS: tuple[Operation, ...] = (
+API_OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/openapi.json", "This document", PUBLIC, answer="OpenApiDocument"),
     Operation(
         "get",
@@ -253,31 +253,19 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/me", "The signed-in user", SIGNED_IN, answer="Me"),
 )
 
-_SECURITY_SCHEMES: dict[str, Any] = {
-    "itToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An IT API token (`gateway api-token create --name NAME --scope ...`), with "
-        "scopes rollout:read, rollout:write, support:read.",
-    },
-    "machineToken": {
-        "type": "oauth2",
-        "description": "An access token the portal's server gets with client_credentials.",
-        "flows": {
-            "clientCredentials": {
-                "tokenUrl": "/oidc/token",
-                "scopes": {"entitlements:read": "read accounts' entitlements"},
-            }
-        },
-    },
-    "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": SESSION_COOKIE,
-        "description": "A signed-in browser session; for IT routes, an IT staff member's, "
-        "and for GETs only.",
-    },
-}
+# IT's API alone (this package's blueprint), as (method, path, scope, summary, body
+# schema) rows: the form the access tests walk to try every IT endpoint.
+OPERATIONS: tuple[tuple[str, str, str | None, str, dict[str, Any] | None], ...] = tuple(
+    (
+        op.method,
+        op.path,
+        op.scope,
+        op.summary,
+        {"$ref": f"#/components/schemas/{op.body}"} if op.body else None,
+    )
+    for op in API_OPERATIONS
+    if op.access in (IT_READ, IT_TOKEN, PUBLIC)
+)
 
 _TEXTS = {
     "400": "malformed JSON, NUL in the URL, or a missing or blank reason",
@@ -365,7 +353,7 @@ def _operation(operation: Operation) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The whole document, as served at /api/v1/openapi.json."""
     paths: dict[str, dict[str, Any]] = {}
-    for operation in OPERATIONS:
+    for operation in API_OPERATIONS:
         paths.setdefault(operation.path, {})[operation.method] = _operation(operation)
     return {
         "openapi": "3.1.0",
@@ -379,6 +367,6 @@ def openapi_document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {**REQUEST_SCHEMAS, **RESPONSE_SCHEMAS},
-            "securitySchemes": _SECURITY_SCHEMES,
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }

@@ -266,3 +266,31 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+# The session cookie's name (gateway/app.py sets it; kept here so this stays plain data).
+SESSION_COOKIE = "switchyard_session"
+SECURITY_SCHEMES: dict[str, Any] = {
+    "itToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An IT API token (`gateway api-token create --name NAME --scope ...`), with "
+        "scopes rollout:read, rollout:write, support:read.",
+    },
+    "machineToken": {
+        "type": "oauth2",
+        "description": "An access token the portal's server gets with client_credentials.",
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": "/oidc/token",
+                "scopes": {"entitlements:read": "read accounts' entitlements"},
+            }
+        },
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A signed-in browser session; for IT routes, an IT staff member's, "
+        "and for GETs only.",
+    },
+}

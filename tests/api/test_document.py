@@ -99,3 +99,8 @@ def test_query_parameters_carry_their_bounds(app: Flask) -> None:
         "reason": True,
         "expected_revision": False,
     }
+
+
+def test_the_session_scheme_names_the_cookie_the_app_sets(app: Flask) -> None:
+    scheme = served_document(app)["components"]["securitySchemes"]["session"]
+    assert (scheme["in"], scheme["name"]) == ("cookie", app.config["SESSION_COOKIE_NAME"])
