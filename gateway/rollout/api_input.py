@@ -99,4 +99,8 @@ def _about_reason(error: ValidationError) -> bool:
 
 def _refusal(error: ValidationError) -> GatewayError:
     where = "/".join(str(part) for part in error.absolute_path) or "request"
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "pattern" and described:
+        # A regular expression helps nobody: say what the value should look like.
+        return InvalidChange(f"{where}: {error.instance!r} is not {described}"[:MAX_DETAIL])
     return InvalidChange(f"{where}: {error.message}"[:MAX_DETAIL])

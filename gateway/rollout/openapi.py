@@ -68,7 +68,12 @@ def _query(name: str, schema: dict[str, Any], text: str, *, required: bool = Fal
 _REASON_QUERY = _query("reason", REASON, "recorded in the audit log", required=True)
 _REVISION_QUERY = _query("expected_revision", REVISION, "the removal preview's `revision`")
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_EVENTS}
-_TRACE_QUERY = {"type": "string", "maxLength": MAX_QUERY, "pattern": REASON["pattern"]}
+_TRACE_QUERY = {
+    "type": "string",
+    "maxLength": MAX_QUERY,
+    "pattern": REASON["pattern"],
+    "description": "an email address or an account number",
+}
 _LINE = "/api/v1/product-lines/{code}"
 _OVERRIDE = _LINE + "/overrides/{account}"
 

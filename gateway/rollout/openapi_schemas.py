@@ -17,7 +17,11 @@ from gateway.routing.decision import SYSTEMS
 # Product-line codes, account numbers and system keys: 1-64 characters, no spaces,
 # no slash, no control characters (what the directory importer accepts, less "/").
 IDENTIFIER_PATTERN = r"^[^\s/\x00-\x1f\x7f]{1,64}$"
-IDENTIFIER: dict[str, Any] = {"type": "string", "pattern": IDENTIFIER_PATTERN}
+IDENTIFIER: dict[str, Any] = {
+    "type": "string",
+    "pattern": IDENTIFIER_PATTERN,
+    "description": "an identifier: 1-64 characters, no spaces, slashes or control characters",
+}
 TEXT: dict[str, Any] = {"type": "string", "pattern": r"^[^\x00]*$"}
 NULLABLE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
 REASON: dict[str, Any] = {
@@ -32,8 +36,8 @@ PERCENT: dict[str, Any] = {
     "minimum": 0,
     "maximum": 100,
     "pattern": r"^(100(\.00?)?|[0-9]{1,2}(\.[0-9]{1,2})?)%?$",
-    "description": "0-100 with at most two decimals (more decimals are refused with 422); "
-    "needed for `rollout`, kept as it is for other states when left out",
+    "description": "a percentage from 0 to 100 with at most two decimals (more are refused "
+    "with 422); needed for `rollout`, kept as it is for other states when left out",
 }
 PERCENT_TEXT: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]{1,3}\.[0-9]{2}$"}
 ACCOUNTS: dict[str, Any] = {"type": "array", "maxItems": 1000, "items": IDENTIFIER}
@@ -48,7 +52,7 @@ MOMENT: dict[str, Any] = {
     "type": "string",
     "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"(Z|[+-][0-9]{2}:[0-9]{2})?$",
-    "description": "ISO 8601 date and time, e.g. 2027-01-15T06:00:00Z (UTC when no zone)",
+    "description": "an ISO 8601 date and time, e.g. 2027-01-15T06:00:00Z (UTC when no zone)",
 }
 DATE_TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
 COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}

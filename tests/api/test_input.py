@@ -128,3 +128,16 @@ def test_a_scheduled_change_id_beyond_the_column_is_404(
         "/api/v1/scheduled-changes/99999999999/cancel", json={"reason": "x"}, headers=auth
     )
     assert reply.status_code == 404 and reply.mimetype == "application/problem+json"
+
+
+def test_a_refused_value_is_explained_in_words_not_as_a_pattern(
+    client: FlaskClient, auth: dict[str, str]
+) -> None:
+    reply = client.post(
+        "/api/v1/product-lines/NET/pilot-accounts/preview", json={"add": ["a b"]}, headers=auth
+    )
+    assert reply.status_code == 422
+    assert reply.get_json()["detail"] == (
+        "add/0: 'a b' is not an identifier: 1-64 characters, no spaces, slashes or control "
+        "characters"
+    )
