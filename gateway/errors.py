@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +26,22 @@ class GatewayError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.context = context
+
+
+class MalformedRequest(GatewayError):
+    """A request no route could read: bad JSON, or NUL in the address."""
+
+    status = 400
+    title = "Malformed request"
+    event = "request.malformed"
+
+
+class UnsupportedMediaType(GatewayError):
+    """A body in a format the API does not read."""
+
+    status = 415
+    title = "Unsupported media type"
+    event = "request.media_type"
 
 
 class ServiceUnavailable(GatewayError):
@@ -58,7 +74,17 @@ def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
     return error_page(status, title, detail, **extra)
 
 
+def refuse_nul_in_address() -> None:
+    """NUL is never meaningful in a URL, and PostgreSQL cannot compare text holding it:
+    refuse it up front (400) instead of failing at the database (503)."""
+    values = [request.path, *(text for pair in request.args.items(multi=True) for text in pair)]
+    if any("\x00" in text for text in values):
+        raise MalformedRequest("The address holds a NUL character.")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_address)
+
     @app.errorhandler(GatewayError)
     def _gateway_error(error: GatewayError) -> Any:
         log.warning(
@@ -88,7 +114,12 @@ def init_app(app: Flask) -> None:
         log.info(
             "http error", extra={"event": "http.error", "status": status, "path": request.path}
         )
-        return render_error(status, error.name, error.description or error.name)
+        answer = make_response(render_error(status, error.name, error.description or error.name))
+        # Werkzeug's own 405 names the methods the path takes (RFC 9110 §15.5.6); keep it.
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                answer.headers[name] = value
+        return answer
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Any:

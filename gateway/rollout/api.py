@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ from gateway.models import AuditEvent
 from gateway.models.base import utcnow
 from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.access import api_caller
+from gateway.rollout.api_input import json_body, query_arguments
 from gateway.rollout.api_json import event_json, line_json, preview_json, schedule_json
 from gateway.rollout.dashboard import build_dashboard
 from gateway.rollout.errors import BackToLegacyUnconfirmed, InvalidChange
@@ -65,13 +66,6 @@ def _return_check(value: object) -> ReturnCheck:
     return ReturnCheck(confirmed, current_settings().entitlement_grace_days)
 
 
-def json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidChange("Send a JSON object (Content-Type: application/json).")
-    return body
-
-
 def api_actor(scope: str) -> service.Actor:
     return service.Actor(api_caller(scope).name, g.get("request_id"))
 
@@ -111,7 +105,7 @@ def _previewed(config: RoutingConfig, proposed: LineConfig) -> ResponseReturnVal
 @bp.post("/product-lines/<code>/preview")
 def preview(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = json_body(), _current(code)
+    body, (config, current) = json_body("Setting"), _current(code)
     target = service.target_setting(
         service.product_line(get_session(), code), str(body.get("state", "")), body.get("percent")
     )
@@ -120,7 +114,7 @@ def preview(code: str) -> ResponseReturnValue:
 
 @bp.post("/product-lines/<code>/state")
 def change_state(code: str) -> ResponseReturnValue:
-    actor, db, body = api_actor("rollout:write"), get_session(), json_body()
+    actor, db, body = api_actor("rollout:write"), get_session(), json_body("Change")
     expected = None
     if "expected_state" in body:
         expected = service.LineSetting(
@@ -149,7 +143,7 @@ def _revision(value: object) -> str | None:
 
 @bp.post("/product-lines/<code>/rollback")
 def rollback(code: str) -> ResponseReturnValue:
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Reason")
     event = service.rollback(
         get_session(), get_store(), code, reason=body.get("reason"), actor=actor, now=utcnow()
     )
@@ -166,14 +160,14 @@ def _pilot_lists(body: dict[str, Any]) -> tuple[list[str], list[str]]:
 @bp.post("/product-lines/<code>/pilot-accounts/preview")
 def preview_pilots(code: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    (config, current), (add, remove) = _current(code), _pilot_lists(json_body())
+    (config, current), (add, remove) = _current(code), _pilot_lists(json_body("PilotEdit"))
     proposed = proposals.pilot_proposal(get_session(), current, add=add, remove=remove)
     return _previewed(config, proposed)
 
 
 @bp.post("/product-lines/<code>/pilot-accounts")
 def pilot_accounts(code: str) -> ResponseReturnValue:
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Pilots")
     add, remove = _pilot_lists(body)
     event = service.set_pilot_accounts(
         get_session(),
@@ -193,7 +187,7 @@ def pilot_accounts(code: str) -> ResponseReturnValue:
 @bp.post("/product-lines/<code>/overrides/<account>/preview")
 def preview_override(code: str, account: str) -> ResponseReturnValue:
     api_caller("rollout:read")
-    body, (config, current) = json_body(), _current(code)
+    body, (config, current) = json_body("OverrideSetting"), _current(code)
     proposed = proposals.override_proposal(
         get_session(),
         current,
@@ -208,7 +202,7 @@ def preview_override(code: str, account: str) -> ResponseReturnValue:
 
 @bp.put("/product-lines/<code>/overrides/<account>")
 def put_override(code: str, account: str) -> ResponseReturnValue:
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Override")
     event = service.set_override(
         get_session(),
         get_store(),
@@ -235,16 +229,17 @@ def preview_override_removal(code: str, account: str) -> ResponseReturnValue:
 @bp.delete("/product-lines/<code>/overrides/<account>")
 def delete_override(code: str, account: str) -> ResponseReturnValue:
     actor = api_actor("rollout:write")
+    query = query_arguments("delete", "/api/v1/product-lines/{code}/overrides/{account}")
     event = service.remove_override(
         get_session(),
         get_store(),
         code,
         account,
-        reason=request.args.get("reason"),
+        reason=query["reason"],
         actor=actor,
         now=utcnow(),
-        revision=request.args.get("expected_revision"),
-        back_to_legacy=_return_check(request.args.get(CONFIRM_BACK_FIELD)),
+        revision=query["expected_revision"],
+        back_to_legacy=_return_check(query.get(CONFIRM_BACK_FIELD)),
     )
     return jsonify(audit_event=event_json(event))
 
@@ -261,7 +256,7 @@ def list_scheduled() -> ResponseReturnValue:
 
 @bp.post("/scheduled-changes")
 def create_scheduled() -> ResponseReturnValue:
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Schedule")
     run_at = parse_utc(body.get("run_at"), "run_at")
     if run_at is None:
         raise InvalidChange("run_at: required, e.g. 2027-01-15T06:00:00Z")
@@ -280,9 +275,9 @@ def create_scheduled() -> ResponseReturnValue:
     return jsonify(schedule_json(change)), 201
 
 
-@bp.post("/scheduled-changes/<int:change_id>/cancel")
+@bp.post("/scheduled-changes/<int(max=2147483647):change_id>/cancel")
 def cancel_scheduled(change_id: int) -> ResponseReturnValue:
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Reason")
     change = scheduler.cancel_change(
         get_session(), get_store(), change_id, reason=body.get("reason"), actor=actor, now=utcnow()
     )
@@ -297,7 +292,7 @@ def dashboard() -> ResponseReturnValue:
         db,
         get_store(),
         current_routing_config(db),
-        granularity=request.args.get("by", "hour"),
+        granularity=query_arguments("get", "/api/v1/dashboard")["by"],
         today=today_utc(),
         grace_days=current_settings().entitlement_grace_days,
         now=utcnow(),
@@ -331,7 +326,7 @@ def route_trace() -> ResponseReturnValue:
     people = who_is_affected(
         db,
         current_routing_config(db),
-        request.args.get("q", ""),
+        query_arguments("get", "/api/v1/route-trace")["q"],
         current_settings(),
         today=today_utc(),
         now=utcnow(),
@@ -342,6 +337,6 @@ def route_trace() -> ResponseReturnValue:
 @bp.get("/audit-events")
 def audit_events() -> ResponseReturnValue:
     api_caller("rollout:read")
-    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
+    limit = query_arguments("get", "/api/v1/audit-events")["limit"]
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     return jsonify(events=[event_json(e) for e in get_session().scalars(query)])

@@ -9,7 +9,8 @@ from flask.typing import ResponseReturnValue
 from gateway.db import get_session
 from gateway.models.base import utcnow
 from gateway.rollout.access import api_caller
-from gateway.rollout.api import api_actor, bp, json_body
+from gateway.rollout.api import api_actor, bp
+from gateway.rollout.api_input import json_body
 from gateway.rollout.api_json import event_json
 from gateway.rollout.errors import InvalidChange
 from gateway.rollout.maintenance import preview_maintenance, set_maintenance
@@ -32,7 +33,7 @@ def _flag(body: dict[str, object], field: str, *, required: bool) -> bool | None
 def preview_maintenance_switch(key: str) -> ResponseReturnValue:
     """Who `{"down": true}` (or false) would send elsewhere or to the status page."""
     api_caller("rollout:read")
-    down = _flag(json_body(), "down", required=True)
+    down = _flag(json_body("MaintenanceSwitch"), "down", required=True)
     db = get_session()
     preview = preview_maintenance(
         db,
@@ -50,7 +51,7 @@ def preview_maintenance_switch(key: str) -> ResponseReturnValue:
 def maintenance(key: str) -> ResponseReturnValue:
     """Switch maintenance; `expected_maintenance` (the preview's `maintenance_before`)
     refuses it with 409 when someone switched it meanwhile."""
-    actor, body = api_actor("rollout:write"), json_body()
+    actor, body = api_actor("rollout:write"), json_body("Maintenance")
     down = _flag(body, "down", required=True)
     message = body.get("customer_message")
     if message is not None and not isinstance(message, str):
