@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -28,7 +27,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     app.extensions["settings"] = settings
     app.config.update(_flask_config(settings, demo is not None))
 
-    database_url = settings.database_url or _default_database_url(app)
+    database_url = db.database_url_of(settings)
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
@@ -95,12 +94,6 @@ def _flask_config(settings: Settings, demo: bool) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
     }
-
-
-def _default_database_url(app: Flask) -> str:
-    """A SQLite file in the instance folder: the laptop default, no servers needed."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(app.instance_path) / 'gateway.db'}"
 
 
 def _idp_origins(app: Flask) -> list[str]:
