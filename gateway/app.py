@@ -13,6 +13,7 @@ from gateway import db, errors, store
 from gateway.extensions import csrf, limiter
 from gateway.ops import headers, health
 from gateway.ops import logging as ops_logging
+from gateway.ops import metrics as ops_metrics
 from gateway.settings import Settings, load_settings, require_secret_key
 
 SESSION_COOKIE = "switchyard_session"
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     app.config["SESSION_REDIS"] = store.get_store(app)
     ServerSideSessions(app)
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
+    ops_metrics.init_app(app)  # next, so the latency covers every later hook
     csrf.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:

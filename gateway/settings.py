@@ -254,7 +254,8 @@ class ServerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
-    port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    # 0 asks the kernel for any free port (gunicorn logs which).
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PORT")
     bind_host: str = Field(default="0.0.0.0", min_length=1)  # noqa: S104 - behind a proxy
     # Unset: 2 x cores + 1 (always 1 without GATEWAY_REDIS_URL).
     workers: int | None = Field(default=None, ge=1, le=256)
