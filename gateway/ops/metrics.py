@@ -97,7 +97,12 @@ def count_dependency_error(error: BaseException) -> None:
 
 
 def counted_scheduler_run(work: Callable[P, R]) -> Callable[P, R]:
-    """Count each call of `work` as an ok or failed scheduler round (and re-raise)."""
+    """Count each call of `work` as an ok or failed scheduler round (and re-raise).
+
+    Both series start at 0 in a process that runs the scheduler, so "no successful
+    round lately" can be alerted on, and processes without one have no series."""
+    for result in ("ok", "error"):
+        SCHEDULER_RUNS.labels(result=result)
 
     @wraps(work)
     def counted(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -4,16 +4,19 @@ read back with prometheus_client's own text parser; the endpoint is not public."
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import db
 from gateway.models import Account
 from gateway.provider.clients import add_client
+from gateway.rollout.scheduler import start_scheduler
 from gateway.settings import Settings
 from tests import factories
 from tests.conftest import make_app
@@ -125,3 +128,24 @@ def test_metrics_are_not_served_without_a_token_setting(app: Flask) -> None:
     plain = make_app(settings)
     reply = plain.test_client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert reply.status_code == 404
+
+
+def test_scheduler_rounds_are_counted(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    """The round the scheduler thread runs each interval, run here once by hand."""
+    scheduler = start_scheduler(app, interval=3600)
+    scheduler.stop()
+    broken_app = make_app(
+        app.extensions["settings"].model_copy(
+            update={"database_url": f"sqlite:///{tmp_path / 'missing' / 'gateway.db'}"}
+        )
+    )
+    broken = start_scheduler(broken_app, interval=3600)
+    broken.stop()
+    before = scrape(client)
+    scheduler._work()
+    with pytest.raises(OperationalError):
+        broken._work()
+    after = scrape(client)
+    assert moved(before, after, "gateway_scheduler_runs_total", result="ok") == 1
+    assert moved(before, after, "gateway_scheduler_runs_total", result="error") == 1
+    db.engine_of(broken_app).dispose()
