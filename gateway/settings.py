@@ -281,15 +281,16 @@ def load_settings(**overrides: object) -> Settings:
 
     Raises SettingsError naming the offending GATEWAY_* variable, in one line.
     """
-    return _load(Settings, overrides)
+    return load_model(Settings, overrides)
 
 
 def load_server_settings() -> ServerSettings:
     """gunicorn's settings from the environment; SettingsError names the variable."""
-    return _load(ServerSettings, {})
+    return load_model(ServerSettings, {})
 
 
-def _load(model: type[SettingsModel], overrides: dict[str, Any]) -> SettingsModel:
+def load_model(model: type[SettingsModel], overrides: dict[str, Any]) -> SettingsModel:
+    """`model` from the environment, or a one-line SettingsError naming the variable."""
     try:
         return model(**overrides)
     except ValidationError as error:

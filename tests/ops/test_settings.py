@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway import create_app
 from gateway.cli import main
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import Settings, SettingsError, load_model, load_settings
 
 
 @pytest.mark.parametrize(
@@ -77,3 +78,21 @@ def test_cli_db_upgrade_migrates(
         )
     }
     assert {"accounts", "users", "entitlements", "alembic_version"} <= tables
+
+
+class SettingsWithPlainMap(BaseSettings):
+    """A settings model whose map pydantic-settings decodes itself (no JsonMap)."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+    extra_map: dict[str, str] = {}
+
+
+def test_a_value_the_settings_source_cannot_decode_still_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_EXTRA_MAP", "{bad")
+    with pytest.raises(SettingsError) as raised:
+        load_model(SettingsWithPlainMap, {})
+    message = str(raised.value)
+    assert message.startswith("GATEWAY_EXTRA_MAP: cannot be read")
+    assert "\n" not in message
