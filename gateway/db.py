@@ -14,12 +14,14 @@ from alembic.script import ScriptDirectory
 from flask import Flask, g
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The driver could not connect or talk to the server (a failing migration is a bug, not this).
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
 log = logging.getLogger(__name__)
 
 
@@ -132,7 +134,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision`; DatabaseNotReady when unreachable."""
     try:
         command.upgrade(alembic_config(url), revision)
-    except DBAPIError as error:
+    except CONNECTION_ERRORS as error:
         raise unreachable(url, error) from None
 
 
@@ -153,7 +155,7 @@ def require_current_schema(engine: Engine) -> None:
                 if inspect(connection).has_table("alembic_version")
                 else None
             )
-    except DBAPIError as error:
+    except CONNECTION_ERRORS as error:
         raise unreachable(url, error) from None
     if current != head:
         raise DatabaseNotReady(
