@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import create_app
+from gateway import create_app, db
 from gateway.cli import main
 from gateway.settings import Settings, SettingsError, load_model, load_settings
 
@@ -96,3 +96,19 @@ def test_a_value_the_settings_source_cannot_decode_still_names_the_variable(
     message = str(raised.value)
     assert message.startswith("GATEWAY_EXTRA_MAP: cannot be read")
     assert "\n" not in message
+
+
+def test_default_database_is_in_the_data_folder_and_said_at_start_up(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    expected = tmp_path / "data" / "switchyard" / "gateway.db"
+    with caplog.at_level("INFO", logger="gateway.db"):
+        app = create_app(settings.model_copy(update={"database_url": None}))
+    assert app.extensions["database_url"] == f"sqlite:///{expected}"
+    (notice,) = [r for r in caplog.records if getattr(r, "event", None) == "db.default_sqlite"]
+    assert notice.levelname == "INFO" and str(expected) in notice.getMessage()
+    db.engine_of(app).dispose()
