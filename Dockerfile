@@ -1,4 +1,4 @@
-# Switchyard gateway: gunicorn serving wsgi:app as a non-root user.
+# Switchyard gateway: gunicorn serving gateway.wsgi:app as a non-root user.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -15,9 +15,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin gateway
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
-# Flask's instance folder for an installed package lives under the venv's var/.
-RUN mkdir -p /opt/venv/var && chown gateway:gateway /opt/venv/var
-COPY wsgi.py gunicorn.conf.py ./
+# The default SQLite file (without GATEWAY_DATABASE_URL) lives in the user's data folder.
+RUN mkdir -p /app/.local/share/switchyard && chown -R gateway:gateway /app/.local
 COPY idp_config ./idp_config
 COPY scripts/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 USER gateway

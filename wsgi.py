@@ -1,12 +1,6 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+"""WSGI entry point kept for `gunicorn wsgi:app` from a checkout; the installed one is
+gateway.wsgi (see README, Running in production)."""
 
-import sys
+from gateway.wsgi import app
 
-from gateway import create_app
-from gateway.settings import SettingsError
-
-try:
-    app = create_app()
-except SettingsError as error:
-    # One line naming the variable, not a traceback, and no worker restart loop.
-    sys.exit(f"switchyard: cannot start: {error}")
+__all__ = ["app"]

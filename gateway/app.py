@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -13,6 +12,7 @@ from gateway import db, errors, secret_keys, server_sessions, store
 from gateway.extensions import csrf, limiter
 from gateway.ops import headers, health
 from gateway.ops import logging as ops_logging
+from gateway.ops import metrics as ops_metrics
 from gateway.settings import Settings, load_settings, require_secret_key
 
 SESSION_COOKIE = "switchyard_session"
@@ -29,11 +29,12 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     secret_keys.init_app(app, keys)
     app.config.update(_flask_config(settings, keys))
 
-    database_url = settings.database_url or _default_database_url(app)
+    database_url = db.database_url_of(settings)
     db.init_app(app, database_url)
     app.extensions["database_url"] = database_url
     store.init_app(app, settings.redis_url)
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
+    ops_metrics.init_app(app)  # next, so the latency covers every later hook
     server_sessions.init_app(app, store.get_store(app))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -101,12 +102,6 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
     }
-
-
-def _default_database_url(app: Flask) -> str:
-    """A SQLite file in the instance folder: the laptop default, no servers needed."""
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{Path(app.instance_path) / 'gateway.db'}"
 
 
 def _idp_origins(app: Flask) -> list[str]:

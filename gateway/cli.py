@@ -10,15 +10,25 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError
-from gateway.settings import SettingsError
+from gateway.settings import Settings, SettingsError, load_settings
 
 
 def build_app() -> Flask:
     """The production app from GATEWAY_* settings, or a clear error naming the variable."""
     from gateway.app import create_app
+    from gateway.ops.logging import without_startup_notices
 
     try:
-        return create_app()
+        with without_startup_notices():
+            return create_app()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def command_settings() -> Settings:
+    """The GATEWAY_* settings alone, for commands that need no app (the database ones)."""
+    try:
+        return load_settings()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
 
@@ -34,10 +44,13 @@ def command_context() -> Iterator[tuple[Flask, Session]]:
     stop_background(app)  # a command does its own work; no background threads
     session = db.new_session(app)
     try:
+        db.require_current_schema(db.engine_of(app))
         with app.app_context():
             yield app, session
     except GatewayError as error:
         raise click.ClickException(error.detail) from None
+    except db.DatabaseNotReady as error:
+        raise click.ClickException(str(error)) from None
     finally:
         session.close()
         db.engine_of(app).dispose()
@@ -56,12 +69,16 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
-    """Apply the Alembic migrations to the configured database."""
+    """Apply the Alembic migrations to the configured database (needs only
+    GATEWAY_DATABASE_URL, or nothing for the default SQLite file)."""
     from gateway import db
 
-    app = build_app()
-    db.upgrade(app.extensions["database_url"], revision)
-    click.echo(f"database at {revision}")
+    url = db.database_url_of(command_settings())
+    try:
+        db.upgrade(url, revision)
+    except db.DatabaseNotReady as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"database at {revision}: {db.describe(url)}")
 
 
 def _add_capability_commands() -> None:

@@ -10,6 +10,7 @@ from flask import Flask, Response, g, jsonify, make_response, render_template, r
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from gateway.ops.metrics import count_dependency_error
 from gateway.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SQLAlchemyError)
     def _dependency_down(error: Exception) -> Any:
         # Fail closed: without the shared store or the database nobody is let in.
+        count_dependency_error(error)
         log.error(
             "dependency unavailable",
             extra={"event": ServiceUnavailable.event, "error": type(error).__name__},

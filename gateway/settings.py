@@ -6,12 +6,17 @@ Invalid or missing values stop start-up with one message naming the variable.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from gateway.secret_keys import check_strength, split_keys
 
@@ -34,7 +39,18 @@ DEFAULT_CLAIM_MAP = {
     "last_name": "family_name",
     "account_number": "account_number",
 }
+# Optional claim: the group memberships (default claim name `groups`).
+OPTIONAL_CLAIMS = {"groups": "groups"}
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The databases the migrations are written and tested for.
+DATABASE_BACKENDS = ("postgresql", "sqlite")
+# A JSON object from one environment variable, parsed by our validator (not by
+# pydantic-settings, whose parse error is a traceback that names no variable).
+JsonMap = Annotated[dict[str, str], NoDecode]
+
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
 
 
 class SettingsError(Exception):
@@ -63,14 +79,14 @@ class Settings(BaseSettings):
     # Accept unsolicited (IdP-initiated) SAML responses.
     saml_idp_initiated: bool = False
     # SAML attribute names for our identity fields (JSON object); NameID is the subject.
-    saml_attribute_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
+    saml_attribute_map: JsonMap = Field(default_factory=lambda: dict(DEFAULT_ATTRIBUTE_MAP))
     # The community portal as an upstream OpenID Connect provider (beside or instead of SAML).
     oidc_issuer: str | None = None
     oidc_client_id: str | None = Field(default=None, validate_default=True)
     oidc_client_secret: str | None = Field(default=None, validate_default=True)
     oidc_scope: str = "openid email profile"
     # Claim names for our identity fields (JSON object).
-    oidc_claim_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CLAIM_MAP))
+    oidc_claim_map: JsonMap = Field(default_factory=lambda: dict(DEFAULT_CLAIM_MAP))
     # Tolerated clock difference with the upstream provider (id_token times, fresh sign-ins).
     oidc_clock_skew_seconds: int = Field(default=60, ge=0, le=300)
     # One deadline for each request to the upstream provider (discovery, keys, token, userinfo).
@@ -108,12 +124,49 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_interval_seconds: int = Field(default=15, ge=1, le=3600)
     # Health probe URL per system key (JSON object); probed in the background, not per login.
-    system_health_urls: dict[str, str] = Field(default_factory=dict)
+    system_health_urls: JsonMap = Field(default_factory=dict)
     health_check_enabled: bool = True
     health_check_interval_seconds: int = Field(default=15, ge=1, le=3600)
     # Number of reverse proxies in front of us whose X-Forwarded-For we trust.
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     log_level: str = "INFO"
+    # Bearer token Prometheus presents at /metrics. Unset: /metrics answers 404.
+    metrics_token: str | None = Field(default=None, min_length=32)
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {list(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("saml_attribute_map", "oidc_claim_map", "system_health_urls", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON ({error})") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("must be a JSON object")
+        return parsed
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        example = "postgresql+psycopg://user:password@host/switchyard or sqlite:////path/gateway.db"
+        try:
+            url = make_url(value)
+            url.get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(f"not a database URL; expected e.g. {example}") from None
+        if url.get_backend_name() not in DATABASE_BACKENDS:
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}; expected {example}")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -162,9 +215,7 @@ class Settings(BaseSettings):
     @field_validator("saml_attribute_map")
     @classmethod
     def _complete_attribute_map(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = set(DEFAULT_ATTRIBUTE_MAP) - set(value)
-        if missing:
-            raise ValueError(f"missing keys {sorted(missing)}")
+        _known_keys(value, DEFAULT_ATTRIBUTE_MAP, OPTIONAL_ATTRIBUTES)
         return {**OPTIONAL_ATTRIBUTES, **value}
 
     @field_validator("system_health_urls")
@@ -206,9 +257,7 @@ class Settings(BaseSettings):
     @field_validator("oidc_claim_map")
     @classmethod
     def _complete_claim_map(cls, value: dict[str, str]) -> dict[str, str]:
-        missing = set(DEFAULT_CLAIM_MAP) - set(value)
-        if missing:
-            raise ValueError(f"missing keys {sorted(missing)}")
+        _known_keys(value, DEFAULT_CLAIM_MAP, OPTIONAL_CLAIMS)
         return value
 
     @field_validator("secret_key")
@@ -237,18 +286,65 @@ class Settings(BaseSettings):
         return frozenset(self.jit_permissions.split())
 
 
+class ServerSettings(BaseSettings):
+    """gunicorn's own settings, read by gateway.gunicorn_conf in the master process."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    # 0 asks the kernel for any free port (gunicorn logs which).
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias="PORT")
+    bind_host: str = Field(default="0.0.0.0", min_length=1)  # noqa: S104 - behind a proxy
+    # Unset: 2 x cores + 1 (always 1 without GATEWAY_REDIS_URL).
+    workers: int | None = Field(default=None, ge=1, le=256)
+    threads: int = Field(default=2, ge=1, le=64)
+    timeout: int = Field(default=30, ge=1, le=3600)
+    # A worker is replaced after about this many requests; 0 never.
+    max_requests: int = Field(default=5000, ge=0)
+    forwarded_allow_ips: str = Field(default="127.0.0.1", validation_alias="FORWARDED_ALLOW_IPS")
+
+
+def _known_keys(value: dict[str, str], required: dict[str, str], optional: dict[str, str]) -> None:
+    """A map names every required key and nothing we do not know (a typo is not ignored)."""
+    missing = set(required) - set(value)
+    if missing:
+        raise ValueError(f"missing keys {sorted(missing)}")
+    unknown = set(value) - set(required) - set(optional)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}; known: {[*required, *optional]}")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from GATEWAY_* environment variables; keyword overrides win.
 
-    Raises SettingsError naming the offending GATEWAY_* variable.
+    Raises SettingsError naming the offending GATEWAY_* variable, in one line.
     """
+    return load_model(Settings, overrides)
+
+
+def load_server_settings() -> ServerSettings:
+    """gunicorn's settings from the environment; SettingsError names the variable."""
+    return load_model(ServerSettings, {})
+
+
+def load_model(model: type[SettingsModel], overrides: dict[str, Any]) -> SettingsModel:
+    """`model` from the environment, or a one-line SettingsError naming the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return model(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
-        variable = f"GATEWAY_{field.upper()}"
-        raise SettingsError(f"{variable}: {first['msg']}") from None
+        # An alias (PORT) is the variable's own name; a field gets the prefix.
+        variable = field if field.isupper() else f"GATEWAY_{field.upper()}"
+        raise SettingsError(one_line(f"{variable}: {first['msg']}")) from None
+    except SourceError as error:  # a value pydantic-settings itself could not decode
+        named = re.search(r'field "(\w+)"', str(error))
+        variable = f"GATEWAY_{named.group(1).upper()}" if named else "GATEWAY_*"
+        raise SettingsError(f"{variable}: cannot be read ({one_line(str(error))})") from None
+
+
+def one_line(message: str) -> str:
+    """`message` with its line breaks folded, so an error is always one line."""
+    return " ".join(message.split())
 
 
 def current_settings() -> Settings:

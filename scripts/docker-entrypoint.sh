@@ -6,4 +6,4 @@ if [ "$#" -gt 0 ]; then
   exec "$@"
 fi
 gateway db upgrade
-exec gunicorn -c gunicorn.conf.py wsgi:app
+exec gunicorn -c python:gateway.gunicorn_conf gateway.wsgi:app

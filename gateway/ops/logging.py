@@ -6,6 +6,8 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -51,6 +53,28 @@ def configure_logging(level: str) -> None:
         handler._gateway = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+# Start-up notices a server should log and a one-shot command should not: logger, event.
+STARTUP_NOTICES = {"gateway.store": "store.embedded", "gateway.db": "db.default_sqlite"}
+
+
+@contextmanager
+def without_startup_notices() -> Iterator[None]:
+    """Drop the start-up notices for the duration (a command building its app): said on
+    every call, they would bury the command's own output."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return getattr(record, "event", None) not in STARTUP_NOTICES.values()
+
+    loggers = [logging.getLogger(name) for name in STARTUP_NOTICES]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
 
 
 def init_app(app: Flask) -> None:

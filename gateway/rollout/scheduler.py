@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway import db as database
 from gateway.models import ScheduledChange
 from gateway.models.base import utcnow
+from gateway.ops import metrics as ops_metrics
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.rollout.proposals import state_proposal
@@ -213,6 +214,7 @@ class Repeating:
 def start_scheduler(app: Flask, interval: float) -> Repeating:
     """Apply due changes from this process every `interval` seconds."""
 
+    @ops_metrics.counted_scheduler_run
     def run_due() -> None:
         session = database.new_session(app)
         try:

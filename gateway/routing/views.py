@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from gateway.db import get_session, single_statements
 from gateway.models import User
 from gateway.models.base import utcnow
+from gateway.ops import metrics as ops_metrics
 from gateway.ops.headers import allow_form_targets
 from gateway.rollout import metrics
 from gateway.routing import pages, service
@@ -94,6 +95,7 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     decision = _summary_decision(db, user, config, deep_link.system if deep_link else None)
     _log_decision(decision, user)
     _count(metrics.count_decision, decision)
+    ops_metrics.count_routing_decision(decision.kind, decision.systems)
     session.pop(DEEP_LINK_SESSION_KEY, None)
     if decision.kind in ("none", "no_access") and has_role("it"):
         # Vendor IT staff hold no customer entitlements; their start page is the console,
@@ -357,6 +359,7 @@ def _hand_off(
         # `iss` is for an OpenID Connect client's login initiation (OIDC Core §4).
         issuer=current_settings().base_url if system.login_via_client else None,
     )
+    ops_metrics.count_handoff(system_key)
     return redirect(url)
 
 

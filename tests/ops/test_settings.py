@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import create_app
+from gateway import create_app, db
 from gateway.cli import main
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import Settings, SettingsError, load_model, load_settings
 from tests.conftest import SECRET
 
 
@@ -80,26 +81,35 @@ def test_cli_db_upgrade_migrates(
     assert {"accounts", "users", "entitlements", "alembic_version"} <= tables
 
 
-def test_wsgi_entry_point_stops_with_one_line(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
+class SettingsWithPlainMap(BaseSettings):
+    """A settings model whose map pydantic-settings decodes itself (no JsonMap)."""
 
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "GATEWAY_BASE_URL": "not a url", "PYTHONPATH": str(root)}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-c", "import wsgi"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert (
-        result.stderr.strip()
-        .splitlines()[-1]
-        .startswith("switchyard: cannot start: GATEWAY_BASE_URL")
-    )
-    assert "Traceback" not in result.stderr
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_")
+    extra_map: dict[str, str] = {}
+
+
+def test_a_value_the_settings_source_cannot_decode_still_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_EXTRA_MAP", "{bad")
+    with pytest.raises(SettingsError) as raised:
+        load_model(SettingsWithPlainMap, {})
+    message = str(raised.value)
+    assert message.startswith("GATEWAY_EXTRA_MAP: cannot be read")
+    assert "\n" not in message
+
+
+def test_default_database_is_in_the_data_folder_and_said_at_start_up(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    expected = tmp_path / "data" / "switchyard" / "gateway.db"
+    with caplog.at_level("INFO", logger="gateway.db"):
+        app = create_app(settings.model_copy(update={"database_url": None}))
+    assert app.extensions["database_url"] == f"sqlite:///{expected}"
+    (notice,) = [r for r in caplog.records if getattr(r, "event", None) == "db.default_sqlite"]
+    assert notice.levelname == "INFO" and str(expected) in notice.getMessage()
+    db.engine_of(app).dispose()
