@@ -39,7 +39,8 @@ class Destination:
     why: str
 
 
-# What each sample user meets after signing in, by the routing rule in DESIGN.md.
+# What each sample user meets after signing in, by the routing rule
+# (README, "Migrating a product line").
 DESTINATIONS: dict[str, Destination] = {
     "alice@acme.example": Destination("legacy", "legacy lines only (NetGuard, Insight Analytics)"),
     "hank@acme.example": Destination("legacy", "org admin of Acme; legacy lines only"),

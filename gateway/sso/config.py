@@ -29,7 +29,7 @@ FORCED_SECURITY = {
     "rejectDeprecatedAlgorithm": True,
     "allowRepeatAttributeName": False,
     # We accept no encrypted assertions: python3-saml decrypts before it checks
-    # the signature and accepts rsa-1_5 and CBC (see SECURITY.md).
+    # the signature and accepts rsa-1_5 and CBC (see docs/security.md).
     "wantAssertionsEncrypted": False,
     "wantNameIdEncrypted": False,
     "signatureAlgorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",

@@ -1,6 +1,6 @@
 """SAML Service Provider steps as plain functions: start a sign-in, accept a response.
 
-python3-saml does the XML signature work; everything SECURITY.md lists as a gap in
+python3-saml does the XML signature work; everything docs/security.md lists as a gap in
 it (replay, unsolicited responses, correlation stripping, loose Destination and
 Recipient, missing Audience or expiry, IssueInstant, comments in NameID, escaping
 exceptions) is closed here, before any value from the response is trusted. So are

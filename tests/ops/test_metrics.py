@@ -19,7 +19,7 @@ from gateway.provider.clients import add_client
 from gateway.rollout.scheduler import start_scheduler
 from gateway.settings import Settings
 from tests import factories
-from tests.conftest import make_app
+from tests.conftest import SECRET, make_app
 from tests.provider.conftest import REDIRECT_URI, AuthorizationAttempt, RelyingParty
 from tests.saml_idp import PortalIdP
 
@@ -64,6 +64,7 @@ def rp(dbs: Session, account: Account) -> RelyingParty:
         name="Legacy license center",
         redirect_uris=[REDIRECT_URI],
         actor="test",
+        secret_key=SECRET,
         initiate_login_uri="https://legacy.licenses.test/oidc/login",
         system_key="legacy",
     )

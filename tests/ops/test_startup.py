@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SECRET
 from tests.ops.processes import BIN, clean_env, run
 
 BAD_SETTINGS = [
@@ -88,7 +89,7 @@ def test_default_database_without_xdg_is_under_home(tmp_path: Path) -> None:
 def app_env(tmp_path: Path, saml_dir: Path) -> dict[str, str]:
     return {
         "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
-        "GATEWAY_SECRET_KEY": "s" * 40,
+        "GATEWAY_SECRET_KEY": SECRET,
         "GATEWAY_SAML_DIR": str(saml_dir),
     }
 
@@ -143,7 +144,7 @@ def test_gunicorn_stops_when_a_worker_cannot_build_the_app(tmp_path: Path) -> No
     """A settings folder without the IdP certificate is found by the app factory in the
     worker: the worker exits with gunicorn's boot-error status, and the master stops."""
     folder = Path(__file__).resolve().parents[2] / "idp_config"  # shipped without a cert
-    env = {"GATEWAY_SECRET_KEY": "s" * 40, "GATEWAY_SAML_DIR": str(folder)}
+    env = {"GATEWAY_SECRET_KEY": SECRET, "GATEWAY_SAML_DIR": str(folder)}
     env["GATEWAY_DATABASE_URL"] = f"sqlite:///{tmp_path / 'gateway.db'}"
     server = gunicorn(tmp_path, env)
     _, stderr = server.communicate(timeout=60)

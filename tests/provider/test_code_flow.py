@@ -203,7 +203,7 @@ def test_reused_code_is_refused_and_revokes_its_tokens(
 
 
 def test_expired_code_is_refused(browser: FlaskClient, rp: RelyingParty, app: Flask) -> None:
-    # The store's TTL would drop it too; the lookup checks expiry itself (SECURITY.md).
+    # The store's TTL would drop it too; the lookup checks expiry itself (docs/security.md).
     attempt = AuthorizationAttempt()
     code = rp.code_from(rp.authorize(browser, attempt), attempt)
     store = app.extensions["store"]
@@ -246,7 +246,7 @@ def test_nonce_cannot_be_replayed(browser: FlaskClient, rp: RelyingParty) -> Non
 
 
 def test_authlib_has_the_2024_2026_security_fixes() -> None:
-    # SECURITY.md: releases before 1.6.11 miss fixes for HS256-with-public-key
+    # docs/security.md: releases before 1.6.11 miss fixes for HS256-with-public-key
     # confusion, oversized tokens, JWE zip bombs, untrusted `jwk` headers, alg=none.
     import re
     from importlib.metadata import version
