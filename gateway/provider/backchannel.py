@@ -14,8 +14,8 @@ be refused by the relying party anyway).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from gateway.outbound import OutboundError, outbound_session
@@ -57,7 +57,11 @@ class BackchannelSender:
         self.deadline_seconds = deadline_seconds
         self._slots = threading.BoundedSemaphore(max_pending)
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="backchannel-logout")
+        # Daemon threads: a delivery still pending (or waiting out a retry) when the
+        # process exits is lost, rather than holding a worker's exit or a deploy.
+        self._queue: queue.SimpleQueue[LogoutDelivery | None] = queue.SimpleQueue()
+        self._started = False
+        self._start_lock = threading.Lock()
 
     def submit(self, delivery: LogoutDelivery) -> bool:
         """Queue a delivery; False (and a log line) when too many are pending."""
@@ -67,13 +71,28 @@ class BackchannelSender:
                 extra={"event": "oidc.backchannel_logout_dropped", "client_id": delivery.client_id},
             )
             return False
-        self._pool.submit(self._deliver, delivery)
+        self._start_workers()
+        self._queue.put(delivery)
         return True
 
     def shutdown(self) -> None:
         """Stop retrying and let the workers finish what they are sending."""
         self._stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in range(WORKERS):
+            self._queue.put(None)
+
+    def _start_workers(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            for number in range(WORKERS):
+                name = f"backchannel-logout-{number}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+            self._started = True
+
+    def _work(self) -> None:
+        while (delivery := self._queue.get()) is not None:
+            self._deliver(delivery)
 
     def _deliver(self, delivery: LogoutDelivery) -> None:
         try:

@@ -14,6 +14,7 @@ fresh enough, the client hears login_required rather than the user looping.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from gateway.provider.tokens import digest
 from gateway.store import Store, take
 
 MARKER_PARAMETER = "fresh_login"
+# Seconds as ASCII digits only (str.isdigit() also admits "²"), at most ten of them.
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 MARKER_KEY = "oidc:fresh-login:"
 # How long a user may take at the portal for the fresh sign-in.
 MARKER_SECONDS = 900
@@ -52,7 +55,7 @@ class FreshnessRequest:
         raw = query.get("max_age")
         if raw is None or raw == "":
             return cls(prompts, None)
-        if not raw.isdigit():
+        if not MAX_AGE.fullmatch(raw):
             raise InvalidMaxAge("max_age must be a non-negative integer number of seconds.")
         max_age = int(raw)
         return cls(prompts | {"login"} if max_age == 0 else prompts, max_age)
@@ -71,13 +74,20 @@ def session_auth_time(session: Mapping[str, Any]) -> int | None:
 
 
 def judge(
-    wanted: FreshnessRequest, *, auth_time: int | None, now: int, asked_at: int | None
+    wanted: FreshnessRequest,
+    *,
+    auth_time: int | None,
+    now: int,
+    asked_at: int | None,
+    skew: int = 0,
 ) -> Verdict:
     """The verdict for a session authenticated at `auth_time` (None: no session or
-    unknown); `asked_at` is when this request already asked for a fresh sign-in."""
+    unknown); `asked_at` is when this request already asked for a fresh sign-in.
+    `skew` is the clock difference tolerated with the portal, whose clock set
+    auth_time: the sign-in step accepted a fresh authentication within it too."""
     too_old = auth_time is None or (wanted.max_age is not None and now - auth_time > wanted.max_age)
     login_outstanding = "login" in wanted.prompts and (
-        asked_at is None or auth_time is None or auth_time < asked_at
+        asked_at is None or auth_time is None or auth_time + skew < asked_at
     )
     if not too_old and not login_outstanding:
         return Verdict.FRESH_ENOUGH

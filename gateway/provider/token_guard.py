@@ -26,9 +26,22 @@ log = logging.getLogger(__name__)
 CLIENT_ID_LOGGED = 64
 
 
+def unreadable_basic_credentials() -> bool:
+    """Whether the request carries HTTP Basic credentials that are not UTF-8 (authlib
+    would raise on them rather than answer invalid_client)."""
+    try:
+        extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def claimed_client_id() -> str:
     """The client id this token request names, unverified; "" when it names none."""
-    basic_id, _ = extract_basic_authorization(request.headers)
+    try:
+        basic_id, _ = extract_basic_authorization(request.headers)
+    except UnicodeDecodeError:
+        basic_id = None
     claimed = basic_id or request.form.get("client_id") or _assertion_subject()
     return str(claimed or "")[:CLIENT_ID_LOGGED]
 
@@ -74,6 +87,17 @@ def too_many_requests(error: Any) -> Response:
         error_description="Too many token requests; retry after the Retry-After delay.",
     )
     response.status_code = 429
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def invalid_client_response() -> Response:
+    """RFC 6749 §5.2 invalid_client, for credentials too malformed to hand to authlib."""
+    response = jsonify(
+        error="invalid_client", error_description="The client credentials cannot be read."
+    )
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Basic realm="token"'
     response.headers["Cache-Control"] = "no-store"
     return response
 

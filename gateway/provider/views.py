@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -168,7 +168,9 @@ def freshness_detour(grant: Any, *, signed_in: bool) -> BaseResponse | None:
     now = int(time.time())
     asked_at = redeem_marker(get_store(), request.args.get(MARKER_PARAMETER), client_id)
     auth_time = session_auth_time(session) if signed_in else None
-    verdict = judge(wanted, auth_time=auth_time, now=now, asked_at=asked_at)
+    settings = current_app.extensions["settings"]
+    skew = max(settings.saml_clock_skew_seconds, settings.oidc_clock_skew_seconds)
+    verdict = judge(wanted, auth_time=auth_time, now=now, asked_at=asked_at, skew=skew)
     if verdict is Verdict.FRESH_ENOUGH:
         return None
     log.info(
@@ -202,7 +204,11 @@ def authorization_error(error: OAuth2Error) -> Any:
 @limiter.limit(token_guard.per_address_limit)
 @limiter.limit(token_guard.per_client_limit, key_func=token_guard.per_client_key)
 def token() -> Response:
-    response: Response = server().create_token_response()
+    if token_guard.unreadable_basic_credentials():
+        response = token_guard.invalid_client_response()
+        token_guard.log_failed_client_authentication(response)
+        return response
+    response = cast(Response, server().create_token_response())
     response.headers["Cache-Control"] = "no-store"
     token_guard.log_failed_client_authentication(response)
     return response

@@ -3,6 +3,8 @@ relying party fails, and never follows a redirect."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import jwt
@@ -106,3 +108,25 @@ def test_a_redirecting_relying_party_is_not_followed(
     assert gave_up.__dict__["attempt"] == 3 and "not followed" in gave_up.__dict__["error"]
     assert state.tokens("/landed") == [] and len(state.tokens("/redirect")) == 3
     assert events.named("oidc.backchannel_logout_delivered") == []
+
+
+def test_a_pending_retry_does_not_hold_the_process_at_exit() -> None:
+    # An undeliverable logout waits a minute before its retry; a process that ends
+    # meanwhile must exit at once (the delivery is lost, as documented), not wait.
+    program = """
+import logging, sys, threading
+from gateway.provider.backchannel import BackchannelSender, LogoutDelivery
+failed = threading.Event()
+class Seen(logging.Handler):
+    def emit(self, record):
+        if getattr(record, "event", "") == "oidc.backchannel_logout_attempt_failed":
+            failed.set()
+logging.getLogger("gateway.provider.backchannel").addHandler(Seen())
+sender = BackchannelSender(attempts=3, retry_seconds=60.0, deadline_seconds=1.0)
+sender.submit(LogoutDelivery("client", "http://127.0.0.1:1/bc", "token"))
+sys.exit(0 if failed.wait(30) else 2)
+"""
+    finished = subprocess.run(  # noqa: S603 - our own program
+        [sys.executable, "-c", program], timeout=45, capture_output=True, check=False
+    )
+    assert finished.returncode == 0, finished.stderr.decode()

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from gateway.provider.freshness import FreshnessRequest, judge
+from gateway.provider.freshness import FreshnessRequest, Verdict, judge
 from tests.conftest import BASE_URL
 from tests.provider.conftest import ACCOUNT, EMAIL, AuthorizationAttempt, RelyingParty
 from tests.saml_idp import PortalIdP, authn_request_id
@@ -148,9 +148,13 @@ def test_a_forged_marker_does_not_stand_for_a_fresh_sign_in(
     fresh_sign_in_target(reply)
 
 
-def test_a_malformed_max_age_is_an_invalid_request(browser: FlaskClient, rp: RelyingParty) -> None:
+# "²" passes str.isdigit() but not int(); 4,301 digits are beyond int()'s default limit.
+@pytest.mark.parametrize("max_age", ["-5", "\u00b2", "1" * 4301])
+def test_a_malformed_max_age_is_an_invalid_request(
+    browser: FlaskClient, rp: RelyingParty, max_age: str
+) -> None:
     attempt = AuthorizationAttempt()
-    reply = rp.authorize(browser, attempt, max_age="-5")
+    reply = rp.authorize(browser, attempt, max_age=max_age)
     assert error_of(reply, rp, attempt) == "invalid_request"
 
 
@@ -178,3 +182,10 @@ def test_the_freshness_verdicts(
 ) -> None:
     wanted = FreshnessRequest.of(query)
     assert judge(wanted, auth_time=auth_time, now=NOW, asked_at=asked_at).value == verdict
+
+
+def test_a_portal_clock_behind_by_less_than_the_skew_still_counts_as_fresh() -> None:
+    wanted = FreshnessRequest.of({"prompt": "login"})
+    slow_portal = {"auth_time": NOW - 30, "now": NOW, "asked_at": NOW - 5}
+    assert judge(wanted, **slow_portal, skew=60) is Verdict.FRESH_ENOUGH
+    assert judge(wanted, **slow_portal, skew=10) is Verdict.LOGIN_REQUIRED

@@ -3,6 +3,7 @@ for every failed client authentication."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -124,6 +125,21 @@ def test_invalid_client_is_logged_with_the_client_id_and_address(
     (record,) = [r for r in caplog.records if getattr(r, "event", "") == "oidc.invalid_client"]
     assert record.__dict__["client_id"] == portal.client_id
     assert record.__dict__["address"] == "198.51.100.7"
+
+
+def test_basic_credentials_that_are_not_utf8_are_an_invalid_client(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    credentials = base64.b64encode(b"\xff\xfe:secret").decode()
+    with caplog.at_level(logging.WARNING, logger="gateway.provider.token_guard"):
+        reply = client.post(
+            "/oidc/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {credentials}"},
+        )
+    assert reply.status_code == 401
+    assert reply.get_json()["error"] == "invalid_client"
+    assert any(getattr(r, "event", None) == "oidc.invalid_client" for r in caplog.records)
 
 
 def assert_rate_limited(reply: TestResponse) -> None:
