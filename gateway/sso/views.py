@@ -15,7 +15,6 @@ from flask import (
     render_template,
     request,
     session,
-    url_for,
 )
 
 from gateway.db import get_session
@@ -64,9 +63,7 @@ def login() -> Any:
     target = checked_target(request.args.get("next"))
     fresh = _fresh()
     if current_app.extensions["login_method"] == "oidc":
-        if fresh:  # the upstream OIDC sign-in takes the same flag
-            return redirect(url_for("sso.oidc_login", next=target, fresh="1"))
-        return redirect(current_oidc().start_login(target))
+        return redirect(current_oidc().start_login(target, fresh=fresh))
     return _saml_sign_in(target, fresh)
 
 
@@ -95,8 +92,7 @@ def oidc_login() -> Any:
     """Sign-in at the portal's OpenID Connect provider, whatever /login uses; with
     `fresh=1` the portal must authenticate the person again (prompt=login, max_age=0)."""
     target = checked_target(request.args.get("next"))
-    fresh = request.args.get("fresh") == "1"
-    return redirect(current_oidc().start_login(target, fresh=fresh))
+    return redirect(current_oidc().start_login(target, fresh=_fresh()))
 
 
 @bp.get("/sso/oidc/callback")
@@ -104,9 +100,10 @@ def oidc_login() -> Any:
 def oidc_callback() -> Any:
     """The portal's authorization response: every check in gateway.sso.oidc, then routing."""
     identity, target = current_oidc().finish_login(request.args.to_dict(), session)
-    response = signed_in(identity, checked_target(target), method="oidc")
+    response = signed_in(
+        identity, checked_target(target), method="oidc", auth_time=identity.auth_time
+    )
     session["signin_method"] = "oidc"  # sign-out must not send it a SAML LogoutRequest
-    session["auth_time"] = identity.auth_time  # when the portal authenticated them
     return response
 
 

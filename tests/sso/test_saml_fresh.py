@@ -154,7 +154,8 @@ def test_login_forwards_fresh_to_the_upstream_oidc_sign_in(
     reply = client.get("/login", query_string={"next": "/api/v1/me", "fresh": "1"})
     assert reply.status_code == 302
     parts = urlsplit(reply.location)
-    assert parts.path == "/sso/oidc/login"
-    assert parse_qs(parts.query) == {"next": ["/api/v1/me"], "fresh": ["1"]}
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{issuer}/authorize"
+    query = parse_qs(parts.query)
+    assert (query["prompt"], query["max_age"]) == (["login"], ["0"])
     # Without the flag, /login goes straight to the provider as before.
     assert client.get("/login").location.startswith(f"{issuer}/authorize?")

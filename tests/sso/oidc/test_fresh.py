@@ -41,6 +41,14 @@ def test_fresh_asks_the_portal_to_authenticate_again(
     assert session_auth_time(client) == asked_at
 
 
+def test_a_malformed_fresh_flag_is_refused_like_on_the_saml_side(
+    client: FlaskClient, op: PortalOP
+) -> None:
+    reply = client.get("/sso/oidc/login", query_string={"fresh": "yes"})
+    assert reply.status_code == 400
+    assert op.authorization_requests == []
+
+
 def test_a_plain_sign_in_does_not_insist(client: FlaskClient, op: PortalOP, legacy: System) -> None:
     assert sign_in(client, op).status_code == 302
     [asked] = op.authorization_requests
