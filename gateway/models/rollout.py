@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, UtcDateTime, utcnow
@@ -78,5 +87,7 @@ class ScheduledChange(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Who cancelled it, or why it could not be applied.
     outcome: Mapped[str] = mapped_column(Text, default="")
+    # IT confirmed, when scheduling, that this change may send accounts back to legacy.
+    confirmed_back_to_legacy: Mapped[bool] = mapped_column(Boolean, default=False)
 
     product_line: Mapped[ProductLine] = relationship(lazy="joined")

@@ -96,6 +96,12 @@ def count_dependency_error(error: BaseException) -> None:
     DEPENDENCY_ERRORS.labels(part=part).inc()
 
 
+def count_failed_scheduled_change() -> None:
+    """A due change that could not be applied (an error, or refused as it would send
+    accounts back to legacy unconfirmed): its round counts as an error round."""
+    SCHEDULER_RUNS.labels(result="error").inc()
+
+
 def counted_scheduler_run(work: Callable[P, R]) -> Callable[P, R]:
     """Count each call of `work` as an ok or failed scheduler round (and re-raise).
 

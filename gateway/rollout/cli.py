@@ -338,7 +338,8 @@ def run_due() -> None:
     from gateway.rollout.scheduler import apply_due_changes
 
     with _context() as (app, db):
-        applied = apply_due_changes(db, _store(app), now=utcnow())
+        grace = app.extensions["settings"].entitlement_grace_days
+        applied = apply_due_changes(db, _store(app), now=utcnow(), grace_days=grace)
         click.echo(f"applied {len(applied)} scheduled change(s)")
 
 

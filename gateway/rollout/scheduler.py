@@ -22,7 +22,12 @@ from gateway import db as database
 from gateway.models import ScheduledChange
 from gateway.models.base import utcnow
 from gateway.ops import metrics as ops_metrics
-from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.rollout.errors import (
+    BackToLegacyUnconfirmed,
+    ConflictingChange,
+    InvalidChange,
+    NotFound,
+)
 from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.rollout.proposals import state_proposal
 from gateway.rollout.service import (
@@ -74,6 +79,7 @@ def schedule_change(
         created_by=actor.name,
         created_at=now,
         outcome="",
+        confirmed_back_to_legacy=bool(back_to_legacy and back_to_legacy.confirmed),
     )
     db.add(change)
     db.flush()
@@ -139,22 +145,29 @@ def _claim(db: Session, change_id: int, status: str, now: datetime, outcome: str
     return result.rowcount == 1
 
 
-def apply_due_changes(db: Session, store: Store, *, now: datetime) -> list[int]:
-    """Apply every pending change due at `now`; returns the ids this caller applied."""
+def apply_due_changes(
+    db: Session, store: Store, *, now: datetime, grace_days: int = 0
+) -> list[int]:
+    """Apply every pending change due at `now`; returns the ids this caller applied.
+
+    Each is judged again on the line as it is now: one that would send accounts from
+    new back to legacy without IT's confirmation at scheduling is marked failed."""
     due = db.scalars(
         select(ScheduledChange.id)
         .where(ScheduledChange.status == "pending", ScheduledChange.run_at <= now)
         .order_by(ScheduledChange.run_at, ScheduledChange.id)
     ).all()
     db.rollback()  # end the read: each claim runs in its own short transaction
-    applied = [change_id for change_id in due if _apply_one(db, change_id, now)]
+    applied = [change_id for change_id in due if _apply_one(db, store, change_id, now, grace_days)]
     if applied:
         bump_version(store)
     return applied
 
 
-def _apply_one(db: Session, change_id: int, now: datetime) -> bool:
+def _apply_one(db: Session, store: Store, change_id: int, now: datetime, grace_days: int) -> bool:
     try:
+        if _refuse_unconfirmed_return(db, store, change_id, now, grace_days):
+            return False
         if not _claim(db, change_id, "applied", now, "applied"):
             db.rollback()  # another instance won it
             return False
@@ -174,6 +187,7 @@ def _apply_one(db: Session, change_id: int, now: datetime) -> bool:
         db.commit()
     except Exception:
         db.rollback()
+        ops_metrics.count_failed_scheduled_change()
         log.exception(
             "scheduled change failed", extra={"event": "schedule.failed", "change_id": change_id}
         )
@@ -182,6 +196,42 @@ def _apply_one(db: Session, change_id: int, now: datetime) -> bool:
         "scheduled change applied", extra={"event": "schedule.applied", "change_id": change_id}
     )
     return True
+
+
+def _refuse_unconfirmed_return(
+    db: Session, store: Store, change_id: int, now: datetime, grace_days: int
+) -> bool:
+    """Mark a due change failed (audited) when it would now send accounts back to legacy
+    unconfirmed; True if it did. Read-only for every other change."""
+    change = db.get(ScheduledChange, change_id, populate_existing=True)
+    if change is None or change.status != "pending" or change.confirmed_back_to_legacy:
+        db.rollback()
+        return False
+    line = product_line(db, change.product_line.code)
+    setting = target_setting(line, change.target_state, change.target_percent)
+    proposed = state_proposal(load_line_config(db, line), setting.state, setting.percent)
+    try:
+        refuse_unconfirmed_return(db, store, proposed, ReturnCheck(False, grace_days), now=now)
+    except BackToLegacyUnconfirmed as refusal:
+        db.rollback()
+        if _claim(db, change_id, "failed", now, refusal.detail):
+            audit(
+                db,
+                Actor(SCHEDULER_ACTOR),
+                "schedule.refused",
+                f"schedule:{change_id}",
+                {"status": "pending"},
+                {"status": "failed"},
+                refusal.detail,
+            )
+            db.commit()
+            ops_metrics.count_failed_scheduled_change()
+            log.warning(refusal.detail, extra={"event": "schedule.refused", "change_id": change_id})
+        else:
+            db.rollback()
+        return True
+    db.rollback()
+    return False
 
 
 class Repeating:
@@ -218,7 +268,8 @@ def start_scheduler(app: Flask, interval: float) -> Repeating:
     def run_due() -> None:
         session = database.new_session(app)
         try:
-            apply_due_changes(session, get_store(app), now=utcnow())
+            grace = app.extensions["settings"].entitlement_grace_days
+            apply_due_changes(session, get_store(app), now=utcnow(), grace_days=grace)
         finally:
             session.close()
 

@@ -5,6 +5,7 @@ a pilot line moving on to rollout keeps its pilot accounts on new."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import AuditEvent, ScheduledChange
-from gateway.rollout import proposals, service
+from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.errors import BackToLegacyUnconfirmed
 from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.preview import Preview, preview_change
@@ -228,3 +229,40 @@ def test_scheduling_a_move_back_needs_the_confirmation_up_front(
     )
     assert confirmed.status_code == 201
     assert len(dbs.scalars(select(ScheduledChange)).all()) == 2
+
+
+def test_a_scheduled_change_is_judged_again_when_it_runs(
+    dbs: Session, store: Store, world: World
+) -> None:
+    # Scheduled while NET is on legacy: moving it to rollout at 50 % sends nobody back.
+    run_at = NOW + timedelta(days=1)
+    unconfirmed = scheduler.schedule_change(
+        dbs, store, "NET", "rollout", "50", run_at=run_at, reason="wave", actor=ACTOR, now=NOW
+    )
+    confirmed = scheduler.schedule_change(
+        dbs,
+        store,
+        "NET",
+        "rollout",
+        "50",
+        run_at=run_at + timedelta(hours=1),
+        reason="wave, confirmed",
+        actor=ACTOR,
+        now=NOW,
+        back_to_legacy=ReturnCheck(confirmed=True),
+    )
+    # Meanwhile everyone moved to new: at run time 50 % would send 100001 back.
+    rollout_line(dbs, store, "100")
+    assert scheduler.apply_due_changes(dbs, store, now=run_at) == []
+    dbs.expire_all()
+    refused = dbs.get(ScheduledChange, unconfirmed.id)
+    assert refused is not None and refused.status == "failed"
+    assert "100001" in refused.outcome
+    assert state(dbs) == ("rollout", "100.00")
+    audit_actions = dbs.scalars(select(AuditEvent.action)).all()
+    assert "schedule.refused" in audit_actions
+    # The one IT confirmed when scheduling goes ahead.
+    assert scheduler.apply_due_changes(dbs, store, now=run_at + timedelta(hours=1)) == [
+        confirmed.id
+    ]
+    assert state(dbs) == ("rollout", "50.00")
