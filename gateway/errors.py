@@ -75,12 +75,20 @@ def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
     return error_page(status, title, detail, **extra)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def refuse_nul_in_address() -> None:
-    """NUL is never meaningful in a URL, and PostgreSQL cannot compare text holding it:
-    refuse it up front (400) instead of failing at the database (503)."""
-    values = [request.path, *(text for pair in request.args.items(multi=True) for text in pair)]
-    if any("\x00" in text for text in values):
+    """NUL is never meaningful in a URL or a form field, and PostgreSQL cannot compare or
+    store text holding it: refuse it up front (400) instead of failing at the database
+    (a 503 that would count as a dependency error). JSON bodies are checked by schema."""
+    address = [request.path, *(text for pair in request.args.items(multi=True) for text in pair)]
+    if any("\x00" in text for text in address):
         raise MalformedRequest("The address holds a NUL character.")
+    if request.mimetype in FORM_TYPES:
+        fields = (text for pair in request.form.items(multi=True) for text in pair)
+        if any("\x00" in text for text in fields):
+            raise MalformedRequest("A form field holds a NUL character.")
 
 
 def init_app(app: Flask) -> None:

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
-    # Where the durable directory lives. Unset: a SQLite file in the instance folder.
+    # Where the durable directory lives. Unset: a SQLite file in the per-user data folder.
     database_url: str | None = None
     # Shared short-lived state. Unset: an embedded in-process store (single instance only).
     redis_url: str | None = None
@@ -193,7 +193,9 @@ class Settings(BaseSettings):
             raise ValueError("a redis+sentinel:// URL names the sentinels and the service")
         return value
 
-    @field_validator("oidc_token_rate_limit_per_client", "oidc_token_rate_limit_per_address")
+    @field_validator(
+        "signin_rate_limit", "oidc_token_rate_limit_per_client", "oidc_token_rate_limit_per_address"
+    )
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:
         from limits import parse_many

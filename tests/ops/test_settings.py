@@ -113,3 +113,9 @@ def test_default_database_is_in_the_data_folder_and_said_at_start_up(
     (notice,) = [r for r in caplog.records if getattr(r, "event", None) == "db.default_sqlite"]
     assert notice.levelname == "INFO" and str(expected) in notice.getMessage()
     db.engine_of(app).dispose()
+
+
+def test_a_sign_in_rate_limit_flask_limiter_cannot_read_stops_start_up() -> None:
+    # flask-limiter would log the bad value and then not limit sign-ins at all.
+    with pytest.raises(SettingsError, match="^GATEWAY_SIGNIN_RATE_LIMIT: "):
+        load_settings(signin_rate_limit="thirty per minute", secret_key=SECRET)

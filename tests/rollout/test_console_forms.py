@@ -141,3 +141,21 @@ def test_a_line_page_shows_only_its_own_events(
     assert "guard-event" not in trail and "netax-event" not in trail
     underscore = it_client.get("/it/lines/NET_X").get_data(as_text=True)
     assert "netax-event" not in underscore.split('id="history-heading"', 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/it/who/forget-choice", {"email": "a\x00@b.example", "reason": "x"}),
+        ("/it/lines/NET/overrides/preview", {"account": "100\x001", "system": "new"}),
+    ],
+)
+def test_nul_in_a_console_form_is_a_400_and_changes_nothing(
+    it_client: FlaskClient, dbs: Session, world: World, path: str, fields: dict[str, str]
+) -> None:
+    # PostgreSQL cannot hold NUL in text: without the check this was a 503, counted as
+    # a dependency failure (and paged on).
+    before = audit_count(dbs)
+    reply = console_post(it_client, path, fields)
+    assert reply.status_code == 400
+    assert audit_count(dbs) == before
