@@ -162,11 +162,24 @@ def _groups_of(
         groups.append(REROUTED)
     if stranded[1] and not stranded[0]:
         groups.append(STATUS_PAGE)
-    elif not stranded[1] and any(t.system in downs[1] for t in after):
+    elif not stranded[1] and _newly_partly_down(before, after, downs):
         groups.append(PARTLY)
     if stranded[0] and not stranded[1]:
         groups.append(RESTORED)
     return groups
+
+
+def _newly_partly_down(
+    before: tuple[LineTrace, ...],
+    after: tuple[LineTrace, ...],
+    downs: tuple[frozenset[str], frozenset[str]],
+) -> bool:
+    """Whether the switch takes some line of the account to a down system that was not
+    on one before (an account already missing lines for another outage is not news)."""
+    return any(
+        new.system in downs[1] and old.system not in downs[0]
+        for old, new in zip(before, after, strict=True)
+    )
 
 
 def customer_text(message: str | None) -> str:

@@ -180,3 +180,21 @@ def test_cli_previews_maintenance_and_changes_nothing_with_preview(
     dbs.expire_all()
     status = load_routing_config(dbs, store, 0).systems["new"]
     assert (status.maintenance, status.customer_message) == (True, MESSAGE)
+
+
+def test_an_account_already_missing_a_line_is_not_counted_as_losing_one() -> None:
+    from gateway.rollout.maintenance import PARTLY, _groups_of
+    from gateway.routing.decision import LineTrace
+
+    def traces(**systems: str) -> tuple[LineTrace, ...]:
+        return tuple(LineTrace(code, "legacy", system, "") for code, system in systems.items())
+
+    # NET is on legacy, whose probe fails already; CAD on new, which stays up.
+    already = traces(NET="legacy", CAD="new")
+    down_before, down_after = frozenset({"legacy"}), frozenset({"legacy"})
+    assert PARTLY not in _groups_of(already, already, (down_before, down_after))
+    # Switching new off as well now strands CAD too: that is news (the status page).
+    assert PARTLY not in _groups_of(already, already, (down_before, frozenset({"legacy", "new"})))
+    # An account whose CAD was reachable and now is not, with NET still up, loses a line.
+    healthy = traces(NET="legacy", CAD="new")
+    assert PARTLY in _groups_of(healthy, healthy, (frozenset(), frozenset({"new"})))
