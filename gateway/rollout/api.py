@@ -24,7 +24,7 @@ from gateway.rollout.api_input import json_body, query_arguments
 from gateway.rollout.api_json import event_json, line_json, preview_json, schedule_json
 from gateway.rollout.dashboard import build_dashboard
 from gateway.rollout.errors import BackToLegacyUnconfirmed, InvalidChange
-from gateway.rollout.forms import parse_utc
+from gateway.rollout.forms import CONFIRM_BACK_FIELD, parse_utc
 from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.openapi import openapi_document
 from gateway.rollout.support import trace_dict, who_is_affected
@@ -38,9 +38,6 @@ bp = Blueprint("rollout_api", __name__, url_prefix="/api/v1")
 
 
 log = logging.getLogger(__name__)
-# The body field (for DELETE, the query parameter) confirming a change that sends
-# accounts from new back to legacy.
-CONFIRM_BACK_FIELD = "confirm_back_to_legacy"
 
 
 @bp.errorhandler(BackToLegacyUnconfirmed)

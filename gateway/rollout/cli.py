@@ -9,11 +9,16 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
-from flask import Flask
 
 from gateway.models.base import utcnow
 from gateway.models.directory import PRODUCT_LINE_STATES
-from gateway.rollout.cli_preview import go_ahead, preview_options, print_preview, show_preview
+from gateway.rollout.cli_preview import (
+    go_ahead,
+    preview_options,
+    print_preview,
+    show_preview,
+)
+from gateway.rollout.cli_preview import store_of as _store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,12 +27,6 @@ def _context() -> Any:
     from gateway.cli import command_context
 
     return command_context()
-
-
-def _store(app: Flask) -> Any:
-    from gateway.store import get_store
-
-    return get_store(app)
 
 
 def _actor(name: str) -> Any:

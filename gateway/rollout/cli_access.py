@@ -9,7 +9,8 @@ import click
 
 from gateway.models.api_token import API_SCOPES
 from gateway.models.base import utcnow
-from gateway.rollout.cli import _actor, _context, _store, actor_option, reason_option
+from gateway.rollout.cli import _actor, _context, actor_option, reason_option
+from gateway.rollout.cli_preview import store_of as _store
 from gateway.secret_keys import secret_keys
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from gateway.routing.targets import checked_target, safe_target
 from gateway.settings import current_settings
 
 log = logging.getLogger(__name__)
-# The confirm checkbox a preview shows when a change sends accounts back to legacy.
+# The field confirming a change that sends accounts from new back to legacy: the
+# console's checkbox, the API's body member (for DELETE, its query parameter).
 CONFIRM_BACK_FIELD = "confirm_back_to_legacy"
 
 
