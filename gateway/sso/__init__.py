@@ -9,6 +9,8 @@ from flask import Flask, redirect, request, url_for
 
 from gateway.errors import problem, wants_problem_json
 from gateway.settings import Settings, SettingsError
+from gateway.sso.binding import is_loopback_http
+from gateway.sso.config import SamlEndpoints
 from gateway.sso.errors import NotSignedIn
 
 
@@ -24,10 +26,22 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["saml"] = (
         load_saml_config(settings.saml_dir, settings.base_url) if saml_on else None
     )
+    if app.extensions["saml"] is not None:
+        refuse_plain_http_saml(app.extensions["saml"].endpoints)
     app.extensions["upstream_oidc"] = UpstreamOidc(app, settings) if settings.oidc_issuer else None
     app.extensions["login_method"] = login_method(settings, saml_on=saml_on)
     app.register_blueprint(views.bp)
     app.register_error_handler(NotSignedIn, _not_signed_in)
+
+
+def refuse_plain_http_saml(endpoints: SamlEndpoints) -> None:
+    """SAML sign-in binds the browser with a Secure cookie, which browsers drop on plain
+    http: outside this machine every sign-in would fail, so refuse it at start-up."""
+    if not endpoints.https and not is_loopback_http(endpoints):
+        raise SettingsError(
+            "GATEWAY_BASE_URL: SAML sign-in needs an https:// URL (plain http only on "
+            "localhost), since its browser-binding cookie is Secure"
+        )
 
 
 def login_method(settings: Settings, *, saml_on: bool) -> str:
