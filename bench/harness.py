@@ -28,10 +28,10 @@ import redis
 import requests
 from sqlalchemy import func, select
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import Account, Entitlement, User
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.directory.seed import SeedPlan, seed_directory
-from gateway.models import Account, Entitlement, User
 from gateway.sso.config import write_saml_dir
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from bench import harness
-from gateway import db
-from gateway.models import OAuthClient
+from gateway.core import db
+from gateway.core.models import OAuthClient
 from gateway.provider.clients import add_client
 from gateway.provider.tokens import AuthorizationCode, digest, save_code
 

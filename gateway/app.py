@@ -8,12 +8,12 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import db, errors, secret_keys, server_sessions, store
-from gateway.extensions import csrf, limiter
-from gateway.ops import headers, health
-from gateway.ops import logging as ops_logging
-from gateway.ops import metrics as ops_metrics
-from gateway.settings import Settings, load_settings, require_secret_key
+from gateway.core import announce, db, errors, headers, jobs, secret_keys, server_sessions, store
+from gateway.core import logs as ops_logging
+from gateway.core import metrics as ops_metrics
+from gateway.core.extensions import csrf, limiter
+from gateway.core.settings import Settings, load_settings, require_secret_key
+from gateway.ops import health
 
 SESSION_COOKIE = "switchyard_session"
 
@@ -51,21 +51,23 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
         from gateway.devidp import init_app as init_devidp
 
         init_devidp(app, demo)
+    announce.init_app(app, store.get_store(app))
+    jobs.start(app)
     return app
 
 
 def _register_capabilities(app: Flask, settings: Settings) -> None:
     from gateway.directory import views as directory_views
+    from gateway.landing import init_app as init_landing
     from gateway.provider import init_app as init_provider
     from gateway.rollout import init_app as init_rollout
     from gateway.routing import config as routing_config
-    from gateway.routing import views as routing_views
     from gateway.sso import init_app as init_sso
 
     init_sso(app, settings)
     init_provider(app, settings)
     routing_config.init_app(app)
-    app.register_blueprint(routing_views.bp)
+    init_landing(app)
     app.register_blueprint(directory_views.bp)
     init_rollout(app, settings)
 
@@ -106,7 +108,7 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
 
 def _idp_origins(app: Flask) -> list[str]:
     """The IdP origins that sign-out redirects to after its form POST."""
-    from gateway.routing.targets import origin
+    from gateway.core.targets import origin
 
     saml = app.extensions["saml"]  # None when only upstream OIDC is configured
     return [origin(saml.idp_slo_url)] if saml and saml.idp_slo_url else []

@@ -1,23 +1,29 @@
-"""The `gateway` command: database, imports, demo, and the rest of IT's tooling."""
+"""The `gateway` command: the composition root of every capability's commands.
+
+Capabilities define their command groups and build the app through
+gateway.core.commands; this module puts the app factory on click's context and adds
+their groups. No capability imports it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 from flask import Flask
-from sqlalchemy.orm import Session
 
-from gateway.errors import GatewayError
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.app import create_app
+from gateway.core import db
+from gateway.core.commands import CommandApp
+from gateway.core.logs import without_startup_notices
+from gateway.core.settings import Settings, SettingsError, load_settings
+from gateway.devidp.cli import demo_command
+from gateway.directory.cli import import_command, seed_command
+from gateway.provider.cli import client_group, keys_group
+from gateway.rollout.cli import product_line_group
+from gateway.rollout.cli_access import api_token_group, system_group
 
 
 def build_app() -> Flask:
     """The production app from GATEWAY_* settings, or a clear error naming the variable."""
-    from gateway.app import create_app
-    from gateway.ops.logging import without_startup_notices
-
     try:
         with without_startup_notices():
             return create_app()
@@ -33,32 +39,11 @@ def command_settings() -> Settings:
         raise click.ClickException(str(error)) from None
 
 
-@contextmanager
-def command_context() -> Iterator[tuple[Flask, Session]]:
-    """The configured app (inside its app context) and a database session for one
-    command; service errors become one-line CLI errors, and nothing is left open."""
-    from gateway import db
-    from gateway.rollout import stop_background
-
-    app = build_app()
-    stop_background(app)  # a command does its own work; no background threads
-    session = db.new_session(app)
-    try:
-        db.require_current_schema(db.engine_of(app))
-        with app.app_context():
-            yield app, session
-    except GatewayError as error:
-        raise click.ClickException(error.detail) from None
-    except db.DatabaseNotReady as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        session.close()
-        db.engine_of(app).dispose()
-
-
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Switchyard SSO routing gateway."""
+    ctx.obj = ctx.obj or CommandApp(build_app)
 
 
 @main.group("db")
@@ -71,8 +56,6 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     """Apply the Alembic migrations to the configured database (needs only
     GATEWAY_DATABASE_URL, or nothing for the default SQLite file)."""
-    from gateway import db
-
     url = db.database_url_of(command_settings())
     try:
         db.upgrade(url, revision)
@@ -81,21 +64,14 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {db.describe(url)}")
 
 
-def _add_capability_commands() -> None:
-    from gateway.devidp.cli import demo_command
-    from gateway.directory.cli import import_command, seed_command
-    from gateway.provider.cli import client_group, keys_group
-    from gateway.rollout.cli import product_line_group
-    from gateway.rollout.cli_access import api_token_group, system_group
-
-    main.add_command(import_command)
-    main.add_command(seed_command)
-    main.add_command(demo_command)
-    main.add_command(client_group)
-    main.add_command(keys_group)
-    main.add_command(product_line_group)
-    main.add_command(system_group)
-    main.add_command(api_token_group)
-
-
-_add_capability_commands()
+for command in (
+    import_command,
+    seed_command,
+    demo_command,
+    client_group,
+    keys_group,
+    product_line_group,
+    system_group,
+    api_token_group,
+):
+    main.add_command(command)

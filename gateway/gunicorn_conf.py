@@ -1,6 +1,6 @@
 """gunicorn settings for the gateway: `gunicorn -c python:gateway.gunicorn_conf gateway.wsgi:app`.
 
-Read from the environment (gateway.settings.ServerSettings names each): PORT (8000),
+Read from the environment (gateway.core.settings.ServerSettings names each): PORT (8000),
 GATEWAY_BIND_HOST (0.0.0.0), GATEWAY_WORKERS (2 x cores + 1; 1 without
 GATEWAY_REDIS_URL), GATEWAY_THREADS (2), GATEWAY_TIMEOUT (30 s), GATEWAY_MAX_REQUESTS
 (5000; 0 never recycles a worker), FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are
@@ -25,7 +25,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
-from gateway.settings import (
+from gateway.core.settings import (
     ServerSettings,
     Settings,
     SettingsError,

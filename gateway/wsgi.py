@@ -7,7 +7,7 @@ import sys
 from flask import Flask
 
 from gateway.app import create_app
-from gateway.settings import SettingsError
+from gateway.core.settings import SettingsError
 
 # gunicorn's exit status for a worker that cannot boot: its master then stops at once
 # instead of starting a new worker every second.

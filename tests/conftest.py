@@ -19,10 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gateway import create_app, db
+from gateway import create_app
+from gateway.core import db
+from gateway.core.models import Base
+from gateway.core.settings import Settings
 from gateway.devidp.keys import SigningKey, generate_signing_key
-from gateway.models import Base
-from gateway.settings import Settings
 from gateway.sso.config import write_saml_dir
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
 

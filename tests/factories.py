@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import (
+from gateway.core.models import (
     Account,
     Entitlement,
     EntitlementHolding,

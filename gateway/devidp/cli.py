@@ -51,8 +51,8 @@ def demo_command(port: int, host: str, instance: Path, reset: bool) -> None:
 
     Everything runs in this one process until Ctrl-C; it is never how production runs.
     """
+    from gateway.core.settings import SettingsError
     from gateway.directory.importer import ImportRejected
-    from gateway.settings import SettingsError
 
     try:
         running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port), reset=reset)

@@ -11,12 +11,12 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import AuditEvent, OAuthClient, ProviderKey, System
+from gateway.core.secret_keys import SecretKeys
+from gateway.core.store import Store
 from gateway.devidp.relying_party import RelyingPartyConfig
-from gateway.models import AuditEvent, OAuthClient, ProviderKey, System
 from gateway.provider.clients import add_client
 from gateway.provider.keys import key_encryption, rotate_key
-from gateway.secret_keys import SecretKeys
-from gateway.store import Store
 
 DEMO_ACTOR = "gateway demo"
 

@@ -16,10 +16,10 @@ from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from gateway.core.errors import GatewayError
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.devidp.saml_response import ResponseSpec, build_response
 from gateway.devidp.sample import SampleUser
-from gateway.errors import GatewayError
 from gateway.sso.config import SamlEndpoints, write_saml_dir
 
 MAX_REQUEST_CHARS = 16 * 1024

@@ -18,18 +18,17 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gateway import db
 from gateway.app import create_app
+from gateway.core import db
+from gateway.core.secret_keys import secret_keys
+from gateway.core.settings import Settings, load_settings
+from gateway.core.store import get_store
+from gateway.core.targets import origin
 from gateway.devidp.clients import register_license_center, replace_unreadable_signing_key
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
 from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
-from gateway.routing.config import bump_version
-from gateway.routing.targets import origin
-from gateway.secret_keys import secret_keys
-from gateway.settings import Settings, load_settings
-from gateway.store import get_store
 
 LICENSE_CENTERS = (("legacy", "Legacy license center"), ("new", "New license center"))
 
@@ -66,11 +65,11 @@ class RunningDemo:
             thread.join()
 
     def stop(self) -> None:
-        from gateway.rollout import stop_background
+        from gateway.core import jobs
 
         for server in self.servers:
             if isinstance(server.app, Flask):
-                stop_background(server.app)
+                jobs.stop(server.app)
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -180,8 +179,6 @@ def license_center_apps(gateway: Flask, base_url: str, urls: tuple[str, str]) ->
                 secret_key=secret_keys(gateway).secret,
             )
             centers.append(create_license_center(key, name, RelyingParty(config)))
-    # Hand-offs start at the clients' login URLs, which routing caches by version.
-    bump_version(get_store(gateway))
     return centers
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
+from gateway.core.headers import allow_form_targets
+from gateway.core.settings import current_settings
 from gateway.devidp.idp import DemoConfig, parse_authn_request, signed_response
 from gateway.devidp.saml_response import encode
-from gateway.ops.headers import allow_form_targets
-from gateway.settings import current_settings
 from gateway.sso.config import current_saml
 
 bp = Blueprint("devidp", __name__, url_prefix="/dev-idp", template_folder="templates")

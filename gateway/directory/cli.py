@@ -31,9 +31,7 @@ def import_command(kind: str, file: Path, actor: str) -> None:
 
 
 def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
-    from gateway.cli import command_context
-    from gateway.routing.config import bump_version
-    from gateway.store import get_store
+    from gateway.core.commands import command_context
 
     with command_context() as (app, session):
         try:
@@ -49,9 +47,6 @@ def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
             raise click.ClickException(str(error)) from None
         except OSError as error:
             raise click.ClickException(f"{file}: {error.strerror or error}") from None
-        if kind in ("systems", "product-lines"):
-            # Routing caches systems and lines by a shared version: announce the change.
-            bump_version(get_store(app))
         return report
 
 
@@ -64,8 +59,8 @@ def seed_command(users: int, entitlements: int, accounts: int | None, random_see
     """Fill an empty database with a realistic synthetic directory, in bulk (benchmarks)."""
     import time
 
-    from gateway import db
-    from gateway.cli import command_context
+    from gateway.core import db
+    from gateway.core.commands import command_context
     from gateway.directory.seed import SeedPlan, SeedRefused, seed_directory
 
     with command_context() as (app, _session):

@@ -15,12 +15,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account, AuditEvent, ProductLine, System
+from gateway.core.models.base import utcnow
 from gateway.directory.errors import DirectoryImportError, ImportRejected, RowError
 from gateway.directory.rows import KINDS, KindSpec, RawRow, Record, References, validate_rows
 from gateway.directory.sources import FileRows
 from gateway.directory.upserts import write_records
-from gateway.models import Account, AuditEvent, ProductLine, System
-from gateway.models.base import utcnow
 
 __all__ = [
     "IMPORT_KINDS",

@@ -15,14 +15,14 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.directory.errors import RowError
-from gateway.models.directory import (
+from gateway.core.models.directory import (
     ENTITLEMENT_KINDS,
     ENTITLEMENT_STATUSES,
     PRODUCT_LINE_CODE,
     PRODUCT_LINE_CODE_RULE,
 )
-from gateway.settings import PERMISSIONS
+from gateway.core.settings import PERMISSIONS
+from gateway.directory.errors import RowError
 
 # An import places a line on one system. Pilot and rollout need pilot accounts and a
 # percentage that a file cannot carry; IT sets them through the audited rollout service.

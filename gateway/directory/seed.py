@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from gateway.models import Account
+from gateway.core.models import Account
 
 MAX_USERS_PER_ACCOUNT = 5_000
 MAX_ENTITLEMENTS_PER_ACCOUNT = 5_000

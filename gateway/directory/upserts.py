@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, Table, any_, bindparam, delete, select, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Base
 from gateway.directory.errors import DirectoryImportError
 from gateway.directory.rows import Record
-from gateway.models import Base
 
 BATCH_SIZE = 5_000
 

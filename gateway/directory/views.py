@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from gateway.sso.session import require_user
+from gateway.core.session import require_user
 
 bp = Blueprint("directory", __name__)
 

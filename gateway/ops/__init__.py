@@ -1,1 +1,1 @@
-"""Operations: structured logs, request ids, security headers, health and readiness."""
+"""Operations: health and readiness endpoints."""

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.db import engine_of
-from gateway.store import get_store
+from gateway.core.db import engine_of
+from gateway.core.store import get_store
 
 bp = Blueprint("health", __name__)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.settings import Settings
+from gateway.core import hooks
+from gateway.core.settings import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -21,5 +22,5 @@ def init_app(app: Flask, settings: Settings) -> None:
         attempts=settings.oidc_backchannel_logout_attempts,
         retry_seconds=settings.oidc_backchannel_logout_retry_seconds,
     )
-    app.extensions.setdefault("logout_hooks", []).append(notify_relying_parties)
+    hooks.on_sign_out(app, notify_relying_parties)
     app.register_blueprint(views.bp)

@@ -10,9 +10,9 @@ from authlib.oauth2 import OAuth2Error
 from flask import Response, current_app, jsonify
 from sqlalchemy import select
 
-from gateway.db import get_session
-from gateway.errors import problem
-from gateway.models import Account, Entitlement
+from gateway.core.db import get_session
+from gateway.core.errors import problem
+from gateway.core.models import Account, Entitlement
 from gateway.provider.clients import may_read_account
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Sign-out must not wait on relying parties: one slow or dead license center would
 hold the user's sign-out (and a worker thread) for as long as it liked. Deliveries
 go to a small pool of threads per process, which POST each logout_token with one
-overall deadline and no redirects (gateway.outbound), retrying a few times with
+overall deadline and no redirects (gateway.core.outbound), retrying a few times with
 doubling delays. Every failed attempt is logged, and so is giving up. The pool
 lives in the process, not the request, so it needs nothing from the shared store
 and behaves the same on the embedded one; a delivery still pending when the process
@@ -18,7 +18,7 @@ import queue
 import threading
 from dataclasses import dataclass
 
-from gateway.outbound import OutboundError, outbound_session
+from gateway.core.outbound import OutboundError, outbound_session
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import User
+from gateway.core.models import User
+from gateway.core.session import SignedInUser
+from gateway.core.settings import Settings
 from gateway.routing import service as routing
-from gateway.settings import Settings
-from gateway.sso.session import SignedInUser
 
 SCOPES_SUPPORTED = ("openid", "email", "profile", "account", "entitlements", "entitlements:read")
 CLAIMS_SUPPORTED = (

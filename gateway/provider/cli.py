@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from gateway.cli import command_context
-from gateway.models import AuditEvent, OAuthClient, ProviderKey
-from gateway.models.base import utcnow
+from gateway.core.commands import command_context
+from gateway.core.models import AuditEvent, OAuthClient, ProviderKey
+from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import secret_keys
+from gateway.core.store import get_store
 from gateway.provider.clients import (
     LICENSE_CENTER_GRANTS,
     LICENSE_CENTER_SCOPES,
@@ -19,9 +21,6 @@ from gateway.provider.clients import (
 )
 from gateway.provider.errors import ClientRegistrationError
 from gateway.provider.keys import key_encryption, reencrypt_keys, rotate_key
-from gateway.routing.config import bump_version
-from gateway.secret_keys import secret_keys
-from gateway.store import get_store
 
 
 @click.group("client")
@@ -94,8 +93,6 @@ def client_add(
             )
         except ClientRegistrationError as error:
             raise click.ClickException(error.detail) from None
-        # Hand-offs start at the clients' login URLs, cached with the routing version.
-        bump_version(get_store(app))
     click.echo(f"client_id: {new.client_id}")
     if new.client_secret:
         click.echo(f"client_secret: {new.client_secret}")
@@ -135,8 +132,6 @@ def client_revoke(client_id: str, reason: str, actor: str) -> None:
             )
         )
         db.commit()
-        # Hand-offs start at the clients' login URLs, cached with the routing version.
-        bump_version(get_store(app))
     click.echo(f"{client_id} revoked")
 
 

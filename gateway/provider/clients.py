@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from gateway.db import get_session
-from gateway.models import Account, AuditEvent, OAuthClient, System
-from gateway.models.provider import OAuthClientAccount
+from gateway.core.db import get_session
+from gateway.core.models import Account, AuditEvent, OAuthClient, System
+from gateway.core.models.provider import OAuthClientAccount
+from gateway.core.secret_keys import secret_keys
 from gateway.provider.errors import ClientRegistrationError
 from gateway.provider.secrets import (
     check_keyed_hash,
@@ -21,7 +22,6 @@ from gateway.provider.secrets import (
     keyed_hash,
     upgrade_secret_hash,
 )
-from gateway.secret_keys import secret_keys
 
 LICENSE_CENTER_SCOPES = "openid email profile account entitlements"
 LICENSE_CENTER_GRANTS = ("authorization_code",)

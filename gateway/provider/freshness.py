@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from gateway.core.store import Store, take
 from gateway.provider.tokens import digest
-from gateway.store import Store, take
 
 MARKER_PARAMETER = "fresh_login"
 # Seconds as ASCII digits only (str.isdigit() also admits "²"), at most ten of them.

@@ -27,16 +27,16 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from gateway.db import get_session
-from gateway.models import AuditEvent, User
+from gateway.core.db import get_session
+from gateway.core.models import AuditEvent, User
+from gateway.core.secret_keys import secret_keys
+from gateway.core.settings import Settings, current_settings
+from gateway.core.store import get_store, set_once
 from gateway.provider.claims import user_claims
 from gateway.provider.clients import RegisteredClient
 from gateway.provider.freshness import session_auth_time
 from gateway.provider.keys import KeyCache, KeyRing, key_encryption
 from gateway.provider.tokens import AuthorizationCode, digest, redeem_code, save_code
-from gateway.secret_keys import secret_keys
-from gateway.settings import Settings, current_settings
-from gateway.store import get_store, set_once
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 # The longest a private_key_jwt client assertion may be valid for (exp - now).

@@ -19,11 +19,11 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gateway.derived_keys import derive_key
-from gateway.models import AuditEvent, ProviderKey
-from gateway.models.base import utcnow
-from gateway.secret_keys import SecretKeys
-from gateway.store import Store
+from gateway.core.derived_keys import derive_key
+from gateway.core.models import AuditEvent, ProviderKey
+from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import SecretKeys
+from gateway.core.store import Store
 
 KEYS_VERSION = "provider:keys-version"
 # Even with no rotation announced, re-read keys this often (another process may

@@ -20,8 +20,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from gateway.db import get_session
-from gateway.models import User
+from gateway.core.db import get_session
+from gateway.core.models import User
 from gateway.provider.backchannel import BackchannelSender, LogoutDelivery
 from gateway.provider.clients import RegisteredClient, find_client
 from gateway.provider.grants import issuer, keyring

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from gateway.derived_keys import derive_key
-from gateway.models import OAuthClient
+from gateway.core.derived_keys import derive_key
+from gateway.core.models import OAuthClient
 
 log = logging.getLogger(__name__)
 

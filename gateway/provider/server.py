@@ -11,14 +11,14 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oidc.core import UserInfoEndpoint
 from flask import Flask
 
-from gateway.db import get_session
+from gateway.core.db import get_session
+from gateway.core.settings import Settings, current_settings
+from gateway.core.store import get_store
 from gateway.provider import grants
 from gateway.provider.claims import SCOPES_SUPPORTED, user_claims
 from gateway.provider.clients import RegisteredClient, find_client
 from gateway.provider.keys import KeyCache
 from gateway.provider.tokens import AccessToken, find_access_token, issue_access_token
-from gateway.settings import Settings, current_settings
-from gateway.store import get_store
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from flask_limiter.util import get_remote_address
 from joserfc import jws
 from joserfc.errors import JoseError
 
-from gateway.settings import current_settings
+from gateway.core.settings import current_settings
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from gateway.models.base import utcnow
-from gateway.store import Store, set_once, take
+from gateway.core.models.base import utcnow
+from gateway.core.store import Store, set_once, take
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from gateway.db import get_session
-from gateway.errors import GatewayError
-from gateway.extensions import csrf, limiter
+from gateway.core.db import get_session
+from gateway.core.errors import GatewayError
+from gateway.core.extensions import csrf, limiter
+from gateway.core.session import current_user, end_session
+from gateway.core.store import get_store
 from gateway.provider import api, token_guard
 from gateway.provider.claims import CLAIMS_SUPPORTED, SCOPES_SUPPORTED
 from gateway.provider.clients import find_client
@@ -43,8 +45,6 @@ from gateway.provider.freshness import (
 )
 from gateway.provider.grants import issuer, keyring
 from gateway.provider.logout import notify_relying_parties, remember_client, verified_id_token_hint
-from gateway.sso.session import current_user, end_session
-from gateway.store import get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("provider", __name__)

@@ -4,53 +4,44 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.settings import Settings
+from gateway.core import hooks
+from gateway.core.settings import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Mount the console and the API, count failures, and start the background work
     (scheduler, health probes) when the settings ask for it."""
-    from gateway.extensions import csrf
+    from gateway.core.extensions import csrf
 
     # api_systems, views_systems and views_support add routes to the API's and the
     # console's blueprints.
     from gateway.rollout import (  # noqa: F401
         api,
         api_systems,
-        metrics,
         views,
         views_support,
         views_systems,
     )
+    from gateway.routing import counters
 
-    metrics.init_app(app)
+    counters.init_app(app)
     app.register_blueprint(views.bp)
     # Bearer tokens are not ambient credentials, and session callers may only read.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
-    app.extensions["rollout_background"] = _start_background(app, settings)
+    hooks.set_start_page(app, "it", "rollout_console.dashboard")
+    _register_jobs(app, settings)
 
 
-def _start_background(app: Flask, settings: Settings) -> list[object]:
-    from gateway.rollout.health import start_health_checker
-    from gateway.rollout.scheduler import start_scheduler
+def _register_jobs(app: Flask, settings: Settings) -> None:
+    from gateway.core import jobs
+    from gateway.rollout.health import probe_round
+    from gateway.rollout.scheduler import due_round
 
-    started: list[object] = []
     if settings.scheduler_enabled:
-        started.append(start_scheduler(app, settings.scheduler_interval_seconds))
+        jobs.register(app, "rollout-scheduler", settings.scheduler_interval_seconds, due_round(app))
     if settings.health_check_enabled and settings.system_health_urls:
-        started.append(
-            start_health_checker(
-                app, settings.system_health_urls, settings.health_check_interval_seconds
-            )
+        interval = settings.health_check_interval_seconds
+        jobs.register(
+            app, "rollout-health", interval, probe_round(app, settings.system_health_urls, interval)
         )
-    return started
-
-
-def stop_background(app: Flask) -> None:
-    """Stop this app's background threads (the demo and tests call this)."""
-    from gateway.rollout.scheduler import Repeating
-
-    for worker in app.extensions.get("rollout_background", []):
-        if isinstance(worker, Repeating):
-            worker.stop()

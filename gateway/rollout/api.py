@@ -14,12 +14,14 @@ from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.db import get_session
-from gateway.errors import problem
-from gateway.models import AuditEvent
-from gateway.models.base import utcnow
+from gateway.core.access import api_caller
+from gateway.core.db import get_session
+from gateway.core.errors import problem
+from gateway.core.models import AuditEvent
+from gateway.core.models.base import utcnow
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.rollout import proposals, scheduler, service
-from gateway.rollout.access import api_caller
 from gateway.rollout.api_input import json_body, query_arguments
 from gateway.rollout.api_json import event_json, line_json, preview_json, schedule_json
 from gateway.rollout.dashboard import build_dashboard
@@ -31,8 +33,6 @@ from gateway.rollout.support import trace_dict, who_is_affected
 from gateway.rollout.views import preview_for
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
-from gateway.settings import current_settings
-from gateway.store import get_store
 
 bp = Blueprint("rollout_api", __name__, url_prefix="/api/v1")
 

@@ -18,8 +18,9 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 from werkzeug.exceptions import BadRequest
 
-from gateway.errors import GatewayError, MalformedRequest, UnsupportedMediaType
-from gateway.rollout.errors import InvalidChange, ReasonRequired
+from gateway.core.audit import ReasonRequired
+from gateway.core.errors import GatewayError, MalformedRequest, UnsupportedMediaType
+from gateway.rollout.errors import InvalidChange
 from gateway.rollout.openapi import API_OPERATIONS
 from gateway.rollout.openapi_schemas import REQUEST_SCHEMAS
 

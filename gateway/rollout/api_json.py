@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.models import AuditEvent, ScheduledChange
+from gateway.core.models import AuditEvent, ScheduledChange
 from gateway.rollout.preview import Preview
 from gateway.routing.config import LineConfig
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from gateway.db import get_session
-from gateway.models.base import utcnow
-from gateway.rollout.access import api_caller
+from gateway.core.access import api_caller
+from gateway.core.db import get_session
+from gateway.core.models.base import utcnow
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.rollout.api import api_actor, bp
 from gateway.rollout.api_input import json_body
 from gateway.rollout.api_json import event_json
@@ -16,8 +18,6 @@ from gateway.rollout.errors import InvalidChange
 from gateway.rollout.maintenance import preview_maintenance, set_maintenance
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
-from gateway.settings import current_settings
-from gateway.store import get_store
 
 
 def _flag(body: dict[str, object], field: str, *, required: bool) -> bool | None:

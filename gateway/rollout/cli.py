@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from gateway.models.base import utcnow
-from gateway.models.directory import PRODUCT_LINE_STATES
+from gateway.core.models.base import utcnow
+from gateway.core.models.directory import PRODUCT_LINE_STATES
 from gateway.rollout.cli_preview import (
     go_ahead,
     preview_options,
@@ -24,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _context() -> Any:
-    from gateway.cli import command_context
+    from gateway.core.commands import command_context
 
     return command_context()
 

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gateway.models.api_token import API_SCOPES
-from gateway.models.base import utcnow
+from gateway.core.models.api_token import API_SCOPES
+from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import secret_keys
 from gateway.rollout.cli import _actor, _context, actor_option, reason_option
 from gateway.rollout.cli_preview import store_of as _store
-from gateway.secret_keys import secret_keys
 
 if TYPE_CHECKING:
     from gateway.rollout.maintenance import MaintenancePreview
@@ -94,7 +94,7 @@ def api_token_group() -> None:
 @actor_option
 def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    from gateway.rollout.tokens import create_token as create
+    from gateway.core.api_tokens import create_token as create
 
     with _context() as (app, db):
         hash_key = secret_keys(app).api_token
@@ -108,7 +108,7 @@ def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
 @actor_option
 def revoke_token(name: str, actor: str) -> None:
     """Revoke the token called NAME at once."""
-    from gateway.rollout.tokens import revoke_token as revoke
+    from gateway.core.api_tokens import revoke_token as revoke
 
     with _context() as (_app, db):
         revoke(db, name, actor=_actor(actor), now=utcnow())
@@ -118,7 +118,7 @@ def revoke_token(name: str, actor: str) -> None:
 @api_token_group.command("list")
 def list_tokens() -> None:
     """Tokens with their scopes; never their secrets."""
-    from gateway.rollout.tokens import list_tokens as tokens
+    from gateway.core.api_tokens import list_tokens as tokens
 
     with _context() as (_app, db):
         for row in tokens(db):

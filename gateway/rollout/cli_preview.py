@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from gateway.models.base import utcnow
+from gateway.core.models.base import utcnow
 
 if TYPE_CHECKING:
     from gateway.rollout.guard import ReturnCheck
@@ -23,7 +23,7 @@ Proposal = Callable[["LineConfig"], "LineConfig"]
 
 
 def store_of(app: Flask) -> Any:
-    from gateway.store import get_store
+    from gateway.core.store import get_store
 
     return get_store(app)
 

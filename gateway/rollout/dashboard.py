@@ -9,13 +9,13 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.csv_export import csv_text
-from gateway.models import AccountOverride, PilotAccount, ProductLine
-from gateway.rollout import metrics
+from gateway.core.csv_export import csv_text
+from gateway.core.models import AccountOverride, PilotAccount, ProductLine
+from gateway.core.store import Store
 from gateway.rollout.preview import LineSides, line_sides
+from gateway.routing import counters as metrics
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import SYSTEMS
-from gateway.store import Store
 
 WINDOWS = {"hour": 48, "day": 30}
 SIDES_PREFIX = "dashboard:sides:"

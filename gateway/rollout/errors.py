@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 
 class RolloutError(GatewayError):
     status = 400
     title = "That change was not made"
     event = "rollout.refused"
-
-
-class ReasonRequired(RolloutError):
-    """Every change carries a reason for the audit trail."""
-
-    event = "rollout.reason_missing"
 
 
 class InvalidChange(RolloutError):
@@ -34,22 +28,6 @@ class ConflictingChange(RolloutError):
     status = 409
     title = "Something changed in the meantime"
     event = "rollout.conflict"
-
-
-class NotAuthorised(GatewayError):
-    """Signed in, but not vendor IT (or a token without the scope)."""
-
-    status = 403
-    title = "Not allowed"
-    event = "rollout.forbidden"
-
-
-class NotAuthenticated(GatewayError):
-    """No valid bearer token (or IT session) on an API request."""
-
-    status = 401
-    title = "Authentication required"
-    event = "rollout.unauthenticated"
 
 
 class BackToLegacyUnconfirmed(RolloutError):

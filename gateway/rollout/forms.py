@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from flask import request, url_for
 
+from gateway.core.settings import current_settings
+from gateway.core.targets import checked_target, safe_target
 from gateway.rollout.errors import InvalidChange
 from gateway.rollout.guard import ReturnCheck
-from gateway.routing.targets import checked_target, safe_target
-from gateway.settings import current_settings
 
 log = logging.getLogger(__name__)
 # The field confirming a change that sends accounts from new back to legacy: the

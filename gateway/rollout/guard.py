@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from gateway.core.store import Store
 from gateway.rollout.errors import BackToLegacyUnconfirmed
 from gateway.rollout.preview import Preview, preview_change
 from gateway.routing.config import LineConfig, load_routing_config
-from gateway.store import Store
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from typing import Any
 
 from flask import Flask
 
-from gateway.models.base import utcnow
-from gateway.outbound import OutboundError, outbound_session
-from gateway.rollout.scheduler import Repeating
-from gateway.routing.config import PROBE_PREFIX, bump_version
-from gateway.store import Store, get_store
+from gateway.core.announce import announce
+from gateway.core.jobs import Repeating
+from gateway.core.models.base import utcnow
+from gateway.core.outbound import OutboundError, outbound_session
+from gateway.core.store import Store, get_store
+from gateway.routing.config import PROBE_PREFIX
 
 log = logging.getLogger(__name__)
 FAILURES_TO_DOWN = 2
@@ -57,7 +58,7 @@ def record_probe(
     store.set(key, json.dumps(entry), ex=ttl_seconds)
     # No result at all routes like "up", so only a real flip needs announcing.
     if state != previous.get("state", "up"):
-        bump_version(store)
+        announce(store)  # not a database write: nothing else announces it
         log.warning(
             "system health changed",
             extra={"event": "health.changed", "system": system, "state": state},
@@ -75,8 +76,14 @@ def check_all(
     }
 
 
-def start_health_checker(app: Flask, urls: Mapping[str, str], interval: int) -> Repeating:
+def probe_round(app: Flask, urls: Mapping[str, str], interval: int) -> Callable[[], None]:
+    """One round of the background job: probe every system once."""
+
     def run() -> None:
         check_all(get_store(app), urls, probe=http_probe, now=utcnow(), interval=interval)
 
-    return Repeating("rollout-health", interval, run).start()
+    return run
+
+
+def start_health_checker(app: Flask, urls: Mapping[str, str], interval: int) -> Repeating:
+    return Repeating("rollout-health", interval, probe_round(app, urls, interval)).start()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent
+from gateway.core.models import AuditEvent
 
 TRAIL_LENGTH = 30
 

@@ -22,13 +22,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent, System
-from gateway.rollout.audit_trail import Actor, audit, checked_reason, commit_and_announce
+from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.models import AuditEvent, System
+from gateway.core.store import Store
 from gateway.rollout.errors import ConflictingChange, NotFound
 from gateway.rollout.preview import LISTED, AccountLines, account_trace, load_accounts
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import LineTrace
-from gateway.store import Store
 
 MAX_CUSTOMER_MESSAGE = 500
 
@@ -216,10 +216,10 @@ def set_maintenance(
     system.maintenance_note = text if down else ""
     system.customer_message = customer_text(customer_message) if down else ""
     system.updated_at = now
-    event = audit(
+    event = record(
         db, actor, "system.maintenance", f"system:{system_key}", before, _notice(system), text
     )
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.models.directory import ENTITLEMENT_KINDS, PRODUCT_LINE_STATES
-from gateway.models.rollout import OVERRIDE_SYSTEMS, SCHEDULE_STATUSES
+from gateway.core.models.directory import ENTITLEMENT_KINDS, PRODUCT_LINE_STATES
+from gateway.core.models.rollout import OVERRIDE_SYSTEMS, SCHEDULE_STATUSES
 from gateway.routing.decision import SYSTEMS
 
 # Product-line codes, account numbers and system keys: 1-64 characters, no spaces,
@@ -23,7 +23,7 @@ IDENTIFIER: dict[str, Any] = {
     "description": "an identifier: 1-64 characters, no spaces, slashes or control characters",
 }
 TEXT: dict[str, Any] = {"type": "string", "pattern": r"^[^\x00]*$"}
-# Product-line codes as the directory accepts them (gateway.models.directory).
+# Product-line codes as the directory accepts them (gateway.core.models.directory).
 CODE: dict[str, Any] = {
     "type": "string",
     "pattern": r"^[A-Za-z0-9_.-]{1,64}$",

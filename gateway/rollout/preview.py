@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.models import (
+from gateway.core.models import (
     Account,
     Entitlement,
     EntitlementHolding,

@@ -18,8 +18,8 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account
-from gateway.models.rollout import OVERRIDE_SYSTEMS
+from gateway.core.models import Account
+from gateway.core.models.rollout import OVERRIDE_SYSTEMS
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import LineConfig
 from gateway.routing.decision import Override

@@ -10,7 +10,6 @@ transaction see rowcount 1, and the others skip it.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,10 +17,13 @@ from flask import Flask
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from gateway import db as database
-from gateway.models import ScheduledChange
-from gateway.models.base import utcnow
-from gateway.ops import metrics as ops_metrics
+from gateway.core import db as database
+from gateway.core import metrics as ops_metrics
+from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.jobs import Repeating
+from gateway.core.models import ScheduledChange
+from gateway.core.models.base import utcnow
+from gateway.core.store import Store, get_store
 from gateway.rollout.errors import (
     BackToLegacyUnconfirmed,
     ConflictingChange,
@@ -30,17 +32,8 @@ from gateway.rollout.errors import (
 )
 from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.rollout.proposals import state_proposal
-from gateway.rollout.service import (
-    Actor,
-    apply_setting,
-    audit,
-    checked_reason,
-    commit_and_announce,
-    product_line,
-    target_setting,
-)
-from gateway.routing.config import bump_version, load_line_config
-from gateway.store import Store, get_store
+from gateway.rollout.service import apply_setting, product_line, target_setting
+from gateway.routing.config import load_line_config
 
 log = logging.getLogger(__name__)
 SCHEDULER_ACTOR = "scheduler"
@@ -83,7 +76,7 @@ def schedule_change(
     )
     db.add(change)
     db.flush()
-    audit(
+    record(
         db,
         actor,
         "schedule.created",
@@ -92,7 +85,7 @@ def schedule_change(
         {**setting.as_dict(), "product_line": code, "run_at": run_at.isoformat()},
         text,
     )
-    commit_and_announce(db, store)
+    db.commit()
     return change
 
 
@@ -109,7 +102,7 @@ def cancel_change(
     if not claimed:
         db.rollback()
         raise ConflictingChange(f"Scheduled change {change_id} is {change.status}, not pending.")
-    audit(
+    record(
         db,
         actor,
         "schedule.cancelled",
@@ -118,7 +111,7 @@ def cancel_change(
         {"status": "cancelled"},
         text,
     )
-    commit_and_announce(db, store)
+    db.commit()
     return change
 
 
@@ -158,10 +151,7 @@ def apply_due_changes(
         .order_by(ScheduledChange.run_at, ScheduledChange.id)
     ).all()
     db.rollback()  # end the read: each claim runs in its own short transaction
-    applied = [change_id for change_id in due if _apply_one(db, store, change_id, now, grace_days)]
-    if applied:
-        bump_version(store)
-    return applied
+    return [change_id for change_id in due if _apply_one(db, store, change_id, now, grace_days)]
 
 
 def _apply_one(db: Session, store: Store, change_id: int, now: datetime, grace_days: int) -> bool:
@@ -215,7 +205,7 @@ def _refuse_unconfirmed_return(
     except BackToLegacyUnconfirmed as refusal:
         db.rollback()
         if _claim(db, change_id, "failed", now, refusal.detail):
-            audit(
+            record(
                 db,
                 Actor(SCHEDULER_ACTOR),
                 "schedule.refused",
@@ -234,35 +224,8 @@ def _refuse_unconfirmed_return(
     return False
 
 
-class Repeating:
-    """A daemon thread that runs `work` every `interval` seconds until stopped."""
-
-    def __init__(self, name: str, interval: float, work: Callable[[], object]) -> None:
-        self._stop = threading.Event()
-        self._interval, self._work = interval, work
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> Repeating:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._work()
-            except Exception:  # a background loop must outlive one bad round
-                log.exception(
-                    "background work failed",
-                    extra={"event": "background.failed", "thread": self.thread.name},
-                )
-
-
-def start_scheduler(app: Flask, interval: float) -> Repeating:
-    """Apply due changes from this process every `interval` seconds."""
+def due_round(app: Flask) -> Callable[[], None]:
+    """One round of the background job: apply what is due, from this process."""
 
     @ops_metrics.counted_scheduler_run
     def run_due() -> None:
@@ -273,4 +236,9 @@ def start_scheduler(app: Flask, interval: float) -> Repeating:
         finally:
             session.close()
 
-    return Repeating("rollout-scheduler", interval, run_due).start()
+    return run_due
+
+
+def start_scheduler(app: Flask, interval: float) -> Repeating:
+    """Apply due changes from this process every `interval` seconds, on its own thread."""
+    return Repeating("rollout-scheduler", interval, due_round(app)).start()

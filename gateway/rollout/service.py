@@ -23,12 +23,16 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine
-from gateway.models.directory import PRODUCT_LINE_CODE, PRODUCT_LINE_CODE_RULE, PRODUCT_LINE_STATES
-from gateway.rollout.audit_trail import Actor as Actor
-from gateway.rollout.audit_trail import audit as audit
-from gateway.rollout.audit_trail import checked_reason as checked_reason
-from gateway.rollout.audit_trail import commit_and_announce as commit_and_announce
+from gateway.core.audit import Actor as Actor
+from gateway.core.audit import checked_reason as checked_reason
+from gateway.core.audit import record as record
+from gateway.core.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine
+from gateway.core.models.directory import (
+    PRODUCT_LINE_CODE,
+    PRODUCT_LINE_CODE_RULE,
+    PRODUCT_LINE_STATES,
+)
+from gateway.core.store import Store
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.rollout.guard import ReturnCheck, refuse_unconfirmed_return
 
@@ -43,7 +47,6 @@ from gateway.rollout.proposals import (
     state_proposal,
 )
 from gateway.routing.config import load_line_config
-from gateway.store import Store
 
 CENT = Decimal("0.01")
 
@@ -112,7 +115,7 @@ def apply_setting(
     """Write `setting` and its audit row without committing (the scheduler's transaction)."""
     before = setting_of(line)
     line.state, line.rollout_percent, line.updated_at = setting.state, setting.percent, now
-    return audit(
+    return record(
         db, actor, action, f"product_line:{line.code}", before.as_dict(), setting.as_dict(), reason
     )
 
@@ -147,7 +150,7 @@ def change_state(
     proposed = state_proposal(current, setting.state, setting.percent)
     refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
     event = apply_setting(db, line, setting, reason=text, actor=actor, now=now)
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 
@@ -167,7 +170,7 @@ def rollback(
         action="product_line.rollback",
         now=now,
     )
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 
@@ -207,7 +210,7 @@ def set_pilot_accounts(
             PilotAccount.product_line_id == line.id, PilotAccount.account_id.in_(dropped)
         )
     )
-    event = audit(
+    event = record(
         db,
         actor,
         "product_line.pilot",
@@ -216,7 +219,7 @@ def set_pilot_accounts(
         {"pilot_accounts": sorted(proposed.pilot_accounts)},
         text,
     )
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 
@@ -260,7 +263,7 @@ def set_override(
     wanted = proposed.overrides[row.account_number]
     existing.system, existing.reason, existing.expires_at = wanted.system, text, wanted.expires_at
     existing.created_by, existing.created_at = actor.name, now
-    event = audit(
+    event = record(
         db,
         actor,
         "product_line.override",
@@ -269,7 +272,7 @@ def set_override(
         _override_dict(existing),
         text,
     )
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 
@@ -294,7 +297,7 @@ def remove_override(
     row = account(db, account_number)
     existing = _override(db, line.id, row.id)
     assert existing is not None  # removal_proposal refused an account without one
-    event = audit(
+    event = record(
         db,
         actor,
         "product_line.override_removed",
@@ -304,7 +307,7 @@ def remove_override(
         text,
     )
     db.delete(existing)
-    commit_and_announce(db, store)
+    db.commit()
     return event
 
 

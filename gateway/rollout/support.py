@@ -8,13 +8,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AuditEvent, User
+from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.models import Account, AuditEvent, User
+from gateway.core.settings import Settings
 from gateway.rollout.errors import InvalidChange, NotFound
-from gateway.rollout.service import Actor, audit, checked_reason
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
-from gateway.settings import Settings
 
 # An account lookup lists at most this many of its people.
 MAX_PEOPLE = 100
@@ -120,7 +120,7 @@ def clear_remembered_choice(
     before = {"remembered_system": user.remembered_system}
     user.remembered_system = None
     target = f"user:{user.email} (account {user.account.account_number})"
-    event = audit(db, actor, "user.remembered_choice_cleared", target, before,
+    event = record(db, actor, "user.remembered_choice_cleared", target, before,
                   {"remembered_system": None}, text)  # fmt: skip
     db.commit()
     return event

@@ -11,13 +11,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.db import get_session
-from gateway.errors import render_error
-from gateway.models import ProductLine
-from gateway.models.base import utcnow
-from gateway.models.directory import PRODUCT_LINE_STATES
+from gateway.core.access import require_it
+from gateway.core.audit import ReasonRequired
+from gateway.core.db import get_session
+from gateway.core.errors import GatewayError, render_error
+from gateway.core.models import ProductLine
+from gateway.core.models.base import utcnow
+from gateway.core.models.directory import PRODUCT_LINE_STATES
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.rollout import proposals, scheduler, service
-from gateway.rollout.access import require_it
 from gateway.rollout.chart import bar_chart
 from gateway.rollout.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.rollout.errors import InvalidChange, RolloutError
@@ -33,8 +36,6 @@ from gateway.rollout.history import line_events
 from gateway.rollout.preview import Preview, preview_change
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 from gateway.routing.service import today_utc
-from gateway.settings import current_settings
-from gateway.store import get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("rollout_console", __name__, url_prefix="/it")
@@ -55,7 +56,8 @@ LINE_FORMS = {
 
 
 @bp.errorhandler(RolloutError)
-def _refused(error: RolloutError) -> ResponseReturnValue:
+@bp.errorhandler(ReasonRequired)
+def _refused(error: GatewayError) -> ResponseReturnValue:
     """A refused value on the line page re-renders it with the input kept (400/422 and
     the message); a refused confirmation goes back to the page it came from, saying why."""
     log.warning(error.detail, extra={"event": error.event, "status": error.status, **error.context})
@@ -167,7 +169,7 @@ def line_page(code: str) -> ResponseReturnValue:
     return _line_page(service.product_line(get_session(), code))
 
 
-def _line_page(line: ProductLine, refused: RolloutError | None = None) -> ResponseReturnValue:
+def _line_page(line: ProductLine, refused: GatewayError | None = None) -> ResponseReturnValue:
     """The line page; after `refused`, with its message and the refused form as typed."""
     db = get_session()
     page = render_template(

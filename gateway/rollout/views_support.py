@@ -9,14 +9,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.db import get_session
-from gateway.models import AuditEvent
-from gateway.models.base import utcnow
+from gateway.core.db import get_session
+from gateway.core.models import AuditEvent
+from gateway.core.models.base import utcnow
+from gateway.core.settings import current_settings
 from gateway.rollout.support import clear_remembered_choice, who_is_affected
 from gateway.rollout.views import bp, it_actor
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
-from gateway.settings import current_settings
 
 
 @bp.get("/who")

@@ -8,16 +8,16 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from gateway.db import get_session
-from gateway.models.base import utcnow
+from gateway.core.db import get_session
+from gateway.core.models.base import utcnow
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.rollout import service
 from gateway.rollout.errors import InvalidChange
 from gateway.rollout.maintenance import customer_text, preview_maintenance, set_maintenance
 from gateway.rollout.views import bp, it_actor
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
-from gateway.settings import current_settings
-from gateway.store import get_store
 
 SWITCH = {"on": True, "off": False}
 

@@ -25,7 +25,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import (
+from gateway.core.announce import current_version, watch
+from gateway.core.models import (
     Account,
     AccountOverride,
     OAuthClient,
@@ -33,10 +34,9 @@ from gateway.models import (
     ProductLine,
     System,
 )
+from gateway.core.store import Store, get_store
 from gateway.routing.decision import LineState, Override
-from gateway.store import Store, get_store
 
-VERSION_KEY = "routing:config:version"
 PROBE_PREFIX = "health:probe:"
 # A probe result that expires (the checker stopped) is not announced by a version bump;
 # reloading at least this often notices it.
@@ -121,17 +121,6 @@ class RoutingConfig:
             pilot=account_number in line.pilot_accounts,
             override=line.overrides.get(account_number),
         )
-
-
-def current_version(store: Store) -> int:
-    """The configuration version all instances agree on (0 before the first change)."""
-    raw = store.get(VERSION_KEY)
-    return int(raw) if raw is not None else 0
-
-
-def bump_version(store: Store) -> int:
-    """Announce a committed change to every worker and instance."""
-    return int(store.incr(VERSION_KEY))
 
 
 def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfig:
@@ -253,8 +242,20 @@ class RoutingConfigCache:
         )
 
 
+# What load_routing_config reads: a committed write to any of them moves the version.
+CONFIG_TABLES = (
+    "product_lines",
+    "pilot_accounts",
+    "account_overrides",
+    "accounts",
+    "systems",
+    "oauth_clients",
+)
+
+
 def init_app(app: Flask) -> None:
     app.extensions["routing_config"] = RoutingConfigCache()
+    watch(app, CONFIG_TABLES)
 
 
 def current_routing_config(db: Session) -> RoutingConfig:

@@ -14,7 +14,18 @@ import redis
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Entitlement, EntitlementHolding, Permission, ProductLine, System, User
+from gateway.core.models import (
+    Entitlement,
+    EntitlementHolding,
+    Permission,
+    ProductLine,
+    System,
+    User,
+)
+from gateway.core.session import SignedInUser
+from gateway.core.settings import Settings
+from gateway.core.store import get_store
+from gateway.core.targets import origin
 from gateway.routing.config import RoutingConfig, SystemStatus, current_routing_config
 from gateway.routing.decision import (
     EntitlementView,
@@ -25,10 +36,6 @@ from gateway.routing.decision import (
     decide,
     is_active,
 )
-from gateway.routing.targets import origin
-from gateway.settings import Settings
-from gateway.sso.session import SignedInUser
-from gateway.store import get_store
 
 
 @dataclass(frozen=True)

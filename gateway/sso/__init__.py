@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Flask, redirect, request, url_for
 
-from gateway.errors import problem, wants_problem_json
-from gateway.settings import Settings, SettingsError
+from gateway.core.errors import problem, wants_problem_json
+from gateway.core.session import NotSignedIn
+from gateway.core.settings import Settings, SettingsError
 from gateway.sso.binding import is_loopback_http
 from gateway.sso.config import SamlEndpoints
-from gateway.sso.errors import NotSignedIn
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -18,7 +18,7 @@ from onelogin.saml2.errors import OneLogin_Saml2_Error
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
-from gateway.settings import SettingsError
+from gateway.core.settings import SettingsError
 from gateway.sso.errors import SamlNotConfigured
 
 # Options that keep python3-saml strict; a settings folder cannot weaken them.

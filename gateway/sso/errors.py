@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 
 
 class SignInError(GatewayError):
@@ -19,11 +19,6 @@ class SamlResponseRejected(SignInError):
 
 class SamlReplay(SamlResponseRejected):
     event = "saml.replay"
-
-
-class UnsafeRedirect(SignInError):
-    title = "That link points somewhere we do not send people"
-    event = "signin.unsafe_redirect"
 
 
 class UnknownAccount(SignInError):
@@ -46,9 +41,3 @@ class SamlLogoutRejected(SignInError):
 class SamlNotConfigured(SignInError):
     status = 404
     event = "saml.not_configured"
-
-
-class NotSignedIn(GatewayError):
-    status = 401
-    title = "Not signed in"
-    event = "session.missing"

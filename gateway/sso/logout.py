@@ -10,14 +10,14 @@ import zlib
 from collections.abc import MutableMapping
 from typing import Any
 
-from flask import current_app
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from gateway.core import hooks
+from gateway.core.store import Store, set_once, take
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlLogoutRejected
-from gateway.store import Store, set_once, take
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,10 @@ def inflate_bounded(encoded: str) -> bytes:
     return xml
 
 
-def run_logout_hooks(session: MutableMapping[str, Any]) -> None:
-    """Tell whoever registered interest (the OIDC provider's relying parties) that
-    this session is ending, while its contents are still readable."""
-    for hook in current_app.extensions.get("logout_hooks", []):
-        hook(session)
-
-
 def start_logout(config: SamlConfig, store: Store, session: MutableMapping[str, Any]) -> str | None:
     """End the local session; return the IdP's logout URL when it does single logout."""
     subject, session_index = session.get("subject"), session.get("saml_session_index")
-    run_logout_hooks(session)
+    hooks.signing_out(session)
     session.clear()
     log.info("signed out", extra={"event": "signout.local"})
     if not config.idp_slo_url or not subject:
@@ -86,7 +79,7 @@ def handle_sls(
             name_id = OneLogin_Saml2_Logout_Request.get_nameid(xml)
             if session.get("subject") != name_id:
                 return
-            run_logout_hooks(session)  # the portal ended it: relying parties hear too
+            hooks.signing_out(session)  # the portal ended it: relying parties hear too
         session.clear()
 
     try:

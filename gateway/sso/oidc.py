@@ -27,13 +27,13 @@ from flask import Flask, current_app
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from gateway.outbound import (
+from gateway.core.outbound import (
     DEFAULT_DEADLINE_SECONDS,
     DEFAULT_MAX_BYTES,
     OutboundError,
     OutboundSession,
 )
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from gateway.sso.errors import SignInError
 from gateway.sso.identity import Identity
 from gateway.sso.oidc_claims import (

@@ -28,11 +28,11 @@ from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
+from gateway.core.store import Store, StoreUnavailable, set_each_once, set_once, take
 from gateway.sso.binding import binding_digest, check_same_browser
 from gateway.sso.config import SamlConfig
 from gateway.sso.errors import SamlReplay, SamlResponseRejected
 from gateway.sso.identity import Identity
-from gateway.store import Store, StoreUnavailable, set_each_once, set_once, take
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,17 @@ from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.db import single_statements
-from gateway.models import Account, Permission, User
-from gateway.sso.errors import AccountDisabled, UnknownAccount
-from gateway.sso.identity import Identity
-from gateway.sso.session import (
+from gateway.core.db import single_statements
+from gateway.core.models import Account, Permission, User
+from gateway.core.session import (
     ACCOUNTS,
     USERS,
     SignedInUser,
     signed_in_user_columns,
     signed_in_user_from,
 )
+from gateway.sso.errors import AccountDisabled, UnknownAccount
+from gateway.sso.identity import Identity
 
 log = logging.getLogger(__name__)
 

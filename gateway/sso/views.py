@@ -17,11 +17,13 @@ from flask import (
     session,
 )
 
-from gateway.db import get_session
-from gateway.extensions import csrf, limiter
-from gateway.routing.targets import checked_target
-from gateway.routing.views import route_response
-from gateway.settings import current_settings
+from gateway.core import hooks
+from gateway.core.db import get_session
+from gateway.core.extensions import csrf, limiter
+from gateway.core.session import end_session
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
+from gateway.core.targets import checked_target
 from gateway.sso import logout as saml_logout
 from gateway.sso import saml
 from gateway.sso.binding import BINDING_COOKIE, binding_cookie_options, browser_binding
@@ -29,9 +31,7 @@ from gateway.sso.config import current_saml
 from gateway.sso.errors import SignInError
 from gateway.sso.identity import Identity
 from gateway.sso.oidc import current_oidc
-from gateway.sso.session import end_session
 from gateway.sso.signin import roles_of, start_session, upsert_user
-from gateway.store import get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__)
@@ -130,7 +130,7 @@ def signed_in(
             **context,
         },
     )
-    return route_response(user, target)
+    return hooks.signed_in(user, target)
 
 
 @bp.post("/saml/acs")
@@ -177,7 +177,7 @@ def logout() -> Any:
     """End our session, then ask the IdP to end its own when it supports single logout."""
     if session.get("signin_method") == "oidc" or current_app.extensions["saml"] is None:
         # Not a SAML session: no LogoutRequest to the IdP, only ours ends (and the RPs hear).
-        saml_logout.run_logout_hooks(session)
+        hooks.signing_out(session)
         end_session()
         log.info("signed out", extra={"event": "signout.local"})
         return render_template("signed_out.html")

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent
+from gateway.core.models import AuditEvent
 from tests.rollout.conftest import World, bearer
 
 

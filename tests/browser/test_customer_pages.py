@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import User
+from gateway.core.models.base import utcnow
+from gateway.core.store import get_store
 from gateway.devidp.servers import RunningDemo
-from gateway.models import User
-from gateway.models.base import utcnow
 from gateway.rollout import service as rollout
-from gateway.store import get_store
 
 pytestmark = pytest.mark.browser
 

@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway import db
+from gateway.core import db
+from gateway.core.settings import Settings
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.devidp.sample import load_sample_users, seed_sample
-from gateway.settings import Settings
 from tests.conftest import BASE_URL, _reset, make_app
 from tests.forms import csrf_token
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import Account
 from gateway.devidp.keys import SigningKey
 from gateway.devidp.saml_response import encode
-from gateway.models import Account
 from gateway.sso.config import write_saml_dir
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP, authn_request_id
 

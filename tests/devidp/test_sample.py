@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account, Entitlement, ProductLine, System, User
 from gateway.devidp.sample import DESTINATIONS, load_sample_users, render_sample, seed_sample
-from gateway.models import Account, Entitlement, ProductLine, System, User
 from tests.devidp.conftest import LEGACY_URL, NEW_URL
 
 TABLES = (Account, User, ProductLine, System, Entitlement)

@@ -9,9 +9,9 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import OAuthClient
 from gateway.devidp.servers import DemoPorts, RunningDemo, public_url, start_demo
-from gateway.models import OAuthClient
 
 
 def registered_login_uris(running: RunningDemo) -> list[str | None]:

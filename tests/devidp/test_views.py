@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import User
 from gateway.devidp.sample import DESTINATIONS, load_sample_users
-from gateway.models import User
 from tests.conftest import BASE_URL
 from tests.devidp.conftest import (
     LEGACY_URL,

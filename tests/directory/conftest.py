@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Base
+from gateway.core.models import Base
 from tests import factories
 
 WriteFile = Callable[..., Path]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import Account, AuditEvent
+from gateway.core.models import Account, AuditEvent
 from tests.conftest import SECRET
 from tests.directory.conftest import WriteFile, snapshot
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account, AuditEvent, Entitlement, ProductLine, System, User
 from gateway.directory.importer import (
     DirectoryImportError,
     ImportRejected,
@@ -21,7 +22,6 @@ from gateway.directory.importer import (
 )
 from gateway.directory.rows import RawRow
 from gateway.directory.upserts import BATCH_SIZE
-from gateway.models import Account, AuditEvent, Entitlement, ProductLine, System, User
 from tests import factories
 from tests.directory.conftest import WriteFile, snapshot
 

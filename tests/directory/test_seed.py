@@ -7,9 +7,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import Account, Entitlement, ProductLine, User
 from gateway.directory.seed import SeedPlan, SeedRefused, seed_directory, skewed_sizes
-from gateway.models import Account, Entitlement, ProductLine, User
 
 
 def test_sizes_are_skewed_capped_and_add_up() -> None:

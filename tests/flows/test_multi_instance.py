@@ -18,9 +18,9 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account
 from gateway.devidp.keys import SigningKey
 from gateway.devidp.saml_response import encode
-from gateway.models import Account
 from tests.devidp.test_gunicorn_smoke import ROOT, _free_port, _wait_until_healthy
 from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP, authn_request_id

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from gateway import db
+from gateway.core import db
 from gateway.devidp.servers import DemoPorts, RunningDemo, start_demo
 from gateway.provider.clients import client_for_system
 from gateway.provider.grants import keyring

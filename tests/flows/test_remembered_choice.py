@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, AuditEvent, User
+from gateway.core.models import Account, AuditEvent, User
 from tests import factories
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
@@ -157,7 +157,7 @@ def test_it_support_clearing_needs_a_reason_and_changes_nothing_without(
 def test_the_down_notice_shows_the_choice_too(
     app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
-    from gateway.models.base import utcnow
+    from gateway.core.models.base import utcnow
     from gateway.rollout import service as rollout
 
     actor = rollout.Actor("it@vendor.example")

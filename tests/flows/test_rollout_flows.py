@@ -13,11 +13,12 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from gateway.models.base import utcnow
-from gateway.rollout import metrics, service
+from gateway.core.models.base import utcnow
+from gateway.core.settings import Settings
+from gateway.core.store import Store, get_store
+from gateway.rollout import service
+from gateway.routing import counters as metrics
 from gateway.routing.decision import bucket
-from gateway.settings import Settings
-from gateway.store import Store, get_store
 from tests.conftest import _reset, https_client, make_app
 from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR, World, build_world, sign_in

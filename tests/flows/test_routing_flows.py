@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, User
+from gateway.core.models import Account, User
 from tests import factories
 from tests.conftest import https_client
 from tests.forms import csrf_token
@@ -100,7 +100,7 @@ def test_legacy_only_account_goes_to_legacy_with_login_hint(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
-    with caplog.at_level(logging.INFO, logger="gateway.routing.views"):
+    with caplog.at_level(logging.INFO, logger="gateway.landing.views"):
         entry, query = handoff(sign_in(client, idp))
     assert entry == LEGACY_ENTRY
     assert query == {"login_hint": [EMAIL], "target_link_uri": [LEGACY_ENTRY]}
@@ -338,7 +338,7 @@ def test_customer_signing_in_through_the_start_page_still_sees_no_access(
 
 
 def new_in_maintenance(app: Flask, dbs: Session, customer_message: str | None = None) -> None:
-    from gateway.models.base import utcnow
+    from gateway.core.models.base import utcnow
     from gateway.rollout import service as rollout
 
     actor = rollout.Actor("it@vendor.example")

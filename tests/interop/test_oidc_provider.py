@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, System, User
+from gateway.core.models import Account, System, User
 from tests import factories
 from tests.conftest import BASE_URL
 from tests.interop.certified_op import PortalBrowser, run_provider

@@ -21,8 +21,8 @@ import pytest
 from flask.testing import FlaskClient
 from lxml import etree
 
+from gateway.core.settings import Settings
 from gateway.devidp.keys import SigningKey
-from gateway.settings import Settings
 from gateway.sso.config import write_saml_dir
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
 

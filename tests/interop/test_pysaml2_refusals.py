@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account
 from gateway.devidp.keys import generate_signing_key
-from gateway.models import Account
 from tests.conftest import https_client
 from tests.interop.pysaml2_idp import (
     DIGEST_SHA1,

@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account, User
+from gateway.core.settings import Settings
 from gateway.devidp.keys import SigningKey, generate_signing_key
-from gateway.models import Account, User
-from gateway.settings import Settings
 from gateway.sso.config import write_saml_dir
 from tests import factories
 from tests.conftest import _reset, https_client, make_app

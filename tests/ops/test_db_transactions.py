@@ -1,4 +1,4 @@
-"""gateway.db.single_statements: autocommit for one transaction only, never leaking
+"""gateway.core.db.single_statements: autocommit for one transaction only, never leaking
 into the next transaction or into the next user of a pooled connection."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from gateway import db
-from gateway.models import Account
+from gateway.core import db
+from gateway.core.models import Account
 
 
 def _add(session: Session, number: str) -> None:

@@ -18,15 +18,15 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import db
 from gateway.cli import main
-from gateway.derived_keys import derive_key
-from gateway.models import ApiToken, ProviderKey
-from gateway.models.base import utcnow
+from gateway.core import db
+from gateway.core.derived_keys import derive_key
+from gateway.core.models import ApiToken, ProviderKey
+from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import SecretKeys, secret_keys
+from gateway.core.server_sessions import CSRF_COOKIE
+from gateway.core.settings import Settings, SettingsError, load_settings
 from gateway.provider.keys import key_encryption
-from gateway.secret_keys import SecretKeys, secret_keys
-from gateway.server_sessions import CSRF_COOKIE
-from gateway.settings import Settings, SettingsError, load_settings
 from tests.conftest import SECRET, make_app
 
 SAME_ORIGIN = {"Referer": "https://sso.test/logout"}

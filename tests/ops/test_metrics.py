@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from gateway import db
-from gateway.models import Account
+from gateway.core import db
+from gateway.core.models import Account
+from gateway.core.settings import Settings
 from gateway.provider.clients import add_client
 from gateway.rollout.scheduler import start_scheduler
-from gateway.settings import Settings
 from tests import factories
 from tests.conftest import SECRET, make_app
 from tests.provider.conftest import REDIRECT_URI, AuthorizationAttempt, RelyingParty

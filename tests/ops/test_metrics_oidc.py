@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import Account
+from gateway.core.models import Account
 from tests import factories
 from tests.ops.test_metrics import moved, scrape
 from tests.sso.portal_op import CLIENT_ID, CLIENT_SECRET, PortalOP, serve_portal

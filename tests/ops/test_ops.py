@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import db
-from gateway.ops.logging import RequestIdFilter
-from gateway.settings import Settings
+from gateway.core import db
+from gateway.core.logs import RequestIdFilter
+from gateway.core.settings import Settings
 from tests.conftest import make_app
 
 

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from gateway.outbound import OutboundError, outbound_session
+from gateway.core.outbound import OutboundError, outbound_session
 
 release = threading.Event()
 # Set by a dripping peer once it has sent its last byte.

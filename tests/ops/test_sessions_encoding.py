@@ -50,7 +50,7 @@ def test_a_pickled_session_is_never_unpickled(
     marker = tmp_path / "unpickled"
     plant(app, pickle.dumps(ForgedSession(marker, user.id, user.account_id)))
     client.set_cookie(SESSION_COOKIE, SID, domain="sso.test")
-    with caplog.at_level(logging.WARNING, logger="gateway.server_sessions"):
+    with caplog.at_level(logging.WARNING, logger="gateway.core.server_sessions"):
         reply = client.get("/api/v1/me")
     assert not marker.exists()
     assert reply.status_code == 401

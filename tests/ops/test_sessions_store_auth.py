@@ -22,9 +22,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway import db
-from gateway.settings import Settings
-from gateway.store import make_store
+from gateway.core import db
+from gateway.core.settings import Settings
+from gateway.core.store import make_store
 from tests.conftest import make_app
 
 PASSWORD = secrets.token_urlsafe(32)

@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway import create_app, db
+from gateway import create_app
 from gateway.cli import main
-from gateway.settings import Settings, SettingsError, load_model, load_settings
+from gateway.core import db
+from gateway.core.settings import Settings, SettingsError, load_model, load_settings
 from tests.conftest import SECRET
 
 
@@ -107,7 +108,7 @@ def test_default_database_is_in_the_data_folder_and_said_at_start_up(
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     expected = tmp_path / "data" / "switchyard" / "gateway.db"
-    with caplog.at_level("INFO", logger="gateway.db"):
+    with caplog.at_level("INFO", logger="gateway.core.db"):
         app = create_app(settings.model_copy(update={"database_url": None}))
     assert app.extensions["database_url"] == f"sqlite:///{expected}"
     (notice,) = [r for r in caplog.records if getattr(r, "event", None) == "db.default_sqlite"]

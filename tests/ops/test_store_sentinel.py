@@ -19,8 +19,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
-from gateway.settings import Settings
-from gateway.store import make_store
+from gateway.core.settings import Settings
+from gateway.core.store import make_store
 
 pytestmark = pytest.mark.shared_store
 

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, System
+from gateway.core.models import Account, System
+from gateway.core.settings import Settings
 from gateway.provider.clients import add_client
-from gateway.settings import Settings
 from tests import factories
 from tests.conftest import BASE_URL, SECRET
 from tests.saml_idp import PortalIdP

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import Account, OAuthClient
-from gateway.models.provider import OAuthClientAccount
+from gateway.core.models import Account, OAuthClient
+from gateway.core.models.provider import OAuthClientAccount
 from gateway.provider.clients import NewClient, add_client
 from gateway.provider.errors import ClientRegistrationError
 from tests import factories

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import System
+from gateway.core.models import System
 from gateway.provider.clients import add_client
 from tests.conftest import BASE_URL, SECRET
 from tests.forms import csrf_token

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import AuditEvent, OAuthClient, ProviderKey
+from gateway.core.models import AuditEvent, OAuthClient, ProviderKey
 
 
 def test_client_add_shows_the_secret_once_and_stores_only_a_hash(

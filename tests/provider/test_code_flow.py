@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, System
+from gateway.core.models import Account, System
 from gateway.provider.clients import add_client
 from gateway.provider.tokens import CODE, AuthorizationCode, digest, save_code
 from tests import factories

@@ -8,10 +8,10 @@ import jwt
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.db import new_session
-from gateway.models.base import utcnow
+from gateway.core.db import new_session
+from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import secret_keys
 from gateway.provider.keys import key_encryption, load_keyring, rotate_key
-from gateway.secret_keys import secret_keys
 from tests.provider.conftest import RelyingParty, verify_id_token
 
 
@@ -69,7 +69,7 @@ def test_private_keys_are_encrypted_at_rest(app: Flask, client: FlaskClient) -> 
     try:
         from sqlalchemy import select
 
-        from gateway.models import ProviderKey
+        from gateway.core.models import ProviderKey
 
         stored = db.scalars(select(ProviderKey.private_key_encrypted)).all()
     finally:

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, System
+from gateway.core.models import Account, System
 from gateway.provider.clients import add_client
 from tests import factories
 from tests.conftest import BASE_URL, SECRET

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, AuditEvent, System
+from gateway.core.models import Account, AuditEvent, System
 from gateway.provider.clients import NewClient, add_client
 from tests import factories
 from tests.conftest import BASE_URL, SECRET

@@ -6,8 +6,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, OAuthClient
-from gateway.models.base import utcnow
+from gateway.core.models import Account, OAuthClient
+from gateway.core.models.base import utcnow
 from tests.provider.conftest import RelyingParty
 from tests.provider.test_machine_access import portal_token
 

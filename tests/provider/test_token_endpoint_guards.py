@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
-from gateway.derived_keys import derive_key
-from gateway.models import OAuthClient
+from gateway.core.derived_keys import derive_key
+from gateway.core.models import OAuthClient
 from gateway.provider.clients import NewClient, add_client
 from tests.conftest import SECRET
 from tests.provider.test_machine_access import basic
@@ -182,7 +182,7 @@ def test_rate_limit_trips_per_address_across_client_ids(client: FlaskClient, dbs
 
 
 def test_a_bad_rate_limit_setting_names_the_variable() -> None:
-    from gateway.settings import SettingsError, load_settings
+    from gateway.core.settings import SettingsError, load_settings
 
     with pytest.raises(SettingsError, match="GATEWAY_OIDC_TOKEN_RATE_LIMIT_PER_CLIENT"):
         load_settings(oidc_token_rate_limit_per_client="lots")

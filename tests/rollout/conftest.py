@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, ProductLine, System
+from gateway.core.api_tokens import create_token
+from gateway.core.models import Account, ProductLine, System
+from gateway.core.secret_keys import secret_keys
+from gateway.core.store import Store, get_store
 from gateway.rollout.service import Actor
-from gateway.rollout.tokens import create_token
-from gateway.secret_keys import secret_keys
-from gateway.store import Store, get_store
 from tests import factories
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent
+from gateway.core.models import AuditEvent
 from tests.conftest import https_client
 from tests.rollout.conftest import World, bearer
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.derived_keys import derive_key
-from gateway.models import ApiToken, AuditEvent, ProductLine
-from gateway.rollout.tokens import token_hash
+from gateway.core.api_tokens import token_hash
+from gateway.core.derived_keys import derive_key
+from gateway.core.models import ApiToken, AuditEvent, ProductLine
 from tests.conftest import SECRET
 from tests.rollout.conftest import World
 

@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent, ProductLine
-from gateway.models.base import utcnow
-from gateway.rollout import metrics
-from gateway.store import Store
+from gateway.core.models import AuditEvent, ProductLine
+from gateway.core.models.base import utcnow
+from gateway.core.store import Store
+from gateway.routing import counters as metrics
 from tests.rollout.conftest import World, console_post
 
 

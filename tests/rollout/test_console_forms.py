@@ -11,10 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent, ScheduledChange
-from gateway.models.base import utcnow
+from gateway.core.models import AuditEvent, ScheduledChange
+from gateway.core.models.base import utcnow
+from gateway.core.store import Store
 from gateway.rollout import scheduler, service
-from gateway.store import Store
 from tests import factories
 from tests.rollout.conftest import ACTOR, NOW, World, console_post
 

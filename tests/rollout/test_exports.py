@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.csv_export import csv_text, neutralised
+from gateway.core.csv_export import csv_text, neutralised
+from gateway.core.models import ProductLine
+from gateway.core.models.base import utcnow
+from gateway.core.store import Store
 from gateway.directory.importer import ImportRejected, import_file
-from gateway.models import ProductLine
-from gateway.models.base import utcnow
-from gateway.rollout import metrics, service
+from gateway.rollout import service
 from gateway.rollout.errors import InvalidChange, NotFound
-from gateway.store import Store
+from gateway.routing import counters as metrics
 from tests import factories
 from tests.rollout.conftest import ACTOR, NOW, World, bearer
 from tests.rollout.test_cli import gateway_env  # noqa: F401 - fixture

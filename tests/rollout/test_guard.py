@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import AuditEvent, ScheduledChange
+from gateway.core.models import AuditEvent, ScheduledChange
+from gateway.core.store import Store
 from gateway.rollout import proposals, scheduler, service
 from gateway.rollout.errors import BackToLegacyUnconfirmed
 from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.preview import Preview, preview_change
 from gateway.routing.config import load_routing_config
-from gateway.store import Store
 from tests.rollout.conftest import ACTOR, NOW, World, bearer, console_post
 from tests.rollout.test_cli import gateway_env, state  # noqa: F401 - fixture
 from tests.rollout.test_console import confirm_form, net_state

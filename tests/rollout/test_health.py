@@ -10,9 +10,10 @@ from flask import Flask, jsonify
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gateway.core.announce import current_version
+from gateway.core.store import Store
 from gateway.rollout.health import check_all, http_probe, record_probe
-from gateway.routing.config import current_version, load_routing_config
-from gateway.store import Store
+from gateway.routing.config import load_routing_config
 from tests.rollout.conftest import NOW, World
 
 

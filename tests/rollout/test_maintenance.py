@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import AuditEvent, System
+from gateway.core.models import AuditEvent, System
+from gateway.core.store import Store
 from gateway.rollout import service
 from gateway.rollout.maintenance import MaintenancePreview, preview_maintenance
 from gateway.routing.config import load_routing_config
-from gateway.store import Store
 from tests import factories
 from tests.conftest import https_client
 from tests.rollout.conftest import ACTOR, NOW, World, bearer, console_post, sign_in

@@ -10,15 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import AuditEvent, User
+from gateway.core.models import AuditEvent, User
+from gateway.core.settings import Settings
+from gateway.core.store import Store
 from gateway.rollout import proposals, service
 from gateway.rollout.errors import BackToLegacyUnconfirmed, ConflictingChange
 from gateway.rollout.guard import ReturnCheck
 from gateway.rollout.preview import Preview, line_sides, preview_change
 from gateway.routing import service as routing
 from gateway.routing.config import LineConfig, load_routing_config
-from gateway.settings import Settings
-from gateway.store import Store
 from tests.rollout.conftest import ACTOR, NOW, World
 
 

@@ -11,12 +11,12 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import db as database
-from gateway.models import AuditEvent, ProductLine, ScheduledChange
+from gateway.core import db as database
+from gateway.core.models import AuditEvent, ProductLine, ScheduledChange
+from gateway.core.settings import Settings
+from gateway.core.store import Store, get_store
 from gateway.rollout import scheduler
 from gateway.rollout.errors import ConflictingChange, InvalidChange
-from gateway.settings import Settings
-from gateway.store import Store, get_store
 from tests.conftest import _reset, make_app
 from tests.rollout.conftest import ACTOR, NOW, World
 

@@ -10,12 +10,14 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import db as database
-from gateway.models import AuditEvent, ProductLine
+from gateway.core import db as database
+from gateway.core.announce import current_version
+from gateway.core.audit import ReasonRequired
+from gateway.core.models import AuditEvent, ProductLine
+from gateway.core.store import Store
 from gateway.rollout import service
-from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound, ReasonRequired
-from gateway.routing.config import RoutingConfigCache, current_version, load_routing_config
-from gateway.store import Store
+from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.routing.config import RoutingConfigCache, load_routing_config
 from tests.rollout.conftest import ACTOR, NOW, World
 
 

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from gateway import db
+from gateway.core import db
+from gateway.core.store import get_store
 from gateway.routing.config import RoutingConfig, load_routing_config
-from gateway.store import get_store
 
 
 class StatementCounter:

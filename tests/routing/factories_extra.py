@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, ProductLine, System
+from gateway.core.models import Account, ProductLine, System
 from tests import factories
 
 

@@ -8,15 +8,16 @@ from datetime import date
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, User
-from gateway.models.base import utcnow
+from gateway.core.models import Account, User
+from gateway.core.models.base import utcnow
+from gateway.core.session import SignedInUser
+from gateway.core.settings import Settings
+from gateway.core.store import get_store
+from gateway.landing import pages
 from gateway.rollout import service as rollout
-from gateway.routing import pages, service
+from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
-from gateway.settings import Settings
-from gateway.sso.session import SignedInUser
-from gateway.store import get_store
 from tests import factories
 from tests.routing.factories_extra import Landscape, landscape
 

@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import User
+from gateway.core.models import User
+from gateway.core.settings import Settings
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
-from gateway.settings import Settings
 from tests import factories
 from tests.routing.conftest import StatementCounter
 from tests.routing.factories_extra import admin, landscape

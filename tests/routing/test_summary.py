@@ -7,13 +7,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import db
+from gateway.core import db
+from gateway.core.models import User
+from gateway.core.session import SignedInUser
+from gateway.core.store import get_store
 from gateway.directory.seed import SeedPlan, seed_directory
-from gateway.models import User
 from gateway.routing import service
 from gateway.routing.config import load_routing_config
-from gateway.sso.session import SignedInUser
-from gateway.store import get_store
 
 
 def test_summary_decides_like_the_full_entitlement_list(app: Flask, dbs: Session) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, User
+from gateway.core.models import Account, User
 from tests import factories
 
 ACCOUNT = "ACME-1"

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from gateway.sso.identity import Identity
 from gateway.sso.signin import roles_of
 from tests.conftest import _reset, https_client, make_app

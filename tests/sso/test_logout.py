@@ -10,8 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from lxml import etree
 
+from gateway.core.models import Account
 from gateway.devidp.keys import generate_signing_key
-from gateway.models import Account
 from tests.forms import csrf_token
 from tests.saml_idp import (
     IDP_SLO_URL,

@@ -12,9 +12,9 @@ from lxml import etree
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as Saml
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account
 from gateway.devidp.keys import generate_signing_key
 from gateway.devidp.saml_response import build_response, response_xml, sign
-from gateway.models import Account
 from tests.saml_idp import PortalIdP
 from tests.sso.conftest import ACCOUNT, EMAIL, assert_refused
 

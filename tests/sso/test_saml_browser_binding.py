@@ -16,8 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import Account
-from gateway.settings import Settings, SettingsError
+from gateway.core.models import Account
+from gateway.core.settings import Settings, SettingsError
 from gateway.sso.binding import BINDING_COOKIE
 from tests.conftest import _reset, https_client, make_app
 from tests.saml_idp import PortalIdP

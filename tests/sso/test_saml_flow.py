@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, User
+from gateway.core.models import Account, User
 from gateway.sso.binding import BINDING_COOKIE
 from tests import factories
 from tests.conftest import https_client

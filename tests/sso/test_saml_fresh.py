@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 from lxml import etree
 from sqlalchemy.orm import Session
 
+from gateway.core.models import Account
+from gateway.core.settings import Settings
 from gateway.devidp.saml_response import assertion_xml, response_xml, sign
-from gateway.models import Account
-from gateway.settings import Settings
 from tests.conftest import _reset, https_client, make_app
 from tests.saml_idp import PortalIdP
 from tests.sso.conftest import ACCOUNT, EMAIL, assert_refused

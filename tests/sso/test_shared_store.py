@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from gateway.models import Account
-from gateway.settings import Settings
+from gateway.core.models import Account
+from gateway.core.settings import Settings
 from gateway.sso.binding import BINDING_COOKIE
 from tests.conftest import _reset, make_app
 from tests.forms import csrf_token

@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from gateway.db import new_session
-from gateway.models import Account, User
+from gateway.core.db import new_session
+from gateway.core.models import Account, User
 from gateway.sso.identity import Identity
 from gateway.sso.signin import upsert_user
 from tests.sso.conftest import ACCOUNT, EMAIL

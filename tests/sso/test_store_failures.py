@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway import db
-from gateway.models import Account, User
-from gateway.settings import Settings
+from gateway.core import db
+from gateway.core.models import Account, User
+from gateway.core.settings import Settings
 from tests.conftest import make_app
 from tests.saml_idp import PortalIdP
 from tests.sso.conftest import ACCOUNT, EMAIL

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Account, System, User
-from gateway.settings import Settings
+from gateway.core.models import Account, System, User
+from gateway.core.settings import Settings
 from tests import factories
 from tests.conftest import _reset, make_app
 from tests.forms import csrf_token

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, System
+from gateway.core.models import Account, System
 from tests import factories
 from tests.sso.portal_op import CLIENT_ID, CLIENT_SECRET, PortalOP, serve_portal
 from tests.sso.test_upstream_oidc import USER

@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from gateway.models import System
+from gateway.core.models import System
 from tests.conftest import BASE_URL
 from tests.sso.portal_op import PortalOP
 from tests.sso.test_upstream_oidc import assert_refused, sign_in

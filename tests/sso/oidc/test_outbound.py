@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import System, User
+from gateway.core.models import System, User
 from tests.sso.portal_op import PortalOP
 from tests.sso.test_upstream_oidc import sign_in
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway import create_app
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.core.settings import Settings, SettingsError, load_settings
 
 
 @pytest.mark.parametrize(

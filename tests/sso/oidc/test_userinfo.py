@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Account, System, User
+from gateway.core.models import Account, System, User
 from tests import factories
 from tests.sso.portal_op import DELETE, PortalOP
 from tests.sso.test_upstream_oidc import EMAIL, assert_refused, sign_in

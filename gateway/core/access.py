@@ -1,0 +1,96 @@
+"""Who may use IT's console and API.
+
+The console needs a signed-in user whose sign-in carried the IT group (session role
+`it`); a customer org admin (permission `admin`) is not IT. The API takes a bearer
+token with the endpoint's scope. An IT session may also *read* the API from a
+browser; writes need a token, because a cookie is an ambient credential (CSRF) and
+the API is exempt from form CSRF tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import g, request
+
+from gateway.core.api_tokens import token_scopes
+from gateway.core.db import get_session
+from gateway.core.errors import GatewayError
+from gateway.core.models import User
+from gateway.core.models.api_token import API_SCOPES
+from gateway.core.secret_keys import secret_keys
+from gateway.core.session import current_user, has_role, require_user
+
+READ_SCOPES = frozenset({"rollout:read", "support:read"})
+
+
+class NotAuthorised(GatewayError):
+    """Signed in, but not vendor IT (or a token without the scope)."""
+
+    status = 403
+    title = "Not allowed"
+    event = "rollout.forbidden"
+
+
+class NotAuthenticated(GatewayError):
+    """No valid bearer token (or IT session) on an API request."""
+
+    status = 401
+    title = "Authentication required"
+    event = "rollout.unauthenticated"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated API or console caller and what they may do."""
+
+    name: str
+    scopes: frozenset[str]
+
+
+def require_it() -> User:
+    """The signed-in IT user, or 401 (not signed in) / 403 (signed in, not IT)."""
+    user = require_user()
+    if not has_role("it"):
+        raise NotAuthorised(
+            "This page is for the vendor's IT staff. Customer administrators manage their "
+            "organisation elsewhere.",
+            user_id=user.id,
+        )
+    return user
+
+
+def api_caller(scope: str) -> Caller:
+    """The bearer token (or, for reads, IT session) allowed `scope`; else 401 or 403."""
+    assert scope in API_SCOPES
+    caller = _bearer_caller() or _session_caller()
+    if scope not in caller.scopes:
+        raise NotAuthorised(f"This needs the {scope!r} scope.", caller=caller.name, scope=scope)
+    g.api_caller = caller.name
+    return caller
+
+
+def _bearer_caller() -> Caller | None:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    kind, _, secret = header.partition(" ")
+    found = (
+        token_scopes(get_session(), secret.strip(), secret_keys().api_token)
+        if kind.lower() == "bearer"
+        else None
+    )
+    if found is None:
+        raise NotAuthenticated("The bearer token is missing, unknown or revoked.")
+    name, scopes = found
+    return Caller(f"token:{name}", scopes)
+
+
+def _session_caller() -> Caller:
+    user = current_user()
+    if user is None:
+        raise NotAuthenticated("Send an API token: Authorization: Bearer <token>.")
+    if not has_role("it"):
+        raise NotAuthorised("The IT API is for the vendor's IT staff.", user_id=user.id)
+    # Reads only: a session cookie rides along with cross-site requests.
+    return Caller(user.email, READ_SCOPES if request.method == "GET" else frozenset())

@@ -1,0 +1,164 @@
+"""The database engine, the per-request session, Alembic migrations, and where the
+database lives when GATEWAY_DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from flask import Flask, g
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.core.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# The driver could not connect or talk to the server (a failing migration is a bug, not this).
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+log = logging.getLogger(__name__)
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot be reached, or its schema is not the one this code needs."""
+
+
+def data_home() -> Path:
+    """The per-user data folder (XDG_DATA_HOME, else ~/.local/share) for Switchyard: it
+    outlives reinstalls of the package and of its virtualenv."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "switchyard"
+
+
+def database_url_of(settings: Settings) -> str:
+    """GATEWAY_DATABASE_URL, or a SQLite file in the per-user data folder (said in the log)."""
+    if settings.database_url:
+        return settings.database_url
+    path = data_home() / "gateway.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "GATEWAY_DATABASE_URL is not set: using SQLite at %s",
+        path,
+        extra={"event": "db.default_sqlite", "path": str(path)},
+    )
+    return f"sqlite:///{path}"
+
+
+def describe(url: str) -> str:
+    """`url` for messages: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for its backend: pooled PostgreSQL, or SQLite with FKs enforced."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def init_app(app: Flask, url: str) -> None:
+    """Create the engine once and close each request's session when the request ends."""
+    engine = make_engine(url)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def engine_of(app: Flask) -> Engine:
+    engine: Engine = app.extensions["db_engine"]
+    return engine
+
+
+def new_session(app: Flask) -> Session:
+    """A fresh session outside any request (CLI commands, background work)."""
+    sessions: sessionmaker[Session] = app.extensions["db_sessions"]
+    return sessions()
+
+
+def get_session() -> Session:
+    """The current request's session, opened on first use."""
+    from flask import current_app
+
+    if "db_session" not in g:
+        g.db_session = new_session(current_app)
+    session: Session = g.db_session
+    return session
+
+
+def single_statements(db: Session) -> Session:
+    """Run `db`'s current transaction in autocommit, for a request whose statements
+    each stand alone (the sign-in UPDATE, routing's reads). It saves the BEGIN and the
+    COMMIT or ROLLBACK round trips the driver adds around them: two of a routing
+    request's three round trips to PostgreSQL. It lasts until the transaction ends
+    (commit, rollback, close); the next one is an ordinary transaction again.
+
+    Call it before the transaction's first statement; after that it would change
+    nothing, so it then leaves the transaction as it is.
+    """
+    if not db.in_transaction():
+        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return db
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply Alembic migrations up to `revision`; DatabaseNotReady when unreachable."""
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except CONNECTION_ERRORS as error:
+        raise unreachable(url, error) from None
+
+
+def unreachable(url: str, error: DBAPIError) -> DatabaseNotReady:
+    """The one-line reason a database could not be used, naming the setting."""
+    reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+    return DatabaseNotReady(f"GATEWAY_DATABASE_URL: cannot use {describe(url)}: {reason}")
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise DatabaseNotReady unless the database is migrated to this code's head."""
+    url = engine.url.render_as_string(hide_password=False)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    try:
+        with engine.connect() as connection:
+            current = (
+                connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if inspect(connection).has_table("alembic_version")
+                else None
+            )
+    except CONNECTION_ERRORS as error:
+        raise unreachable(url, error) from None
+    if current != head:
+        raise DatabaseNotReady(
+            f"the database {describe(url)} is at revision {current or 'none'}, "
+            f"this version needs {head}: run gateway db upgrade"
+        )

@@ -1,0 +1,137 @@
+"""Error pages for people and problem+json documents for APIs, from one hierarchy."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask, Response, g, jsonify, make_response, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from gateway.core.metrics import count_dependency_error
+from gateway.core.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class GatewayError(Exception):
+    """Base of every expected failure: carries what the person or client is told."""
+
+    status = 400
+    title = "Request refused"
+    event = "request.refused"
+
+    def __init__(self, detail: str, **context: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.context = context
+
+
+class MalformedRequest(GatewayError):
+    """A request no route could read: bad JSON, or NUL in the address."""
+
+    status = 400
+    title = "Malformed request"
+    event = "request.malformed"
+
+
+class UnsupportedMediaType(GatewayError):
+    """A body in a format the API does not read."""
+
+    status = 415
+    title = "Unsupported media type"
+    event = "request.media_type"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    title = "Sign-in is temporarily unavailable"
+    event = "dependency.unavailable"
+
+
+def wants_problem_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    body["request_id"] = g.get("request_id")
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def error_page(status: int, title: str, detail: str, **extra: Any) -> tuple[str, int]:
+    return render_template("error.html", title=title, detail=detail, status=status, **extra), status
+
+
+def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
+    if wants_problem_json():
+        return problem(status, title, detail)
+    return error_page(status, title, detail, **extra)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul_in_address() -> None:
+    """NUL is never meaningful in a URL or a form field, and PostgreSQL cannot compare or
+    store text holding it: refuse it up front (400) instead of failing at the database
+    (a 503 that would count as a dependency error). JSON bodies are checked by schema."""
+    address = [request.path, *(text for pair in request.args.items(multi=True) for text in pair)]
+    if any("\x00" in text for text in address):
+        raise MalformedRequest("The address holds a NUL character.")
+    if request.mimetype in FORM_TYPES:
+        fields = (text for pair in request.form.items(multi=True) for text in pair)
+        if any("\x00" in text for text in fields):
+            raise MalformedRequest("A form field holds a NUL character.")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_address)
+
+    @app.errorhandler(GatewayError)
+    def _gateway_error(error: GatewayError) -> Any:
+        log.warning(
+            error.detail,
+            extra={"event": error.event, "status": error.status, **error.context},
+        )
+        return render_error(error.status, error.title, error.detail)
+
+    @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(redis.RedisError)
+    @app.errorhandler(SQLAlchemyError)
+    def _dependency_down(error: Exception) -> Any:
+        # Fail closed: without the shared store or the database nobody is let in.
+        count_dependency_error(error)
+        log.error(
+            "dependency unavailable",
+            extra={"event": ServiceUnavailable.event, "error": type(error).__name__},
+        )
+        return render_error(
+            503,
+            ServiceUnavailable.title,
+            "A service we depend on is not answering. Please try again in a minute.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        log.info(
+            "http error", extra={"event": "http.error", "status": status, "path": request.path}
+        )
+        answer = make_response(render_error(status, error.name, error.description or error.name))
+        # Werkzeug's own 405 names the methods the path takes (RFC 9110 §15.5.6); keep it.
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                answer.headers[name] = value
+        return answer
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        log.exception("unhandled error", extra={"event": "request.crashed"})
+        return render_error(500, "Something went wrong", "The error has been logged.")

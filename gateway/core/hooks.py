@@ -1,0 +1,70 @@
+"""Hooks: how capabilities react to each other without importing each other.
+
+- after sign-in: where a freshly signed-in user goes (the landing pages register the
+  routing decision; sign-in itself knows nothing of routing);
+- on sign-out: who must hear that a session ends (the identity service tells the
+  license centers), called while the session can still be read;
+- a start page per role: where someone with that role begins when routing has nowhere
+  to send them (IT staff start in the console).
+
+Register in `init_app`; call from a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, redirect, url_for
+from werkzeug.wrappers import Response
+
+from gateway.core.session import SignedInUser
+
+SignedInHandler = Callable[[SignedInUser, "str | None"], Response]
+SignOutHandler = Callable[[MutableMapping[str, Any]], object]
+
+
+@dataclass
+class Hooks:
+    signed_in: list[SignedInHandler] = field(default_factory=list)
+    signing_out: list[SignOutHandler] = field(default_factory=list)
+    start_pages: dict[str, str] = field(default_factory=dict)  # role → endpoint
+
+
+def hooks_of(app: Flask) -> Hooks:
+    hooks: Hooks = app.extensions.setdefault("hooks", Hooks())
+    return hooks
+
+
+def after_sign_in(app: Flask, handler: SignedInHandler) -> None:
+    """`handler(user, target)` answers a completed sign-in; the first registered wins."""
+    hooks_of(app).signed_in.append(handler)
+
+
+def on_sign_out(app: Flask, handler: SignOutHandler) -> None:
+    hooks_of(app).signing_out.append(handler)
+
+
+def set_start_page(app: Flask, role: str, endpoint: str) -> None:
+    hooks_of(app).start_pages[role] = endpoint
+
+
+def signed_in(user: SignedInUser, target: str | None) -> Response:
+    """The answer to a completed sign-in: the registered handler's, else `target` or /."""
+    handlers = hooks_of(current_app).signed_in
+    if handlers:
+        return handlers[0](user, target)
+    return redirect(target or "/")
+
+
+def signing_out(session: MutableMapping[str, Any]) -> None:
+    """Tell every registered party that this session ends."""
+    for handler in hooks_of(current_app).signing_out:
+        handler(session)
+
+
+def start_page(role: str) -> str | None:
+    """The URL of the start page for `role`, if a capability registered one."""
+    endpoint = hooks_of(current_app).start_pages.get(role)
+    return url_for(endpoint) if endpoint else None

@@ -1,0 +1,31 @@
+"""Bearer tokens for IT's JSON API: stored as hashes, each with its scopes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.core.models.base import Base, UtcDateTime, utcnow
+
+API_SCOPES = ("rollout:read", "rollout:write", "support:read")
+
+
+class ApiToken(Base):
+    """One named token; the secret itself is shown once and never stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    # sha256 of the token: tokens are 256 random bits, so a fast hash is enough.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
