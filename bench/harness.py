@@ -26,7 +26,8 @@ from typing import Any
 
 import redis
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 
 from gateway.core import db
 from gateway.core.models import Account, Entitlement, User
@@ -117,8 +118,27 @@ def bench_from(options: argparse.Namespace) -> Iterator[Bench]:
         yield bench
 
 
+def ensure_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database when it is missing (a fresh server has
+    only `postgres`), so `make bench` runs on a new machine as it does in CI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return
+    admin = db.make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
+            )
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()
+
+
 def prepare_directory(bench: Bench) -> None:
     """Migrate, and seed when empty; a directory of another size is an error, not a guess."""
+    ensure_database(bench.database_url)
     db.upgrade(bench.database_url)
     engine = db.make_engine(bench.database_url)
     try:
