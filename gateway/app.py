@@ -8,7 +8,17 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.core import announce, db, errors, headers, jobs, secret_keys, server_sessions, store
+from gateway.core import (
+    announce,
+    db,
+    errors,
+    headers,
+    jobs,
+    openapi,
+    secret_keys,
+    server_sessions,
+    store,
+)
 from gateway.core import logs as ops_logging
 from gateway.core import metrics as ops_metrics
 from gateway.core.extensions import csrf, limiter
@@ -44,6 +54,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
         )
 
     errors.init_app(app)
+    openapi.init_app(app)  # /api/v1/openapi.json, from what each capability describes
     app.register_blueprint(health.bp)
     _register_capabilities(app, settings)
     headers.init_app(app, https=settings.is_https, form_targets=_idp_origins(app))
@@ -58,18 +69,22 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 
 def _register_capabilities(app: Flask, settings: Settings) -> None:
     from gateway.directory import views as directory_views
+    from gateway.insights import init_app as init_insights
     from gateway.landing import init_app as init_landing
+    from gateway.migration import init_app as init_migration
     from gateway.provider import init_app as init_provider
-    from gateway.rollout import init_app as init_rollout
     from gateway.routing import config as routing_config
     from gateway.sso import init_app as init_sso
+    from gateway.systems import init_app as init_systems
 
     init_sso(app, settings)
     init_provider(app, settings)
     routing_config.init_app(app)
     init_landing(app)
     app.register_blueprint(directory_views.bp)
-    init_rollout(app, settings)
+    init_insights(app)
+    init_migration(app)
+    init_systems(app)
 
 
 def _secret_keys(settings: Settings, demo: bool) -> secret_keys.SecretKeys:

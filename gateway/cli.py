@@ -12,14 +12,16 @@ from flask import Flask
 
 from gateway.app import create_app
 from gateway.core import db
+from gateway.core.access_cli import api_token_group
 from gateway.core.commands import CommandApp
 from gateway.core.logs import without_startup_notices
 from gateway.core.settings import Settings, SettingsError, load_settings
 from gateway.devidp.cli import demo_command
 from gateway.directory.cli import import_command, seed_command
+from gateway.insights.cli import who_command
+from gateway.migration.cli import product_line_group
 from gateway.provider.cli import client_group, keys_group
-from gateway.rollout.cli import product_line_group
-from gateway.rollout.cli_access import api_token_group, system_group
+from gateway.systems.cli import system_group
 
 
 def build_app() -> Flask:
@@ -75,3 +77,5 @@ for command in (
     api_token_group,
 ):
     main.add_command(command)
+# Insights' route trace sits with the line commands, where IT has always found it.
+product_line_group.add_command(who_command)

@@ -5,13 +5,21 @@ The console needs a signed-in user whose sign-in carried the IT group (session r
 token with the endpoint's scope. An IT session may also *read* the API from a
 browser; writes need a token, because a cookie is an ambient credential (CSRF) and
 the API is exempt from form CSRF tokens.
+
+Every /api/v1 route authenticates the same way: `api_caller(scope)` returns the caller
+or raises a GatewayError (401/403) that the app's one error handler answers as
+problem+json. IT scopes take IT API tokens (or an IT session, for reads); a capability
+with tokens of its own (the OIDC provider's client_credentials tokens) registers their
+verifier for its scope with `add_token_verifier`; SIGNED_IN takes the session of any
+signed-in user.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import Flask, current_app, g, request
 
 from gateway.core.api_tokens import token_scopes
 from gateway.core.db import get_session
@@ -22,6 +30,8 @@ from gateway.core.secret_keys import secret_keys
 from gateway.core.session import current_user, has_role, require_user
 
 READ_SCOPES = frozenset({"rollout:read", "support:read"})
+# Not a token scope: any signed-in user, by the session cookie (/api/v1/me).
+SIGNED_IN = "signed-in"
 
 
 class NotAuthorised(GatewayError):
@@ -46,6 +56,17 @@ class Caller:
 
     name: str
     scopes: frozenset[str]
+    user: User | None = None
+
+
+# verify(scope) -> the caller whose token carries `scope`, or raises NotAuthenticated /
+# NotAuthorised (with whatever headers the token scheme answers with).
+TokenVerifier = Callable[[str], Caller]
+
+
+def add_token_verifier(app: Flask, scope: str, verify: TokenVerifier) -> None:
+    """Let `verify` authenticate every API route that asks for `scope`."""
+    app.extensions.setdefault("api_token_verifiers", {})[scope] = verify
 
 
 def require_it() -> User:
@@ -61,7 +82,18 @@ def require_it() -> User:
 
 
 def api_caller(scope: str) -> Caller:
-    """The bearer token (or, for reads, IT session) allowed `scope`; else 401 or 403."""
+    """The caller of this API request allowed `scope`; else raises 401 or 403.
+
+    An IT scope takes an IT API token (or, for reads, an IT session); a registered
+    verifier's scope takes its tokens; SIGNED_IN takes any signed-in user's session."""
+    if scope == SIGNED_IN:
+        user = require_user()
+        return Caller(user.email, frozenset(), user)
+    verifier: TokenVerifier | None = current_app.extensions.get("api_token_verifiers", {}).get(
+        scope
+    )
+    if verifier is not None:
+        return verifier(scope)
     assert scope in API_SCOPES
     caller = _bearer_caller() or _session_caller()
     if scope not in caller.scopes:

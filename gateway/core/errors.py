@@ -23,10 +23,21 @@ class GatewayError(Exception):
     title = "Request refused"
     event = "request.refused"
 
-    def __init__(self, detail: str, **context: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        fields: dict[str, Any] | None = None,
+        **context: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.context = context
+        # Sent with the answer (e.g. WWW-Authenticate on a refused token) and, for
+        # problem+json, extra members of the document (e.g. the OAuth `error` code).
+        self.headers = dict(headers or {})
+        self.fields = dict(fields or {})
 
 
 class MalformedRequest(GatewayError):
@@ -69,9 +80,11 @@ def error_page(status: int, title: str, detail: str, **extra: Any) -> tuple[str,
     return render_template("error.html", title=title, detail=detail, status=status, **extra), status
 
 
-def render_error(status: int, title: str, detail: str, **extra: Any) -> Any:
+def render_error(
+    status: int, title: str, detail: str, *, fields: dict[str, Any] | None = None, **extra: Any
+) -> Any:
     if wants_problem_json():
-        return problem(status, title, detail)
+        return problem(status, title, detail, **(fields or {}))
     return error_page(status, title, detail, **extra)
 
 
@@ -100,7 +113,11 @@ def init_app(app: Flask) -> None:
             error.detail,
             extra={"event": error.event, "status": error.status, **error.context},
         )
-        return render_error(error.status, error.title, error.detail)
+        answer = make_response(
+            render_error(error.status, error.title, error.detail, fields=error.fields)
+        )
+        answer.headers.update(error.headers)
+        return answer
 
     @app.errorhandler(StoreUnavailable)
     @app.errorhandler(redis.RedisError)

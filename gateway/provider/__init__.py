@@ -10,7 +10,7 @@ from gateway.core.settings import Settings
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Build the authorization server once and mount its endpoints."""
-    from gateway.provider import views
+    from gateway.provider import api, views
     from gateway.provider.backchannel import BackchannelSender
     from gateway.provider.logout import notify_relying_parties
     from gateway.provider.server import build_server
@@ -24,3 +24,4 @@ def init_app(app: Flask, settings: Settings) -> None:
     )
     hooks.on_sign_out(app, notify_relying_parties)
     app.register_blueprint(views.bp)
+    api.init_app(app)  # its token verifier for the machine API, and its description

@@ -7,40 +7,101 @@ import logging
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Response, current_app, jsonify
+from flask import Flask, current_app, jsonify
 from sqlalchemy import select
 
+from gateway.core import access
+from gateway.core.api_schemas import ACCOUNT, IDENTIFIER, STRINGS, answer
 from gateway.core.db import get_session
-from gateway.core.errors import problem
+from gateway.core.errors import GatewayError, problem
 from gateway.core.models import Account, Entitlement
+from gateway.core.models.directory import ENTITLEMENT_KINDS
+from gateway.core.openapi import MACHINE, ApiDescription, Operation, add_operations
 from gateway.provider.clients import may_read_account
 
 log = logging.getLogger(__name__)
 READ_SCOPE = "entitlements:read"
 
 
-def bearer_client_id(scope: str) -> str | Response:
-    """The client id of the live token with `scope` this request carries; else the
-    problem answer."""
+class TokenRefused(GatewayError):
+    """No live client_credentials token with the scope (401), or one without it (403)."""
+
+    title = "Not authorised"
+    event = "provider.token_refused"
+
+
+def verify_client_token(scope: str) -> access.Caller:
+    """The client whose live token carries `scope`; else TokenRefused with the OAuth error
+    code in the problem document and in WWW-Authenticate (RFC 6750)."""
     try:
         token = current_app.extensions["oidc_protector"].acquire_token([scope])
     except OAuth2Error as error:
-        status = 403 if error.error == "insufficient_scope" else 401
-        answer = problem(
-            status, "Not authorised", error.description or error.error, error=error.error
+        refusal = TokenRefused(
+            error.description or error.error,
+            headers={"WWW-Authenticate": f'Bearer error="{error.error}", scope="{scope}"'},
+            fields={"error": error.error},
         )
-        answer.headers["WWW-Authenticate"] = f'Bearer error="{error.error}", scope="{scope}"'
-        return answer
+        refusal.status = 403 if error.error == "insufficient_scope" else 401
+        raise refusal from None
     client_id: str = token.record.client_id
-    return client_id
+    return access.Caller(client_id, frozenset({scope}))
+
+
+_ENTITLEMENT = answer(
+    id={"type": "string"},
+    product_line={"type": "string"},
+    product={"type": "string"},
+    unit_of_measure={"type": "string"},
+    quantity={"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"},
+    kind={"type": "string", "enum": list(ENTITLEMENT_KINDS)},
+    status={"type": "string"},
+    start_date={"type": ["string", "null"], "format": "date"},
+    end_date={"type": ["string", "null"], "format": "date"},
+    systems=STRINGS,
+)
+MACHINE_API = ApiDescription(
+    operations=(
+        Operation(
+            "get",
+            "/api/v1/accounts/{account_number}/entitlements",
+            "An account's entitlements with units of measure and expiry dates (the portal's "
+            "server)",
+            MACHINE,
+            READ_SCOPE,
+            answer="AccountEntitlements",
+        ),
+    ),
+    schemas={
+        "AccountEntitlements": answer(
+            account=ACCOUNT, entitlements={"type": "array", "items": _ENTITLEMENT}
+        )
+    },
+    path_parameters={"account_number": {**IDENTIFIER, "description": "account number"}},
+    security_schemes={
+        "machineToken": {
+            "type": "oauth2",
+            "description": "An access token the portal's server gets with client_credentials.",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": "/oidc/token",
+                    "scopes": {READ_SCOPE: "read accounts' entitlements"},
+                }
+            },
+        }
+    },
+)
+
+
+def init_app(app: Flask) -> None:
+    """Authenticate the machine API's scope with client_credentials tokens, and describe it."""
+    access.add_token_verifier(app, READ_SCOPE, verify_client_token)
+    add_operations(app, MACHINE_API)
 
 
 def account_entitlements(account_number: str) -> Any:
     """An account's entitlements with units of measure and expiry dates. An account
     outside the client's allow-list answers like one that does not exist."""
-    client_id = bearer_client_id(READ_SCOPE)
-    if isinstance(client_id, Response):
-        return client_id
+    client_id = access.api_caller(READ_SCOPE).name
     db = get_session()
     account = db.scalar(select(Account).where(Account.account_number == account_number))
     if account is not None and not may_read_account(db, client_id, account.id):

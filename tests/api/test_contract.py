@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy.orm import Session
 
+from gateway.api_document import openapi_document
 from gateway.app import SESSION_COOKIE
 from gateway.core.api_tokens import create_token
 from gateway.core.secret_keys import secret_keys
 from gateway.core.store import get_store
-from gateway.rollout.openapi import openapi_document
-from gateway.rollout.service import set_override
+from gateway.migration.service import set_override
 from tests.conftest import https_client
 from tests.provider.test_machine_access import portal_token
 from tests.rollout.conftest import ACTOR, IT_GROUP, NOW, build_world, sign_in

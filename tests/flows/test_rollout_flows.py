@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from gateway.core.models.base import utcnow
 from gateway.core.settings import Settings
 from gateway.core.store import Store, get_store
-from gateway.rollout import service
+from gateway.migration import service
 from gateway.routing import counters as metrics
 from gateway.routing.decision import bucket
+from gateway.systems import maintenance as systems
 from tests.conftest import _reset, https_client, make_app
 from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR, World, build_world, sign_in
@@ -84,9 +85,9 @@ def test_maintenance_sends_people_elsewhere_or_to_a_status_page(
     app: Flask, idp: PortalIdP, dbs: Session, store: Store, world: World
 ) -> None:
     change(dbs, store, "new")
-    service.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=utcnow())
+    systems.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=utcnow())
     assert lands(app, idp, "pat@ready.example", "100001") == LEGACY  # legacy holds it too
-    service.set_maintenance(
+    systems.set_maintenance(
         dbs,
         store,
         "legacy",

@@ -339,7 +339,7 @@ def test_customer_signing_in_through_the_start_page_still_sees_no_access(
 
 def new_in_maintenance(app: Flask, dbs: Session, customer_message: str | None = None) -> None:
     from gateway.core.models.base import utcnow
-    from gateway.rollout import service as rollout
+    from gateway.systems import maintenance as rollout
 
     actor = rollout.Actor("it@vendor.example")
     store = app.extensions["store"]

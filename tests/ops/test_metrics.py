@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from gateway.core import db
 from gateway.core.models import Account
 from gateway.core.settings import Settings
+from gateway.migration.scheduler import start_scheduler
 from gateway.provider.clients import add_client
-from gateway.rollout.scheduler import start_scheduler
 from tests import factories
 from tests.conftest import SECRET, make_app
 from tests.provider.conftest import REDIRECT_URI, AuthorizationAttempt, RelyingParty

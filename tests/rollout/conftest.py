@@ -17,7 +17,7 @@ from gateway.core.api_tokens import create_token
 from gateway.core.models import Account, ProductLine, System
 from gateway.core.secret_keys import secret_keys
 from gateway.core.store import Store, get_store
-from gateway.rollout.service import Actor
+from gateway.migration.service import Actor
 from tests import factories
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.api_document import OPERATIONS
 from gateway.core.api_tokens import revoke_token
 from gateway.core.models import AuditEvent
-from gateway.rollout.openapi import OPERATIONS
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR, NOW, World, bearer

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.core.models import AuditEvent, ScheduledChange
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
-from gateway.rollout import scheduler, service
+from gateway.migration import scheduler, service
 from tests import factories
 from tests.rollout.conftest import ACTOR, NOW, World, console_post
 

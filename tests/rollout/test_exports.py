@@ -20,8 +20,8 @@ from gateway.core.models import ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
 from gateway.directory.importer import ImportRejected, import_file
-from gateway.rollout import service
-from gateway.rollout.errors import InvalidChange, NotFound
+from gateway.migration import service
+from gateway.migration.errors import InvalidChange, NotFound
 from gateway.routing import counters as metrics
 from tests import factories
 from tests.rollout.conftest import ACTOR, NOW, World, bearer

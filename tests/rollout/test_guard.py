@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.core.models import AuditEvent, ScheduledChange
 from gateway.core.store import Store
-from gateway.rollout import proposals, scheduler, service
-from gateway.rollout.errors import BackToLegacyUnconfirmed
-from gateway.rollout.guard import ReturnCheck
-from gateway.rollout.preview import Preview, preview_change
+from gateway.migration import proposals, scheduler, service
+from gateway.migration.errors import BackToLegacyUnconfirmed
+from gateway.migration.guard import ReturnCheck
 from gateway.routing.config import load_routing_config
+from gateway.routing.preview import Preview, preview_change
 from tests.rollout.conftest import ACTOR, NOW, World, bearer, console_post
 from tests.rollout.test_cli import gateway_env, state  # noqa: F401 - fixture
 from tests.rollout.test_console import confirm_form, net_state

@@ -12,8 +12,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.core.announce import current_version
 from gateway.core.store import Store
-from gateway.rollout.health import check_all, http_probe, record_probe
 from gateway.routing.config import load_routing_config
+from gateway.systems.probes import check_all, http_probe, record_probe
 from tests.rollout.conftest import NOW, World
 
 

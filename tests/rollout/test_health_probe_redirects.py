@@ -9,7 +9,7 @@ import pytest
 from flask import Flask, jsonify, redirect
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gateway.rollout.health import http_probe
+from gateway.systems.probes import http_probe
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.core.models import AuditEvent, System
 from gateway.core.store import Store
-from gateway.rollout import service
-from gateway.rollout.maintenance import MaintenancePreview, preview_maintenance
+from gateway.migration import service
 from gateway.routing.config import load_routing_config
+from gateway.systems import maintenance as systems
+from gateway.systems.maintenance import MaintenancePreview, preview_maintenance
 from tests import factories
 from tests.conftest import https_client
 from tests.rollout.conftest import ACTOR, NOW, World, bearer, console_post, sign_in
@@ -57,7 +58,7 @@ def test_preview_names_who_is_sent_elsewhere_and_who_sees_the_status_page(
     assert result.partly_unavailable.accounts == 0 and result.restored.accounts == 0
     assert result.summary.startswith("Maintenance on for new: 2 accounts (3 users)")
     assert load_routing_config(dbs, store, 0).down_systems == frozenset()  # nothing changed
-    service.set_maintenance(dbs, store, "new", True, reason=REASON, actor=ACTOR, now=NOW)
+    systems.set_maintenance(dbs, store, "new", True, reason=REASON, actor=ACTOR, now=NOW)
     back = preview(dbs, store, "new", False)
     assert back.restored.numbers == ["100005"] and back.rerouted.accounts == 2
 
@@ -65,7 +66,7 @@ def test_preview_names_who_is_sent_elsewhere_and_who_sees_the_status_page(
 def test_the_audit_entry_carries_the_reason_and_the_customer_message_apart(
     dbs: Session, store: Store, world: World
 ) -> None:
-    service.set_maintenance(
+    systems.set_maintenance(
         dbs, store, "new", True, reason=REASON, actor=ACTOR, now=NOW, customer_message=MESSAGE
     )
     event = dbs.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
@@ -73,7 +74,7 @@ def test_the_audit_entry_carries_the_reason_and_the_customer_message_apart(
     assert event.after == {"maintenance": True, "note": REASON, "customer_message": MESSAGE}
     status = load_routing_config(dbs, store, 0).systems["new"]
     assert (status.maintenance_note, status.customer_message) == (REASON, MESSAGE)
-    service.set_maintenance(dbs, store, "new", False, reason="done", actor=ACTOR, now=NOW)
+    systems.set_maintenance(dbs, store, "new", False, reason="done", actor=ACTOR, now=NOW)
     dbs.expire_all()
     row = dbs.scalars(select(System).where(System.key == "new")).one()
     assert (row.maintenance_note, row.customer_message) == ("", "")
@@ -85,7 +86,7 @@ def test_internal_reason_never_appears_on_any_customer_page(
     only_new(dbs, world)
     new_line(dbs, store)
     for key in ("new", "legacy"):
-        service.set_maintenance(
+        systems.set_maintenance(
             dbs, store, key, True, reason=REASON, actor=ACTOR, now=NOW, customer_message=MESSAGE
         )
     pages = [
@@ -183,8 +184,8 @@ def test_cli_previews_maintenance_and_changes_nothing_with_preview(
 
 
 def test_an_account_already_missing_a_line_is_not_counted_as_losing_one() -> None:
-    from gateway.rollout.maintenance import PARTLY, _groups_of
     from gateway.routing.decision import LineTrace
+    from gateway.systems.maintenance import PARTLY, _groups_of
 
     def traces(**systems: str) -> tuple[LineTrace, ...]:
         return tuple(LineTrace(code, "legacy", system, "") for code, system in systems.items())

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from gateway.core.models import AuditEvent, User
 from gateway.core.settings import Settings
 from gateway.core.store import Store
-from gateway.rollout import proposals, service
-from gateway.rollout.errors import BackToLegacyUnconfirmed, ConflictingChange
-from gateway.rollout.guard import ReturnCheck
-from gateway.rollout.preview import Preview, line_sides, preview_change
+from gateway.migration import proposals, service
+from gateway.migration.errors import BackToLegacyUnconfirmed, ConflictingChange
+from gateway.migration.guard import ReturnCheck
 from gateway.routing import service as routing
 from gateway.routing.config import LineConfig, load_routing_config
+from gateway.routing.preview import Preview, line_sides, preview_change
 from tests.rollout.conftest import ACTOR, NOW, World
 
 

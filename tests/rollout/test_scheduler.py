@@ -15,8 +15,8 @@ from gateway.core import db as database
 from gateway.core.models import AuditEvent, ProductLine, ScheduledChange
 from gateway.core.settings import Settings
 from gateway.core.store import Store, get_store
-from gateway.rollout import scheduler
-from gateway.rollout.errors import ConflictingChange, InvalidChange
+from gateway.migration import scheduler
+from gateway.migration.errors import ConflictingChange, InvalidChange
 from tests.conftest import _reset, make_app
 from tests.rollout.conftest import ACTOR, NOW, World
 

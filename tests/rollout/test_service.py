@@ -15,9 +15,10 @@ from gateway.core.announce import current_version
 from gateway.core.audit import ReasonRequired
 from gateway.core.models import AuditEvent, ProductLine
 from gateway.core.store import Store
-from gateway.rollout import service
-from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
+from gateway.migration import service
+from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import RoutingConfigCache, load_routing_config
+from gateway.systems import maintenance as systems
 from tests.rollout.conftest import ACTOR, NOW, World
 
 
@@ -175,11 +176,11 @@ def test_override_must_name_a_system_and_a_future_expiry(
 def test_maintenance_switch_marks_the_system_down_for_routing(
     dbs: Session, store: Store, world: World
 ) -> None:
-    service.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=NOW)
+    systems.set_maintenance(dbs, store, "new", True, reason="upgrade", actor=ACTOR, now=NOW)
     config = load_routing_config(dbs, store, 0)
     assert config.down_systems == frozenset({"new"})
     assert config.systems["new"].maintenance_note == "upgrade"
-    service.set_maintenance(dbs, store, "new", False, reason="done", actor=ACTOR, now=NOW)
+    systems.set_maintenance(dbs, store, "new", False, reason="done", actor=ACTOR, now=NOW)
     assert load_routing_config(dbs, store, 0).down_systems == frozenset()
 
 

@@ -14,10 +14,10 @@ from gateway.core.session import SignedInUser
 from gateway.core.settings import Settings
 from gateway.core.store import get_store
 from gateway.landing import pages
-from gateway.rollout import service as rollout
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
+from gateway.systems import maintenance as rollout
 from tests import factories
 from tests.routing.factories_extra import Landscape, landscape
 

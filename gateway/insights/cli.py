@@ -1,0 +1,32 @@
+"""`gateway product-line who QUERY`: where people go now, and why, as JSON. The command
+is insights'; gateway/cli.py files it under `product-line`, where IT looks for it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from gateway.core.cli_options import store_of as _store
+from gateway.core.commands import command_context as _context
+from gateway.core.models.base import utcnow
+
+
+@click.command("who")
+@click.argument("query")
+def who_command(query: str) -> None:
+    """Where a user (email) or an account's users (number) go now, and why, as JSON."""
+    from gateway.insights.support import trace_dict, who_is_affected
+    from gateway.routing.config import load_routing_config
+
+    with _context() as (app, db):
+        now = utcnow()
+        people = who_is_affected(
+            db,
+            load_routing_config(db, _store(app), 0),
+            query,
+            app.extensions["settings"],
+            today=now.date(),
+            now=now,
+        )
+        click.echo(json.dumps([trace_dict(person) for person in people], indent=2))
