@@ -13,7 +13,6 @@ from gateway.core import logs as ops_logging
 from gateway.core import metrics as ops_metrics
 from gateway.core.extensions import csrf, limiter
 from gateway.core.settings import Settings, load_settings, require_secret_key
-from gateway.ops import health
 
 SESSION_COOKIE = "switchyard_session"
 
@@ -44,7 +43,6 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
         )
 
     errors.init_app(app)
-    app.register_blueprint(health.bp)
     _register_capabilities(app, settings)
     headers.init_app(app, https=settings.is_https, form_targets=_idp_origins(app))
     if demo is not None:
@@ -57,18 +55,11 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 
 
 def _register_capabilities(app: Flask, settings: Settings) -> None:
-    from gateway.directory import views as directory_views
-    from gateway.landing import init_app as init_landing
-    from gateway.provider import init_app as init_provider
+    from gateway import directory, landing, ops, provider, routing, sso
     from gateway.rollout import init_app as init_rollout
-    from gateway.routing import config as routing_config
-    from gateway.sso import init_app as init_sso
 
-    init_sso(app, settings)
-    init_provider(app, settings)
-    routing_config.init_app(app)
-    init_landing(app)
-    app.register_blueprint(directory_views.bp)
+    for capability in (ops, sso, provider, routing, landing, directory):
+        capability.init_app(app)
     init_rollout(app, settings)
 
 
