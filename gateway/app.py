@@ -23,7 +23,6 @@ from gateway.core import logs as ops_logging
 from gateway.core import metrics as ops_metrics
 from gateway.core.extensions import csrf, limiter
 from gateway.core.settings import Settings, load_settings, require_secret_key
-from gateway.ops import health
 
 SESSION_COOKIE = "switchyard_session"
 
@@ -55,8 +54,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 
     errors.init_app(app)
     openapi.init_app(app)  # /api/v1/openapi.json, from what each capability describes
-    app.register_blueprint(health.bp)
-    _register_capabilities(app, settings)
+    _register_capabilities(app)
     headers.init_app(app, https=settings.is_https, form_targets=_idp_origins(app))
     if demo is not None:
         from gateway.devidp import init_app as init_devidp
@@ -67,24 +65,31 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     return app
 
 
-def _register_capabilities(app: Flask, settings: Settings) -> None:
-    from gateway.directory import views as directory_views
-    from gateway.insights import init_app as init_insights
-    from gateway.landing import init_app as init_landing
-    from gateway.migration import init_app as init_migration
-    from gateway.provider import init_app as init_provider
-    from gateway.routing import config as routing_config
-    from gateway.sso import init_app as init_sso
-    from gateway.systems import init_app as init_systems
+def _register_capabilities(app: Flask) -> None:
+    from gateway import (
+        directory,
+        insights,
+        landing,
+        migration,
+        ops,
+        provider,
+        routing,
+        sso,
+        systems,
+    )
 
-    init_sso(app, settings)
-    init_provider(app, settings)
-    routing_config.init_app(app)
-    init_landing(app)
-    app.register_blueprint(directory_views.bp)
-    init_insights(app)
-    init_migration(app)
-    init_systems(app)
+    for capability in (
+        ops,
+        sso,
+        provider,
+        routing,
+        landing,
+        directory,
+        insights,
+        migration,
+        systems,
+    ):
+        capability.init_app(app)
 
 
 def _secret_keys(settings: Settings, demo: bool) -> secret_keys.SecretKeys:

@@ -52,7 +52,7 @@ def demo_command(port: int, host: str, instance: Path, reset: bool) -> None:
     Everything runs in this one process until Ctrl-C; it is never how production runs.
     """
     from gateway.core.settings import SettingsError
-    from gateway.directory.importer import ImportRejected
+    from gateway.directory.service import ImportRejected
 
     try:
         running = start_demo(instance.resolve(), host, DemoPorts.consecutive(port), reset=reset)

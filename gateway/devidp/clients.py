@@ -11,7 +11,8 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import AuditEvent, OAuthClient, ProviderKey, System
+from gateway.core.audit import record
+from gateway.core.models import OAuthClient, ProviderKey, System
 from gateway.core.secret_keys import SecretKeys
 from gateway.core.store import Store
 from gateway.devidp.relying_party import RelyingPartyConfig
@@ -27,14 +28,13 @@ def remove_system_client(db: Session, system_key: str) -> str | None:
     if row is None:
         return None
     db.delete(row)
-    db.add(
-        AuditEvent(
-            actor=DEMO_ACTOR,
-            action="devidp.client_replaced",
-            target=f"client:{row.client_id}",
-            before={"system": system_key},
-            reason="demo restarted",
-        )
+    record(
+        db,
+        DEMO_ACTOR,
+        "devidp.client_replaced",
+        f"client:{row.client_id}",
+        before={"system": system_key},
+        reason="demo restarted",
     )
     db.flush()  # the system admits one client: the old row goes before the new one
     return row.client_id

@@ -128,9 +128,9 @@ def seed_sample(
 ) -> None:
     """Import the sample directory through the regular importer; safe to run again.
 
-    Raises gateway.directory.importer.ImportRejected when a file does not import.
+    Raises gateway.directory.service.ImportRejected when a file does not import.
     """
-    from gateway.directory.importer import import_file
+    from gateway.directory.service import import_file
 
     for kind, path in render_sample(work_dir, legacy_url=legacy_url, new_url=new_url, today=today):
         import_file(db_session, kind, path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.directory.importer import (
+from gateway.directory.service import (
     IMPORT_KINDS,
     DirectoryImportError,
     ImportRejected,

@@ -1,8 +1,11 @@
-"""What can go wrong with a directory import, down to the file line that caused it."""
+"""What can go wrong with a directory import (down to the file line that caused it) or
+a synthetic seed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from gateway.core.errors import GatewayError
 
 
 @dataclass(frozen=True)
@@ -19,8 +22,12 @@ class RowError:
         return f"line {self.line}: {self.field}: {self.reason}"
 
 
-class DirectoryImportError(Exception):
+class DirectoryImportError(GatewayError):
     """An import that could not run; nothing was written."""
+
+    status = 422
+    title = "Nothing was imported"
+    event = "directory.import_refused"
 
 
 class UnsupportedFormat(DirectoryImportError):
@@ -35,3 +42,11 @@ class ImportRejected(DirectoryImportError):
         lines = len({error.line for error in errors})
         first = f"; first: {errors[0]}" if errors else ""
         super().__init__(f"{lines} bad row(s), nothing imported{first}")
+
+
+class SeedRefused(GatewayError):
+    """The directory already holds accounts: seeding is for an empty database."""
+
+    status = 409
+    title = "Nothing was seeded"
+    event = "directory.seed_refused"

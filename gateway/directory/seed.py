@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 
 from gateway.core.models import Account
+from gateway.directory.errors import SeedRefused
 
 MAX_USERS_PER_ACCOUNT = 5_000
 MAX_ENTITLEMENTS_PER_ACCOUNT = 5_000
@@ -34,10 +35,6 @@ SYSTEMS = (
 )
 BATCH_ROWS = 20_000
 Row = tuple[Any, ...]
-
-
-class SeedRefused(Exception):
-    """The directory already holds accounts: seeding is for an empty database."""
 
 
 @dataclass(frozen=True)

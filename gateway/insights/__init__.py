@@ -10,13 +10,10 @@ from gateway.core import hooks
 
 
 def init_app(app: Flask) -> None:
-    """Count failed sign-ins for the dashboard, mount the pages and the API, and make the
-    dashboard IT's start page."""
+    """Mount the pages and the API, and make the dashboard IT's start page."""
     from gateway.core.extensions import csrf
     from gateway.insights import api, views
-    from gateway.routing import counters
 
-    counters.init_app(app)
     app.register_blueprint(views.bp)
     csrf.exempt(api.bp)  # bearer tokens, as for every IT API route
     app.register_blueprint(api.bp)

@@ -40,7 +40,7 @@ from gateway.core.session import (
 from gateway.core.settings import current_settings
 from gateway.core.store import Store, get_store
 from gateway.core.targets import checked_target, origin
-from gateway.landing import pages
+from gateway.landing import service as pages
 from gateway.landing.forms import choose_system_form
 from gateway.landing.handoff import handoff_url
 from gateway.routing import counters as metrics

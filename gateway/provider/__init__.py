@@ -8,13 +8,14 @@ from gateway.core import hooks
 from gateway.core.settings import Settings
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask) -> None:
     """Build the authorization server once and mount its endpoints."""
     from gateway.provider import api, views
     from gateway.provider.backchannel import BackchannelSender
     from gateway.provider.logout import notify_relying_parties
     from gateway.provider.server import build_server
 
+    settings: Settings = app.extensions["settings"]
     server, protector = build_server(app, settings)
     app.extensions["oidc_server"] = server
     app.extensions["oidc_protector"] = protector

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from gateway.core.audit import record
 from gateway.core.commands import command_context
-from gateway.core.models import AuditEvent, OAuthClient, ProviderKey
+from gateway.core.models import OAuthClient, ProviderKey
 from gateway.core.models.base import utcnow
 from gateway.core.secret_keys import secret_keys
 from gateway.core.store import get_store
@@ -123,13 +124,12 @@ def client_revoke(client_id: str, reason: str, actor: str) -> None:
         if row is None:
             raise click.ClickException(f"no client {client_id}")
         row.revoked_at = utcnow()
-        db.add(
-            AuditEvent(
-                actor=actor,
-                action="provider.client_revoked",
-                target=f"client:{client_id}",
-                reason=reason,
-            )
+        record(
+            db,
+            actor,
+            "provider.client_revoked",
+            f"client:{client_id}",
+            reason=reason,
         )
         db.commit()
     click.echo(f"{client_id} revoked")

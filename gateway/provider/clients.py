@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
+from gateway.core.audit import record
 from gateway.core.db import get_session
-from gateway.core.models import Account, AuditEvent, OAuthClient, System
+from gateway.core.models import Account, OAuthClient, System
 from gateway.core.models.provider import OAuthClientAccount
 from gateway.core.secret_keys import secret_keys
 from gateway.provider.errors import ClientRegistrationError
@@ -182,22 +183,21 @@ def add_client(
     db.add_all(
         OAuthClientAccount(client_pk=row.id, account_id=a.id) for a in allowed_accounts or []
     )
-    db.add(
-        AuditEvent(
-            actor=actor,
-            action="provider.client_added",
-            target=f"client:{row.client_id}",
-            after={
-                "name": name,
-                "redirect_uris": row.redirect_uris,
-                "auth_method": auth_method,
-                "system": system_key,
-                "grant_types": list(grant_types),
-                "scope": scope,
-                "accounts": None if allowed_accounts is None else sorted(account_numbers or []),
-            },
-            reason="client registered",
-        )
+    record(
+        db,
+        actor,
+        "provider.client_added",
+        f"client:{row.client_id}",
+        after={
+            "name": name,
+            "redirect_uris": row.redirect_uris,
+            "auth_method": auth_method,
+            "system": system_key,
+            "grant_types": list(grant_types),
+            "scope": scope,
+            "accounts": None if allowed_accounts is None else sorted(account_numbers or []),
+        },
+        reason="client registered",
     )
     db.commit()
     return NewClient(row.client_id, secret)

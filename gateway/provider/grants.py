@@ -27,8 +27,9 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from gateway.core import audit
 from gateway.core.db import get_session
-from gateway.core.models import AuditEvent, User
+from gateway.core.models import User
 from gateway.core.secret_keys import secret_keys
 from gateway.core.settings import Settings, current_settings
 from gateway.core.store import get_store, set_once
@@ -245,13 +246,12 @@ def audit_token(client_id: str, grant_type: str, scope: str, user_id: int | None
     """Machine tokens are audited; user sign-ins are logged instead."""
     if grant_type == "client_credentials":
         db = get_session()
-        db.add(
-            AuditEvent(
-                actor=f"client:{client_id}",
-                action="provider.token_issued",
-                target=f"client:{client_id}",
-                after={"scope": scope, "grant_type": grant_type},
-                reason="client_credentials",
-            )
+        audit.record(
+            db,
+            f"client:{client_id}",
+            "provider.token_issued",
+            f"client:{client_id}",
+            after={"scope": scope, "grant_type": grant_type},
+            reason="client_credentials",
         )
         db.commit()

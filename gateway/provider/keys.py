@@ -19,8 +19,9 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from gateway.core.audit import record
 from gateway.core.derived_keys import derive_key
-from gateway.core.models import AuditEvent, ProviderKey
+from gateway.core.models import ProviderKey
 from gateway.core.models.base import utcnow
 from gateway.core.secret_keys import SecretKeys
 from gateway.core.store import Store
@@ -88,14 +89,13 @@ def create_key(db: Session, fernet: MultiFernet, alg: str, actor: str = "system"
         public_jwk=public,
     )
     db.add(row)
-    db.add(
-        AuditEvent(
-            actor=actor,
-            action="provider.key_created",
-            target=f"key:{jwk.kid}",
-            after={"alg": alg},
-            reason="signing key created",
-        )
+    record(
+        db,
+        actor,
+        "provider.key_created",
+        f"key:{jwk.kid}",
+        after={"alg": alg},
+        reason="signing key created",
     )
     return row
 
@@ -116,15 +116,14 @@ def rotate_key(
     for row in retired:
         row.retired_at = now
     new = create_key(db, fernet, alg, actor)
-    db.add(
-        AuditEvent(
-            actor=actor,
-            action="provider.key_rotated",
-            target=f"key:{new.kid}",
-            before={"kids": [row.kid for row in retired]},
-            after={"kid": new.kid},
-            reason=reason,
-        )
+    record(
+        db,
+        actor,
+        "provider.key_rotated",
+        f"key:{new.kid}",
+        before={"kids": [row.kid for row in retired]},
+        after={"kid": new.kid},
+        reason=reason,
     )
     db.commit()
     store.incr(KEYS_VERSION)

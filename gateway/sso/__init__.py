@@ -14,12 +14,13 @@ from gateway.sso.binding import is_loopback_http
 from gateway.sso.config import SamlEndpoints
 
 
-def init_app(app: Flask, settings: Settings) -> None:
+def init_app(app: Flask) -> None:
     """Load the SAML settings and the upstream OIDC client once, and mount the endpoints."""
     from gateway.sso import schemas, views
     from gateway.sso.config import load_saml_config, saml_configured
     from gateway.sso.oidc import UpstreamOidc
 
+    settings: Settings = app.extensions["settings"]
     schemas.install()
     # Without upstream OIDC, SAML is required: loading it reports what is missing.
     saml_on = not settings.oidc_issuer or saml_configured(settings.saml_dir)

@@ -31,7 +31,7 @@ from gateway.sso.config import current_saml
 from gateway.sso.errors import SignInError
 from gateway.sso.identity import Identity
 from gateway.sso.oidc import current_oidc
-from gateway.sso.signin import roles_of, start_session, upsert_user
+from gateway.sso.service import roles_of, start_session, upsert_user
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__)

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.models import Account, AuditEvent, Entitlement, ProductLine, System, User
-from gateway.directory.importer import (
+from gateway.directory.rows import RawRow
+from gateway.directory.service import (
     DirectoryImportError,
     ImportRejected,
     ImportReport,
@@ -20,7 +21,6 @@ from gateway.directory.importer import (
     import_file,
     import_rows,
 )
-from gateway.directory.rows import RawRow
 from gateway.directory.upserts import BATCH_SIZE
 from tests import factories
 from tests.directory.conftest import WriteFile, snapshot

@@ -19,7 +19,7 @@ from gateway.core.csv_export import csv_text, neutralised
 from gateway.core.models import ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
-from gateway.directory.importer import ImportRejected, import_file
+from gateway.directory.service import ImportRejected, import_file
 from gateway.migration import service
 from gateway.migration.errors import InvalidChange, NotFound
 from gateway.routing import counters as metrics

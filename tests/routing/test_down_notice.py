@@ -13,7 +13,7 @@ from gateway.core.models.base import utcnow
 from gateway.core.session import SignedInUser
 from gateway.core.settings import Settings
 from gateway.core.store import get_store
-from gateway.landing import pages
+from gateway.landing import service as pages
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision

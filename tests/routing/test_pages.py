@@ -7,7 +7,7 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from gateway.landing.handoff import handoff_url
-from gateway.landing.pages import end_label, ends_soon, line_groups, quantity_text, system_options
+from gateway.landing.service import end_label, ends_soon, line_groups, quantity_text, system_options
 from gateway.routing.decision import EntitlementView, LineState, UserView, decide
 
 TODAY = date(2026, 6, 15)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.settings import Settings
 from gateway.sso.identity import Identity
-from gateway.sso.signin import roles_of
+from gateway.sso.service import roles_of
 from tests.conftest import _reset, https_client, make_app
 from tests.rollout.conftest import World, build_world, sign_in
 from tests.saml_idp import PortalIdP

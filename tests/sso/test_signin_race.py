@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gateway.core.db import new_session
 from gateway.core.models import Account, User
 from gateway.sso.identity import Identity
-from gateway.sso.signin import upsert_user
+from gateway.sso.service import upsert_user
 from tests.sso.conftest import ACCOUNT, EMAIL
 
 IDENTITY = Identity(

@@ -1,4 +1,5 @@
-"""What the routing pages show: entitlements per system and product line, labelled."""
+"""The landing service: what the routing pages show, entitlements per system and product
+line, labelled."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Turning a verified identity into a directory user and a fresh session."""
+"""The sso service: turning a verified identity into a directory user and a fresh session."""
 
 from __future__ import annotations
 

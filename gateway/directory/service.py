@@ -1,4 +1,6 @@
-"""Directory imports: check every row of a file, then write them all in one transaction.
+"""The directory service: imports that check every row of a file, then write them all in
+one transaction (rows.py checks, sources.py reads files, upserts.py writes; seed.py fills
+an empty database for benchmarks).
 
     report = import_file(db, "entitlements", Path("legacy-entitlements.csv"), actor="ops")
 
@@ -15,7 +17,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Account, AuditEvent, ProductLine, System
+from gateway.core import audit
+from gateway.core.models import Account, ProductLine, System
 from gateway.core.models.base import utcnow
 from gateway.directory.errors import DirectoryImportError, ImportRejected, RowError
 from gateway.directory.rows import KINDS, KindSpec, RawRow, Record, References, validate_rows
@@ -82,7 +85,7 @@ def _import(
             tally.updated,
             tally.unchanged,
         )
-        db.add(_audit_event(report, actor, source))
+        _record_import(db, report, actor, source)
         db.commit()
     except BaseException:
         db.rollback()
@@ -120,13 +123,9 @@ def _checked_records(
         yield record
 
 
-def _audit_event(report: ImportReport, actor: str, source: str) -> AuditEvent:
+def _record_import(db: Session, report: ImportReport, actor: str, source: str) -> None:
     counts = asdict(report)
     del counts["kind"]
-    return AuditEvent(
-        actor=actor,
-        action="directory.import",
-        target=report.kind,
-        after=counts,
-        reason=f"import {source}",
+    audit.record(
+        db, actor, "directory.import", report.kind, after=counts, reason=f"import {source}"
     )
