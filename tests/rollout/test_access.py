@@ -17,7 +17,8 @@ from gateway.core.models import AuditEvent
 from gateway.rollout.openapi import OPERATIONS
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
-from tests.rollout.conftest import ACTOR, NOW, World, bearer
+from tests.rollout.conftest import ACTOR, NOW, bearer
+from tests.world import World
 
 CONSOLE_PAGES = [
     "/it/",

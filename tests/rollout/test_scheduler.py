@@ -18,7 +18,8 @@ from gateway.core.store import Store, get_store
 from gateway.rollout import scheduler
 from gateway.rollout.errors import ConflictingChange, InvalidChange
 from tests.conftest import _reset, make_app
-from tests.rollout.conftest import ACTOR, NOW, World
+from tests.rollout.conftest import ACTOR, NOW
+from tests.world import World
 
 RUN_AT = NOW + timedelta(days=3)
 

@@ -18,7 +18,8 @@ from gateway.core.store import Store
 from gateway.rollout import service
 from gateway.rollout.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import RoutingConfigCache, load_routing_config
-from tests.rollout.conftest import ACTOR, NOW, World
+from tests.rollout.conftest import ACTOR, NOW
+from tests.world import World
 
 
 def events(db: Session) -> list[AuditEvent]:
