@@ -1,5 +1,5 @@
 """`make bench`: every benchmark in turn, then one table with ratios and targets side by
-side, written to bench/results/summary.md (the README quotes it).
+side, written to bench/results/summary.md (docs/performance.md quotes it).
 
     python -m bench.run            # full sizes: 200,000 users, 500,000 entitlements
     python -m bench.run --smoke    # tiny sizes: checks that every script runs

@@ -77,7 +77,7 @@ if not os.environ.get("GATEWAY_REDIS_URL"):
 worker_class = "gthread"
 # Two threads overlap one request's database and Redis waits with another's Python
 # work; more only add GIL hand-offs (measured: 4 threads gave 10 % fewer routing
-# requests per second and a 30 % higher p99 than 2; see README, Performance).
+# requests per second and a 30 % higher p99 than 2; see docs/performance.md).
 threads = server_settings.threads
 timeout = server_settings.timeout
 graceful_timeout = 30

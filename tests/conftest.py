@@ -23,9 +23,11 @@ from gateway import create_app
 from gateway.core import db
 from gateway.core.models import Base
 from gateway.core.settings import Settings
+from gateway.core.store import Store, get_store
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.sso.config import write_saml_dir
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
+from tests.world import World, build_world
 
 BASE_URL = "https://sso.test"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -165,6 +167,17 @@ def dbs(app: Flask) -> Iterator[Session]:
     session = db.new_session(app)
     yield session
     session.close()
+
+
+@pytest.fixture
+def store(app: Flask) -> Store:
+    return get_store(app)
+
+
+@pytest.fixture
+def world(dbs: Session) -> World:
+    """The sample directory (tests/world.py); tests add what else they need with factories."""
+    return build_world(dbs)
 
 
 @pytest.fixture

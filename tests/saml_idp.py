@@ -1,10 +1,11 @@
 """The test identity provider: real keys, real signed SAML, driven against the real app.
 
-A normal sign-in (`PortalIdP.sign_in`) is answered by pysaml2, an independent IdP
-implementation (tests.interop.pysaml2_idp), from the AuthnRequest our HTTP-Redirect
-really carries. Attack tests build hostile XML with our own builder
-(gateway.devidp.saml_response) through `spec` and `response_xml`, because no honest
-IdP produces it; docs/saml.md lists which test relies on which.
+A normal sign-in (tests.signin.sign_in) is answered through `pysaml2` and
+`pysaml2_response` by pysaml2, an independent IdP implementation
+(tests.interop.pysaml2_idp), from the AuthnRequest our HTTP-Redirect really carries.
+Attack tests build hostile XML with our own builder (gateway.devidp.saml_response)
+through `spec` and `response_xml`, because no honest IdP produces it; docs/saml.md lists
+which test relies on which.
 """
 
 from __future__ import annotations
@@ -159,22 +160,6 @@ class PortalIdP:
         return self.pysaml2(client).response_xml(
             request, subject=subject or f"portal-{email}", attributes=attributes, **options
         )
-
-    def sign_in(
-        self,
-        client: FlaskClient,
-        *,
-        email: str,
-        account: str,
-        next_target: str | None = None,
-        fresh: bool = False,
-        **options: Any,
-    ) -> TestResponse:
-        """The whole SP-initiated flow answered by pysaml2: login redirect, pysaml2
-        parses our AuthnRequest and signs a response, the browser posts it to the ACS."""
-        request = self.login_request(client, next_target=next_target, fresh=fresh)
-        xml = self.pysaml2_response(client, request, email=email, account=account, **options)
-        return self.post(client, xml)
 
 
 def deflate_encode(xml: str) -> str:

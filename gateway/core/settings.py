@@ -58,7 +58,7 @@ class SettingsError(Exception):
 
 
 class Settings(BaseSettings):
-    """The gateway's whole configuration; see the README for each variable."""
+    """The gateway's whole configuration; docs/configuration.md lists each variable."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 

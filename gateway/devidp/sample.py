@@ -40,7 +40,7 @@ class Destination:
 
 
 # What each sample user meets after signing in, by the routing rule
-# (README, "Migrating a product line").
+# (docs/migration.md, "The rule").
 DESTINATIONS: dict[str, Destination] = {
     "alice@acme.example": Destination("legacy", "legacy lines only (NetGuard, Insight Analytics)"),
     "hank@acme.example": Destination("legacy", "org admin of Acme; legacy lines only"),

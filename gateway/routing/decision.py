@@ -217,7 +217,7 @@ def decide(
     now: datetime | None = None,
     down_systems: frozenset[str] = frozenset(),
 ) -> RouteDecision:
-    """Apply the routing rule (README, "Migrating a product line") to one user.
+    """Apply the routing rule (docs/migration.md, "The rule") to one user.
 
     `now` decides whether overrides have expired (default: the start of `today`, UTC);
     `down_systems` are those in maintenance or failing their health probe.

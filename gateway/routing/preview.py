@@ -4,7 +4,7 @@ Both views come from the routing rule itself (decision.route_lines), fed in bulk
 grouped query for every active (account, line, holding system), one for entitlement
 counts, one for routable users. So a preview can never disagree with routing.
 
-A change is any proposed LineConfig for one line (gateway.rollout.proposals): a new state
+A change is any proposed LineConfig for one line (gateway.migration.proposals): a new state
 or percent, pilot accounts added or removed, an override set or removed. All of them are
 compared with the current configuration by the one function below.
 

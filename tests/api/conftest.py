@@ -1,6 +1,5 @@
-"""The API tests use the rollout tests' landscape (lines NET and CAD, four accounts)
-and their token factory."""
+"""The API tests use the rollout tests' token factory (and the shared `world`)."""
 
-from tests.rollout.conftest import token_for, world
+from tests.rollout.conftest import token_for
 
-__all__ = ["token_for", "world"]
+__all__ = ["token_for"]

@@ -27,8 +27,10 @@ from gateway.core.store import get_store
 from gateway.migration.service import set_override
 from tests.conftest import https_client
 from tests.provider.test_machine_access import portal_token
-from tests.rollout.conftest import ACTOR, IT_GROUP, NOW, build_world, sign_in
+from tests.rollout.conftest import ACTOR, IT_GROUP, NOW
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
+from tests.world import World
 
 # Bounded so one pass takes about a minute on a loaded 2-core machine; the seed and
 # deterministic generation keep CI's cases the same from run to run.
@@ -46,8 +48,7 @@ API_BASE_URL = "https://localhost"
 
 
 def seed(app: Flask, dbs: Session) -> None:
-    """The rollout landscape, plus overrides so that removing one can succeed."""
-    build_world(dbs)
+    """Overrides on the world's lines and accounts, so that removing one can succeed."""
     for code in LINES:
         for number in ACCOUNTS:
             set_override(
@@ -56,7 +57,7 @@ def seed(app: Flask, dbs: Session) -> None:
 
 
 @pytest.fixture
-def it_token(app: Flask, dbs: Session) -> str:
+def it_token(app: Flask, dbs: Session, world: World) -> str:
     """An IT API token with every scope, made as `gateway api-token create` makes it."""
     seed(app, dbs)
     scopes = ["rollout:read", "rollout:write", "support:read"]
@@ -76,7 +77,7 @@ def machine_token(app: Flask, dbs: Session, it_token: str) -> str:
 def session_cookie(app: Flask, idp: PortalIdP, it_token: str) -> str:
     """IT staff's session after a real signed SAML sign-in."""
     browser = https_client(app)
-    sign_in(browser, idp, "it@vendor.example", "VENDOR-1", (IT_GROUP,))
+    sign_in(browser, idp, email="it@vendor.example", account="VENDOR-1", groups=(IT_GROUP,))
     cookie = browser.get_cookie(SESSION_COOKIE, domain="sso.test")
     assert cookie is not None
     return cookie.value

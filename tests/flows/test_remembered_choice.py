@@ -14,24 +14,22 @@ from gateway.core.models import Account, AuditEvent, User
 from tests import factories
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
-from tests.routing.factories_extra import Landscape, landscape
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
+from tests.world import World
 
 EMAIL = "pat@acme.example"
 BANNER = "You chose to always go to <strong>Legacy license center</strong>"
 
 
 @pytest.fixture
-def world(dbs: Session) -> Landscape:
-    return landscape(dbs)
-
-
-@pytest.fixture
-def acme(dbs: Session, world: Landscape) -> Account:
-    """Lines on both systems, and Pat, who asked to always go to legacy."""
+def acme(dbs: Session, world: World) -> Account:
+    """Lines on both systems (the world's CAD, and PLM already moved to new), and Pat,
+    who asked to always go to legacy."""
+    plm = factories.product_line(dbs, "PLM", "new")
     acme = factories.account(dbs, "ACME-1", "Acme Corp")
-    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Server")
-    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Vault")
+    factories.entitlement(dbs, acme, world.cad, [world.legacy], product="CAD Server")
+    factories.entitlement(dbs, acme, plm, [world.new], product="PLM Vault")
     factories.user(dbs, acme, email=EMAIL, remembered_system="legacy")
     return acme
 
@@ -39,15 +37,6 @@ def acme(dbs: Session, world: Landscape) -> Account:
 def remembered(dbs: Session, email: str = EMAIL) -> str | None:
     dbs.expire_all()
     return dbs.scalar(select(User.remembered_system).where(User.email == email))
-
-
-def sign_in(client: FlaskClient, idp: PortalIdP, email: str = EMAIL, account: str = "ACME-1",
-            groups: tuple[str, ...] = ()) -> TestResponse:  # fmt: skip
-    request_id = idp.start(client)
-    spec = idp.spec(email=email, account=account, in_response_to=request_id)
-    if groups:
-        spec.attributes["groups"] = list(groups)
-    return idp.post(client, idp.response_xml(spec))
 
 
 def post(client: FlaskClient, path: str, data: dict[str, str], page: str) -> TestResponse:
@@ -61,7 +50,9 @@ def post(client: FlaskClient, path: str, data: dict[str, str], page: str) -> Tes
 def test_the_choice_and_a_forget_button_are_on_the_pages_the_user_sees(
     client: FlaskClient, idp: PortalIdP, acme: Account
 ) -> None:
-    assert sign_in(client, idp).location.startswith("https://legacy.licenses.test/")
+    assert sign_in(client, idp, email=EMAIL, account="ACME-1").location.startswith(
+        "https://legacy.licenses.test/"
+    )
     for page in ("/choose", "/logout"):
         html = client.get(page).get_data(as_text=True)
         assert BANNER in html, page
@@ -71,7 +62,7 @@ def test_the_choice_and_a_forget_button_are_on_the_pages_the_user_sees(
 def test_forgetting_takes_effect_at_once(
     client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
-    sign_in(client, idp)
+    sign_in(client, idp, email=EMAIL, account="ACME-1")
     reply = post(client, "/forget-choice", {"back": "/choose"}, "/choose")
     assert (reply.status_code, reply.location) == (302, "/choose")
     assert remembered(dbs) is None
@@ -82,7 +73,7 @@ def test_forgetting_takes_effect_at_once(
 def test_forgetting_needs_the_csrf_token_and_a_post(
     client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
-    sign_in(client, idp)
+    sign_in(client, idp, email=EMAIL, account="ACME-1")
     reply = client.post("/forget-choice", headers={"Referer": f"{BASE_URL}/choose"})
     assert reply.status_code == 400 and "CSRF" in reply.get_data(as_text=True)
     assert client.get("/forget-choice").status_code == 405
@@ -92,20 +83,21 @@ def test_forgetting_needs_the_csrf_token_and_a_post(
 def test_forgetting_goes_back_only_to_a_page_of_ours(
     client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
-    sign_in(client, idp)
+    sign_in(client, idp, email=EMAIL, account="ACME-1")
     reply = post(client, "/forget-choice", {"back": "https://evil.example/"}, "/choose")
     assert reply.status_code == 400 and "evil.example" not in (reply.location or "")
     assert remembered(dbs) == "legacy"
 
 
 def test_a_customer_forgets_only_their_own_choice(
-    app: Flask, idp: PortalIdP, dbs: Session, acme: Account, world: Landscape
+    app: Flask, idp: PortalIdP, dbs: Session, acme: Account, world: World
 ) -> None:
-    other = factories.account(dbs, "OTHER-1", "Other Ltd")
-    factories.entitlement(dbs, other, world.legacy_line, [world.legacy])
-    factories.user(dbs, other, email="oli@other.example", remembered_system="new")
+    # Oli, of the world's other organisation (CAD on legacy), has a choice of their own.
+    oli = dbs.scalars(select(User).where(User.email == "oli@other.example")).one()
+    oli.remembered_system = "new"
+    dbs.commit()
     client = https_client(app)
-    sign_in(client, idp, "oli@other.example", "OTHER-1")
+    sign_in(client, idp, email="oli@other.example", account=world.other.account_number)
     post(client, "/forget-choice", {"email": EMAIL, "user_id": "1"}, "/logout")
     reply = post(client, "/it/who/forget-choice", {"email": EMAIL, "reason": "x"}, "/logout")
     assert reply.status_code == 403
@@ -118,8 +110,7 @@ def test_it_support_clears_a_remembered_choice_with_an_audit_entry(
     app: Flask, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
     it = https_client(app)
-    factories.account(dbs, "VENDOR-1", "Switchyard vendor")
-    sign_in(it, idp, "it@vendor.example", "VENDOR-1", ("switchyard-it",))
+    sign_in(it, idp, email="it@vendor.example", account="VENDOR-1", groups=("switchyard-it",))
     page = it.get("/it/who", query_string={"q": EMAIL}).get_data(as_text=True)
     assert "Clear remembered choice" in page
 
@@ -141,9 +132,8 @@ def test_it_support_clears_a_remembered_choice_with_an_audit_entry(
 def test_it_support_clearing_needs_a_reason_and_changes_nothing_without(
     app: Flask, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
-    factories.account(dbs, "VENDOR-1", "Switchyard vendor")
     it = https_client(app)
-    sign_in(it, idp, "it@vendor.example", "VENDOR-1", ("switchyard-it",))
+    sign_in(it, idp, email="it@vendor.example", account="VENDOR-1", groups=("switchyard-it",))
     reply = post(it, "/it/who/forget-choice", {"email": EMAIL, "reason": " "}, "/it/who")
     assert reply.status_code == 302
     assert "needs a reason" in it.get(reply.location).get_data(as_text=True)
@@ -164,7 +154,7 @@ def test_the_down_notice_shows_the_choice_too(
     rollout.set_maintenance(
         dbs, app.extensions["store"], "new", True, reason="r", actor=actor, now=utcnow()
     )
-    assert sign_in(client, idp).location == "/notice"
+    assert sign_in(client, idp, email=EMAIL, account="ACME-1").location == "/notice"
     assert BANNER in client.get("/notice").get_data(as_text=True)
     reply = post(client, "/forget-choice", {"back": "/notice"}, "/notice")
     assert reply.location == "/notice" and remembered(dbs) is None
@@ -177,14 +167,14 @@ def test_pages_that_send_nowhere_show_the_choice(
     client: FlaskClient,
     idp: PortalIdP,
     dbs: Session,
-    world: Landscape,
+    world: World,
     permissions: tuple[str, ...],
     page: str,
 ) -> None:
     lone = factories.account(dbs, "LONE-1", "Lone Ltd")
     if page == "/no-access":
-        factories.entitlement(dbs, lone, world.legacy_line, [world.legacy])
+        factories.entitlement(dbs, lone, world.cad, [world.legacy])
     factories.user(dbs, lone, email="lee@lone.example", permissions=permissions,
                    remembered_system="legacy")  # fmt: skip
-    assert sign_in(client, idp, "lee@lone.example", "LONE-1").location == page
+    assert sign_in(client, idp, email="lee@lone.example", account="LONE-1").location == page
     assert BANNER in client.get(page).get_data(as_text=True)

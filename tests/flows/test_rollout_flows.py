@@ -15,33 +15,25 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models.base import utcnow
 from gateway.core.settings import Settings
-from gateway.core.store import Store, get_store
+from gateway.core.store import Store
 from gateway.migration import service
 from gateway.routing import counters as metrics
 from gateway.routing.decision import bucket
 from gateway.systems import maintenance as systems
 from tests.conftest import _reset, https_client, make_app
 from tests.forms import csrf_token
-from tests.rollout.conftest import ACTOR, World, build_world, sign_in
+from tests.rollout.conftest import ACTOR
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
+from tests.world import World
 
 LEGACY = "legacy.licenses.test"
 NEW = "new.licenses.test"
 
 
-@pytest.fixture
-def world(dbs: Session) -> World:
-    return build_world(dbs)
-
-
-@pytest.fixture
-def store(app: Flask) -> Store:
-    return get_store(app)
-
-
 def lands(app: Flask, idp: PortalIdP, email: str, account: str) -> str:
     """Sign in with a fresh browser; the host handed off to, or our own page's path."""
-    reply = sign_in(https_client(app), idp, email, account)
+    reply = sign_in(https_client(app), idp, email=email, account=account)
     assert reply.status_code == 302, reply.get_data(as_text=True)
     parts = urlsplit(reply.location)
     return parts.netloc or parts.path
@@ -98,7 +90,7 @@ def test_maintenance_sends_people_elsewhere_or_to_a_status_page(
         customer_message="Back at 14:00 UTC.",
     )
     client = https_client(app)
-    reply = sign_in(client, idp, "oli@other.example", "100004")
+    reply = sign_in(client, idp, email="oli@other.example", account="100004")
     assert reply.location == "/unavailable"
     page = client.get("/unavailable")
     html = page.get_data(as_text=True)
@@ -113,7 +105,7 @@ def test_decisions_and_choices_are_counted_per_hour(
     change(dbs, store, "new")
     lands(app, idp, "pat@ready.example", "100001")
     client = https_client(app)
-    sign_in(client, idp, "max@mixed.example", "100003")
+    sign_in(client, idp, email="max@mixed.example", account="100003")
     page = client.get("/choose").get_data(as_text=True)
     token = csrf_token(page)
     client.post(
@@ -152,7 +144,7 @@ def _sign_in_loop(
     while not stop.is_set():
         started = time.monotonic()
         try:
-            reply = sign_in(https_client(app), idp, "pat@ready.example", "100001")
+            reply = sign_in(https_client(app), idp, email="pat@ready.example", account="100001")
             host = urlsplit(reply.location or "").netloc
             error = None if reply.status_code == 302 and host else f"{reply.status_code}"
             outcomes.append(Outcome(started, host, error))

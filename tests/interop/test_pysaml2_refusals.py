@@ -26,6 +26,7 @@ from tests.interop.pysaml2_idp import (
     Pysaml2IdP,
 )
 from tests.saml_idp import OTHER_SP_BASE_URL, PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL, assert_refused
 
 ACS = "https://sso.test/saml/acs"
@@ -75,13 +76,13 @@ ATTACKS: dict[str, tuple[dict[str, Any], Callable[[str], str], tuple[str, ...]]]
 
 def test_baseline(client: FlaskClient, idp: PortalIdP, account: Account) -> None:
     """The valid pysaml2 response every hand-built attack is a variation of."""
-    assert idp.sign_in(client, email=EMAIL, account=ACCOUNT).status_code == 302
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT).status_code == 302
     assert client.get("/api/v1/me").status_code == 200
 
 
 def accepted_baseline(app: Flask, idp: PortalIdP) -> None:
     browser = https_client(app)
-    assert idp.sign_in(browser, email=EMAIL, account=ACCOUNT).status_code == 302
+    assert sign_in(browser, idp, email=EMAIL, account=ACCOUNT).status_code == 302
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))

@@ -24,6 +24,7 @@ from gateway.sso.config import write_saml_dir
 from tests import factories
 from tests.conftest import _reset, https_client, make_app
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL
 
 LEGACY_START = "https://legacy.licenses.test/start"
@@ -44,8 +45,9 @@ def test_pysaml2_response_signs_the_user_in_and_routes_them(
 ) -> None:
     legacy = factories.system(dbs, "legacy", LEGACY_START)
     factories.entitlement(dbs, account, factories.product_line(dbs, "NETGUARD", "legacy"), [legacy])
-    reply = idp.sign_in(
+    reply = sign_in(
         client,
+        idp,
         email=EMAIL,
         account=ACCOUNT,
         subject="portal-77",
@@ -66,14 +68,14 @@ def test_pysaml2_response_signs_the_user_in_and_routes_them(
 def test_pysaml2_response_follows_the_next_target(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT, next_target="/api/v1/me")
+    reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT, next_target="/api/v1/me")
     assert reply.status_code == 302 and reply.location.endswith("/api/v1/me")
 
 
 def test_pysaml2_groups_attribute_grants_the_it_role(
     client: FlaskClient, idp: PortalIdP, account: Account, settings: Settings
 ) -> None:
-    idp.sign_in(client, email=EMAIL, account=ACCOUNT, groups=(settings.it_group, "staff"))
+    sign_in(client, idp, email=EMAIL, account=ACCOUNT, groups=(settings.it_group, "staff"))
     with client.session_transaction(base_url="https://sso.test") as session:
         assert session["roles"] == ["it"]
 

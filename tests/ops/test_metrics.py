@@ -22,6 +22,7 @@ from tests import factories
 from tests.conftest import SECRET, make_app
 from tests.provider.conftest import REDIRECT_URI, AuthorizationAttempt, RelyingParty
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 
 TOKEN = "metrics-token-for-tests-0123456789abcdef"
 EMAIL = "pat@acme.example"
@@ -76,7 +77,7 @@ def test_signin_routing_handoff_and_tokens_are_counted(
     client: FlaskClient, idp: PortalIdP, rp: RelyingParty
 ) -> None:
     before = scrape(client)
-    signed_in = idp.sign_in(client, email=EMAIL, account="ACME-1")
+    signed_in = sign_in(client, idp, email=EMAIL, account="ACME-1")
     assert signed_in.status_code == 302
     assert signed_in.location.startswith("https://legacy.licenses.test/")
     attempt = AuthorizationAttempt()

@@ -12,6 +12,7 @@ from tests import factories
 from tests.conftest import https_client
 from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 
 PUBLIC_PAGES = (
     "/",
@@ -75,7 +76,7 @@ def test_a_sign_in_creates_exactly_one_session(
 ) -> None:
     factories.account(dbs, "ACME-1", "Acme Corp")
     client.get("/logout")  # an anonymous page first: its CSRF cookie must not get in the way
-    reply = idp.sign_in(client, email="pat@acme.example", account="ACME-1")
+    reply = sign_in(client, idp, email="pat@acme.example", account="ACME-1")
     assert reply.status_code == 302, reply.get_data(as_text=True)
     assert len(session_keys(app)) == 1
     assert client.get("/api/v1/me").get_json()["email"] == "pat@acme.example"

@@ -25,6 +25,7 @@ from gateway.provider.clients import add_client
 from tests import factories
 from tests.conftest import BASE_URL, SECRET
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 
 REDIRECT_URI = "https://legacy.licenses.test/oidc/callback"
 ACCOUNT = "ACME-1"
@@ -168,7 +169,7 @@ def rp(dbs: Session, systems: dict[str, System]) -> RelyingParty:
 @pytest.fixture
 def browser(app: Flask, client: FlaskClient, idp: PortalIdP, account: Account) -> FlaskClient:
     """A browser signed in at Switchyard through SAML."""
-    assert idp.sign_in(client, email=EMAIL, account=ACCOUNT).status_code == 302
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT).status_code == 302
     return client
 
 

@@ -16,7 +16,8 @@ from werkzeug.test import TestResponse
 from gateway.provider.freshness import FreshnessRequest, Verdict, judge
 from tests.conftest import BASE_URL
 from tests.provider.conftest import ACCOUNT, EMAIL, AuthorizationAttempt, RelyingParty
-from tests.saml_idp import PortalIdP, authn_request_id
+from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 
 MARKER = "fresh_login"
 
@@ -45,16 +46,6 @@ def fresh_sign_in_target(reply: TestResponse) -> str:
     return target
 
 
-def sign_in_at_portal(browser: FlaskClient, idp: PortalIdP, login_url: str) -> str:
-    """Follow /login through a real SAML sign-in; where the ACS sends the browser."""
-    to_idp = browser.get(login_url)
-    assert to_idp.status_code == 302, to_idp.get_data(as_text=True)
-    spec = idp.spec(email=EMAIL, account=ACCOUNT, in_response_to=authn_request_id(to_idp.location))
-    back = idp.post(browser, idp.response_xml(spec))
-    assert back.status_code == 302, back.get_data(as_text=True)
-    return back.location
-
-
 def error_of(reply: TestResponse, rp: RelyingParty, attempt: AuthorizationAttempt) -> str:
     assert reply.status_code == 302 and reply.location.startswith(rp.redirect_uri + "?")
     query = parse_qs(urlsplit(reply.location).query)
@@ -80,7 +71,9 @@ def test_prompt_login_sends_the_user_to_a_fresh_sign_in_then_issues_the_code(
     attempt = AuthorizationAttempt()
     reply = rp.authorize(browser, attempt, prompt="login")
     target = fresh_sign_in_target(reply)
-    assert sign_in_at_portal(browser, idp, reply.location) == target
+    back = sign_in(browser, idp, email=EMAIL, account=ACCOUNT, start=reply.location)
+    assert back.status_code == 302, back.get_data(as_text=True)
+    assert back.location == target
     done = browser.get(target)
     auth_time = id_token_auth_time(browser, rp, done, attempt)
     assert auth_time == session_value(browser, "auth_time") and auth_time >= asked_at
@@ -96,7 +89,8 @@ def test_a_sign_in_that_comes_back_still_too_old_answers_login_required(
     attempt = AuthorizationAttempt()
     reply = rp.authorize(browser, attempt, prompt="login", max_age="600")
     target = fresh_sign_in_target(reply)
-    sign_in_at_portal(browser, idp, reply.location)
+    back = sign_in(browser, idp, email=EMAIL, account=ACCOUNT, start=reply.location)
+    assert back.status_code == 302, back.get_data(as_text=True)
     # The portal reused an old authentication instead of a fresh one.
     set_auth_time(browser, int(time.time()) - 3600)
     assert error_of(browser.get(target), rp, attempt) == "login_required"

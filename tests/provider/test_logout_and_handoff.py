@@ -18,6 +18,7 @@ from tests.forms import csrf_token
 from tests.provider.backchannel_peer import PeerState, delivery_events, running_peer
 from tests.provider.conftest import ACCOUNT, EMAIL, REDIRECT_URI, RelyingParty
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 
 SAME_ORIGIN = {"Referer": f"{BASE_URL}/logout"}
 
@@ -122,7 +123,7 @@ def test_routing_hands_off_through_the_systems_initiate_login_uri(
 ) -> None:
     line = factories.product_line(dbs, "NETGUARD", "legacy")
     factories.entitlement(dbs, account, line, [systems["legacy"]])
-    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT)
     assert reply.status_code == 302
     parts = urlsplit(reply.location)
     assert (
@@ -181,7 +182,7 @@ def test_choice_page_lets_the_form_reach_each_centers_login_initiation(
     line_new = factories.product_line(dbs, "CLOUDVAULT", "new")
     factories.entitlement(dbs, account, line_old, [systems["legacy"]])
     factories.entitlement(dbs, account, line_new, [systems["new"]])
-    assert idp.sign_in(client, email=EMAIL, account=ACCOUNT).location.endswith("/choose")
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT).location.endswith("/choose")
     policy = client.get("/choose").headers["Content-Security-Policy"]
     form_action = policy.split("form-action", 1)[1].split(";", 1)[0]
     assert "https://login.legacy.test" in form_action and "https://new.licenses.test" in form_action

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import AuditEvent
 from tests.conftest import https_client
-from tests.rollout.conftest import World, bearer
+from tests.rollout.conftest import bearer
+from tests.world import World
 
 
 def test_a_whole_migration_through_the_api(

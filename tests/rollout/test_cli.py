@@ -15,7 +15,7 @@ from gateway.core.api_tokens import token_hash
 from gateway.core.derived_keys import derive_key
 from gateway.core.models import ApiToken, AuditEvent, ProductLine
 from tests.conftest import SECRET
-from tests.rollout.conftest import World
+from tests.world import World
 
 
 @pytest.fixture

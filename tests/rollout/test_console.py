@@ -15,7 +15,8 @@ from gateway.core.models import AuditEvent, ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
 from gateway.routing import counters as metrics
-from tests.rollout.conftest import World, console_post
+from tests.rollout.conftest import console_post
+from tests.world import World
 
 
 def net_state(dbs: Session) -> tuple[str, str]:

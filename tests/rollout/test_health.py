@@ -14,7 +14,8 @@ from gateway.core.announce import current_version
 from gateway.core.store import Store
 from gateway.routing.config import load_routing_config
 from gateway.systems.probes import check_all, http_probe, record_probe
-from tests.rollout.conftest import NOW, World
+from tests.rollout.conftest import NOW
+from tests.world import World
 
 
 def probe(store: Store, healthy: bool) -> str:

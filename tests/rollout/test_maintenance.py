@@ -21,10 +21,12 @@ from gateway.systems import maintenance as systems
 from gateway.systems.maintenance import MaintenancePreview, preview_maintenance
 from tests import factories
 from tests.conftest import https_client
-from tests.rollout.conftest import ACTOR, NOW, World, bearer, console_post, sign_in
+from tests.rollout.conftest import ACTOR, NOW, bearer, console_post
 from tests.rollout.test_cli import gateway_env  # noqa: F401 - fixture
 from tests.rollout.test_console import hidden
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
+from tests.world import World
 
 REASON = "INTERNAL: db failover for ticket OPS-4711"
 MESSAGE = "Scheduled maintenance until 14:00 UTC."
@@ -100,7 +102,7 @@ def test_internal_reason_never_appears_on_any_customer_page(
     assert "/unavailable" in pages and "/choose" in pages and "/api/v1/me" in pages
     for email, number in (("nia@only-new.example", "100005"), ("pat@ready.example", "100001")):
         client = https_client(app)
-        landed = sign_in(client, idp, email, number)
+        landed = sign_in(client, idp, email=email, account=number)
         assert landed.location == "/unavailable"
         status_page = client.get("/unavailable").get_data(as_text=True)
         assert MESSAGE in status_page and "down for maintenance" in status_page

@@ -19,7 +19,8 @@ from gateway.migration import service
 from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import RoutingConfigCache, load_routing_config
 from gateway.systems import maintenance as systems
-from tests.rollout.conftest import ACTOR, NOW, World
+from tests.rollout.conftest import ACTOR, NOW
+from tests.world import World
 
 
 def events(db: Session) -> list[AuditEvent]:

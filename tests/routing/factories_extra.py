@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Account, ProductLine, System
+from gateway.core.models import Account
 from tests import factories
-
-
-@dataclass
-class Landscape:
-    """Both license centers and one product line in each state."""
-
-    legacy: System
-    new: System
-    legacy_line: ProductLine
-    new_line: ProductLine
-
-
-def landscape(db: Session) -> Landscape:
-    """Systems `legacy` and `new`, line CAD on legacy and line PLM moved to new."""
-    return Landscape(
-        legacy=factories.system(db, "legacy"),
-        new=factories.system(db, "new"),
-        legacy_line=factories.product_line(db, "CAD", "legacy"),
-        new_line=factories.product_line(db, "PLM", "new"),
-    )
 
 
 def admin(

@@ -19,18 +19,18 @@ from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
 from gateway.systems import maintenance as rollout
 from tests import factories
-from tests.routing.factories_extra import Landscape, landscape
+from tests.world import World
 
 ACTOR = rollout.Actor("it@vendor.example")
 
 
-def customer_on_both(dbs: Session) -> tuple[Landscape, Account, User]:
+def customer_on_both(dbs: Session, world: World) -> tuple[World, Account, User]:
     """CAD (legacy line) held by legacy; PLM (moved to new) held by new only."""
-    world = landscape(dbs)
+    plm = factories.product_line(dbs, "PLM", "new")
     acme = factories.account(dbs, "ACME-1", "Acme Corp")
-    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy], product="CAD Server")
-    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Vault")
-    factories.entitlement(dbs, acme, world.new_line, [world.new], product="PLM Viewer")
+    factories.entitlement(dbs, acme, world.cad, [world.legacy], product="CAD Server")
+    factories.entitlement(dbs, acme, plm, [world.new], product="PLM Vault")
+    factories.entitlement(dbs, acme, plm, [world.new], product="PLM Viewer")
     return world, acme, factories.user(dbs, acme)
 
 
@@ -47,9 +47,13 @@ def decide(inputs: service.RouteInputs, settings: Settings) -> RouteDecision:
 
 
 def test_a_line_only_the_down_system_holds_is_unreachable_with_its_products(
-    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    app: Flask,
+    dbs: Session,
+    world: World,
+    settings: Settings,
+    config_now: Callable[[], RoutingConfig],
 ) -> None:
-    _, _, user = customer_on_both(dbs)
+    _, _, user = customer_on_both(dbs, world)
     maintenance(app, dbs, "new")
     inputs = service.load_inputs(dbs, user, config_now())
     decision = decide(inputs, settings)
@@ -63,9 +67,13 @@ def test_a_line_only_the_down_system_holds_is_unreachable_with_its_products(
 
 
 def test_the_sign_in_summary_finds_the_same_unreachable_lines(
-    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    app: Flask,
+    dbs: Session,
+    world: World,
+    settings: Settings,
+    config_now: Callable[[], RoutingConfig],
 ) -> None:
-    _, _, user = customer_on_both(dbs)
+    _, _, user = customer_on_both(dbs, world)
     maintenance(app, dbs, "legacy")
     summary = service.load_route_summary(
         dbs, SignedInUser.of(user), today=date.today(), grace_days=0, config=config_now()
@@ -76,12 +84,16 @@ def test_the_sign_in_summary_finds_the_same_unreachable_lines(
 
 
 def test_a_line_another_system_also_holds_is_not_unreachable(
-    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    app: Flask,
+    dbs: Session,
+    world: World,
+    settings: Settings,
+    config_now: Callable[[], RoutingConfig],
 ) -> None:
-    world = landscape(dbs)
+    plm = factories.product_line(dbs, "PLM", "new")
     acme = factories.account(dbs)
-    factories.entitlement(dbs, acme, world.new_line, [world.legacy, world.new])
-    factories.entitlement(dbs, acme, world.legacy_line, [world.legacy])
+    factories.entitlement(dbs, acme, plm, [world.legacy, world.new])
+    factories.entitlement(dbs, acme, world.cad, [world.legacy])
     maintenance(app, dbs, "new")
     decision = decide(service.load_inputs(dbs, factories.user(dbs, acme), config_now()), settings)
     assert decision.systems == ("legacy",) and decision.down == ("new",)
@@ -89,17 +101,21 @@ def test_a_line_another_system_also_holds_is_not_unreachable(
 
 
 def test_nothing_is_unreachable_while_every_system_is_up(
-    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, settings: Settings, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    _, _, user = customer_on_both(dbs)
+    _, _, user = customer_on_both(dbs, world)
     decision = decide(service.load_inputs(dbs, user, config_now()), settings)
     assert decision.kind == "choice" and service.unreachable_lines(decision) == ()
 
 
 def test_the_notice_names_lines_and_products_and_never_its_maintenance_note(
-    app: Flask, dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    app: Flask,
+    dbs: Session,
+    world: World,
+    settings: Settings,
+    config_now: Callable[[], RoutingConfig],
 ) -> None:
-    _, _, user = customer_on_both(dbs)
+    _, _, user = customer_on_both(dbs, world)
     maintenance(app, dbs, "new")
     config = config_now()
     inputs = service.load_inputs(dbs, user, config)

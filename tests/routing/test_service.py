@@ -14,17 +14,18 @@ from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from tests import factories
 from tests.routing.conftest import StatementCounter
-from tests.routing.factories_extra import admin, landscape
+from tests.routing.factories_extra import admin
+from tests.world import World
 
 
 def test_inputs_hold_only_the_users_own_account(
-    dbs: Session, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    world = landscape(dbs)
+    plm = factories.product_line(dbs, "PLM", "new")
     ours, theirs = factories.account(dbs), factories.account(dbs)
-    mine = factories.entitlement(dbs, ours, world.legacy_line, [world.legacy])
-    factories.entitlement(dbs, theirs, world.legacy_line, [world.legacy])
-    factories.entitlement(dbs, theirs, world.new_line, [world.new])
+    mine = factories.entitlement(dbs, ours, world.cad, [world.legacy])
+    factories.entitlement(dbs, theirs, world.cad, [world.legacy])
+    factories.entitlement(dbs, theirs, plm, [world.new])
     user = factories.user(dbs, ours)
 
     inputs = service.load_inputs(dbs, user, config_now())
@@ -34,12 +35,12 @@ def test_inputs_hold_only_the_users_own_account(
 
 
 def test_entitlement_carries_every_holding_system_and_its_line(
-    dbs: Session, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    world = landscape(dbs)
+    plm = factories.product_line(dbs, "PLM", "new")
     customer = factories.account(dbs)
-    both = factories.entitlement(dbs, customer, world.new_line, [world.legacy, world.new])
-    orphan = factories.entitlement(dbs, customer, world.legacy_line, [])
+    both = factories.entitlement(dbs, customer, plm, [world.legacy, world.new])
+    orphan = factories.entitlement(dbs, customer, world.cad, [])
 
     inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
 
@@ -49,13 +50,16 @@ def test_entitlement_carries_every_holding_system_and_its_line(
 
 
 def test_query_count_does_not_grow_with_entitlements(
-    dbs: Session, statements: StatementCounter, config_now: Callable[[], RoutingConfig]
+    dbs: Session,
+    world: World,
+    statements: StatementCounter,
+    config_now: Callable[[], RoutingConfig],
 ) -> None:
-    world = landscape(dbs)
+    plm = factories.product_line(dbs, "PLM", "new")
     small, large = factories.account(dbs), factories.account(dbs)
-    factories.entitlement(dbs, small, world.legacy_line, [world.legacy])
+    factories.entitlement(dbs, small, world.cad, [world.legacy])
     for _ in range(20):
-        factories.entitlement(dbs, large, world.new_line, [world.legacy, world.new])
+        factories.entitlement(dbs, large, plm, [world.legacy, world.new])
     users = [factories.user(dbs, small), factories.user(dbs, large)]
 
     counts = []
@@ -89,16 +93,13 @@ def test_org_admins_are_the_active_admins_of_that_account_only(
 
 
 def test_inactive_entitlements_are_the_ended_ones_latest_first(
-    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, settings: Settings, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    world = landscape(dbs)
     customer = factories.account(dbs)
-    factories.entitlement(dbs, customer, world.legacy_line, [world.legacy])
-    old = factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-90)
-    recent = factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-2)
-    cancelled = factories.entitlement(
-        dbs, customer, world.legacy_line, [world.legacy], status="cancelled"
-    )
+    factories.entitlement(dbs, customer, world.cad, [world.legacy])
+    old = factories.entitlement(dbs, customer, world.cad, [world.legacy], days_left=-90)
+    recent = factories.entitlement(dbs, customer, world.cad, [world.legacy], days_left=-2)
+    cancelled = factories.entitlement(dbs, customer, world.cad, [world.legacy], status="cancelled")
     inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
 
     ended = service.inactive_entitlements(inputs, settings, date.today())
@@ -111,9 +112,8 @@ def test_inactive_entitlements_are_the_ended_ones_latest_first(
 
 
 def test_system_for_url_matches_the_origin_not_a_prefix(
-    dbs: Session, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    landscape(dbs)
     systems = config_now().systems
     assert service.system_for_url(systems, "https://NEW.licenses.test/orders/7") == "new"
     assert service.system_for_url(systems, "https://new.licenses.test.evil.example/x") is None
@@ -129,11 +129,10 @@ def test_remembered_choice_is_stored_on_the_user(
 
 
 def test_decide_for_applies_the_configured_grace_period(
-    dbs: Session, settings: Settings, config_now: Callable[[], RoutingConfig]
+    dbs: Session, world: World, settings: Settings, config_now: Callable[[], RoutingConfig]
 ) -> None:
-    world = landscape(dbs)
     customer = factories.account(dbs)
-    factories.entitlement(dbs, customer, world.legacy_line, [world.legacy], days_left=-3)
+    factories.entitlement(dbs, customer, world.cad, [world.legacy], days_left=-3)
     inputs = service.load_inputs(dbs, factories.user(dbs, customer), config_now())
     today = date.today()
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from gateway.core.settings import Settings
 from gateway.sso.identity import Identity
 from gateway.sso.service import roles_of
 from tests.conftest import _reset, https_client, make_app
-from tests.rollout.conftest import World, build_world, sign_in
 from tests.saml_idp import PortalIdP
-
-
-@pytest.fixture
-def world(dbs: Session) -> World:
-    return build_world(dbs)
+from tests.signin import sign_in
+from tests.world import World
 
 
 def identity(groups: frozenset[str]) -> Identity:
@@ -33,13 +28,19 @@ def test_only_the_configured_group_grants_it() -> None:
 def test_it_group_member_lands_in_the_console(
     client: FlaskClient, idp: PortalIdP, world: World
 ) -> None:
-    reply = sign_in(client, idp, "it@vendor.example", "VENDOR-1", ("switchyard-it", "staff"))
+    reply = sign_in(
+        client,
+        idp,
+        email="it@vendor.example",
+        account="VENDOR-1",
+        groups=("switchyard-it", "staff"),
+    )
     assert (reply.status_code, reply.location) == (302, "/it/")
     assert client.get("/it/").status_code == 200
 
 
 def test_org_admin_permission_is_not_it(client: FlaskClient, idp: PortalIdP, world: World) -> None:
-    sign_in(client, idp, "ada@ready.example", "100001", ("customer-admins",))
+    sign_in(client, idp, email="ada@ready.example", account="100001", groups=("customer-admins",))
     assert client.get("/api/v1/me").get_json()["permissions"] == ["admin", "portal"]
     assert client.get("/it/").status_code == 403
 

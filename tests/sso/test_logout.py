@@ -21,6 +21,7 @@ from tests.saml_idp import (
     logout_response_xml,
     signed_redirect_query,
 )
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL
 
 SLS_URL = "https://sso.test/saml/sls"
@@ -31,13 +32,9 @@ def signout_form_token(client: FlaskClient) -> str:
     return csrf_token(client.get("/logout").get_data(as_text=True))
 
 
-def signed_in(client: FlaskClient, idp: PortalIdP, subject: str = "sub-1") -> None:
-    assert idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject=subject).status_code == 302
-    assert client.get("/api/v1/me").status_code == 200
-
-
 def test_logout_needs_csrf_token(client: FlaskClient, idp: PortalIdP, account: Account) -> None:
-    signed_in(client, idp)
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     reply = client.post("/logout", headers=SAME_ORIGIN)
     assert reply.status_code == 400
     assert "CSRF" in reply.get_data(as_text=True)
@@ -47,7 +44,8 @@ def test_logout_needs_csrf_token(client: FlaskClient, idp: PortalIdP, account: A
 def test_logout_ends_the_session_server_side_and_asks_the_idp(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    signed_in(client, idp)
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     stolen = client.get_cookie("switchyard_session", domain="sso.test")
     assert stolen is not None
     reply = client.post(
@@ -70,7 +68,8 @@ def test_logout_ends_the_session_server_side_and_asks_the_idp(
 def test_idp_logout_response_for_our_request_is_accepted_once(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    signed_in(client, idp)
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     reply = client.post(
         "/logout", data={"csrf_token": signout_form_token(client)}, headers=SAME_ORIGIN
     )
@@ -90,7 +89,8 @@ def test_idp_logout_response_for_our_request_is_accepted_once(
 def test_signed_idp_logout_request_ends_the_matching_session(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    signed_in(client, idp, subject="sub-1")
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     query = signed_redirect_query(
         idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-1"))
     )
@@ -103,7 +103,8 @@ def test_signed_idp_logout_request_ends_the_matching_session(
 def test_idp_logout_request_for_someone_else_leaves_the_session(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    signed_in(client, idp, subject="sub-1")
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     query = signed_redirect_query(
         idp.key, "SAMLRequest", deflate_encode(logout_request_xml(SLS_URL, "sub-2"))
     )
@@ -115,7 +116,8 @@ def test_unsigned_logout_request_is_refused(
     client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Logout CSRF: any page could send the user's browser here.
-    signed_in(client, idp)
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     reply = client.get(
         "/saml/sls",
         query_string={"SAMLRequest": deflate_encode(logout_request_xml(SLS_URL, "sub-1"))},
@@ -128,7 +130,8 @@ def test_unsigned_logout_request_is_refused(
 def test_logout_request_signed_by_another_key_is_refused(
     client: FlaskClient, idp: PortalIdP, account: Account
 ) -> None:
-    signed_in(client, idp)
+    assert sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-1").status_code == 302
+    assert client.get("/api/v1/me").status_code == 200
     query = signed_redirect_query(
         generate_signing_key("attacker"),
         "SAMLRequest",

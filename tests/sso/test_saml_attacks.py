@@ -16,6 +16,7 @@ from gateway.core.models import Account
 from gateway.devidp.keys import generate_signing_key
 from gateway.devidp.saml_response import build_response, response_xml, sign
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL, assert_refused
 
 NS = {"samlp": Saml.NS_SAMLP, "saml": Saml.NS_SAML, "ds": Saml.NS_DS}
@@ -527,7 +528,7 @@ def test_missing_account_attribute_is_refused(
 def test_unknown_account_gets_a_clear_page_and_no_user(
     client: FlaskClient, idp: PortalIdP, dbs: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reply = idp.sign_in(client, email=EMAIL, account="NOPE-404")
+    reply = sign_in(client, idp, email=EMAIL, account="NOPE-404")
     assert_refused(
         reply,
         client,

@@ -15,6 +15,7 @@ from gateway.sso.binding import BINDING_COOKIE
 from tests import factories
 from tests.conftest import https_client
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL
 
 
@@ -26,8 +27,9 @@ def session_cookie(client: FlaskClient) -> str | None:
 def test_sp_initiated_signin_creates_user_and_session(
     client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
 ) -> None:
-    reply = idp.sign_in(
+    reply = sign_in(
         client,
+        idp,
         email="Pat@Acme.example",
         account=ACCOUNT,
         subject="sub-1",
@@ -52,7 +54,7 @@ def test_imported_user_is_linked_by_email_and_keeps_permissions(
     client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
 ) -> None:
     imported = factories.user(dbs, account, EMAIL, permissions=("portal", "admin"))
-    idp.sign_in(client, email=EMAIL.upper(), account=ACCOUNT, subject="sub-9")
+    sign_in(client, idp, email=EMAIL.upper(), account=ACCOUNT, subject="sub-9")
     dbs.expire_all()
     linked = dbs.get(User, imported.id)
     assert linked is not None and linked.subject == "sub-9"
@@ -65,7 +67,7 @@ def test_user_moved_to_another_account_loses_old_grants(
 ) -> None:
     other = factories.account(dbs, "OTHER-2")
     existing = factories.user(dbs, other, EMAIL, permissions=("portal", "admin"), subject="sub-3")
-    idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-3")
+    sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-3")
     dbs.expire_all()
     moved = dbs.get(User, existing.id)
     assert moved is not None and moved.account_id == account.id
@@ -76,7 +78,7 @@ def test_disabled_user_gets_no_session(
     client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
 ) -> None:
     factories.user(dbs, account, EMAIL, status="disabled", subject="sub-4")
-    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT, subject="sub-4")
+    reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-4")
     assert reply.status_code == 403
     assert "switched off" in reply.get_data(as_text=True)
     assert client.get("/api/v1/me").status_code == 401
@@ -89,7 +91,7 @@ def test_session_cookie_is_secure_httponly_lax_and_rotated_at_signin(
     assert session_cookie(client) is None
     client.set_cookie("switchyard_session", "planted-by-an-attacker", domain="sso.test")
     before = session_cookie(client)
-    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT)
     set_cookie = reply.headers["Set-Cookie"]
     assert "Secure" in set_cookie and "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
     after = session_cookie(client)
@@ -170,7 +172,7 @@ def test_successful_signin_is_logged_without_personal_data(
     client: FlaskClient, idp: PortalIdP, account: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    idp.sign_in(client, email=EMAIL, account=ACCOUNT)
+    sign_in(client, idp, email=EMAIL, account=ACCOUNT)
     records = [r for r in caplog.records if getattr(r, "event", None) == "signin.succeeded"]
     assert len(records) == 1 and records[0].request_id
     assert EMAIL not in records[0].getMessage()

@@ -24,6 +24,7 @@ from gateway.core.settings import Settings
 from gateway.devidp.saml_response import assertion_xml, response_xml, sign
 from tests.conftest import _reset, https_client, make_app
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL, assert_refused
 from tests.sso.portal_op import CLIENT_ID, CLIENT_SECRET, serve_portal
 
@@ -96,7 +97,7 @@ def test_unforced_request_accepts_an_earlier_authentication_and_keeps_its_time(
 ) -> None:
     # The portal's own session from 30 minutes ago: auth_time says so, not "now".
     earlier = (datetime.now(UTC) - timedelta(minutes=30)).replace(microsecond=0)
-    reply = idp.sign_in(client, email=EMAIL, account=ACCOUNT, authn_instant=earlier)
+    reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT, authn_instant=earlier)
     assert reply.status_code == 302
     assert session_auth_time(client) == int(earlier.timestamp())
 
@@ -107,7 +108,7 @@ def test_auth_time_is_never_later_than_now(
     within_skew = datetime.now(UTC) + timedelta(seconds=60)
     before = int(datetime.now(UTC).timestamp())
     assert (
-        idp.sign_in(client, email=EMAIL, account=ACCOUNT, authn_instant=within_skew).status_code
+        sign_in(client, idp, email=EMAIL, account=ACCOUNT, authn_instant=within_skew).status_code
         == 302
     )
     assert before <= session_auth_time(client) <= int(datetime.now(UTC).timestamp())

@@ -12,6 +12,7 @@ from gateway.sso.binding import BINDING_COOKIE
 from tests.conftest import _reset, make_app
 from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT, EMAIL
 
 pytestmark = pytest.mark.shared_store
@@ -58,7 +59,7 @@ def test_session_from_one_instance_is_valid_on_the_other_and_logout_ends_it_ever
     app: Flask, second_instance: Flask, idp: PortalIdP, account: Account
 ) -> None:
     browser = app.test_client()
-    idp.sign_in(browser, email=EMAIL, account=ACCOUNT)
+    sign_in(browser, idp, email=EMAIL, account=ACCOUNT)
     cookie = browser.get_cookie("switchyard_session", domain="sso.test")
     assert cookie is not None
     elsewhere = second_instance.test_client()

@@ -24,6 +24,7 @@ from tests.conftest import _reset, make_app
 from tests.forms import csrf_token
 from tests.jwt_forge import RsaKey, hs256, unsigned
 from tests.saml_idp import IDP_SSO_URL
+from tests.signin import sign_in
 from tests.sso.conftest import ACCOUNT
 from tests.sso.portal_op import CLIENT_ID, CLIENT_SECRET, DELETE, PortalOP, s256, serve_portal
 
@@ -78,12 +79,6 @@ def authorization_response(
     answer = requests.get(began.location, allow_redirects=False, timeout=5)
     assert answer.status_code == 302, answer.text
     return str(answer.headers["Location"])
-
-
-def sign_in(
-    client: FlaskClient, op: PortalOP, *, start: str = "/login", **login_query: str
-) -> TestResponse:
-    return client.get(authorization_response(client, op, start=start, **login_query))
 
 
 def with_query(url: str, **changes: str | None) -> str:
@@ -156,7 +151,7 @@ def test_authorization_request_carries_state_nonce_and_s256_pkce(
 def test_next_is_honoured_after_sign_in_and_foreign_next_refused_before(
     client: FlaskClient, op: PortalOP, legacy: System
 ) -> None:
-    reply = sign_in(client, op, next="/no-access")
+    reply = sign_in(client, op, next_target="/no-access")
     assert (reply.status_code, reply.location) == (302, "/no-access")
     refused = client.get("/login", query_string={"next": "https://evil.example/"})
     assert refused.status_code == 400

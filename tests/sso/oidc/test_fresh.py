@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import System
 from tests.conftest import BASE_URL
+from tests.signin import sign_in
 from tests.sso.portal_op import PortalOP
-from tests.sso.test_upstream_oidc import assert_refused, sign_in
+from tests.sso.test_upstream_oidc import assert_refused
 
 FRESH = "/sso/oidc/login?fresh=1"
 SKEW = 60  # the default GATEWAY_OIDC_CLOCK_SKEW_SECONDS
@@ -26,16 +27,12 @@ def session_auth_time(client: FlaskClient) -> Any:
         return session.get("auth_time")
 
 
-def fresh_sign_in(client: FlaskClient, op: PortalOP) -> Any:
-    return sign_in(client, op, start=FRESH)
-
-
 def test_fresh_asks_the_portal_to_authenticate_again(
     client: FlaskClient, op: PortalOP, legacy: System
 ) -> None:
     asked_at = int(time.time())
     op.behaviour.claim_changes = {"auth_time": asked_at}
-    assert fresh_sign_in(client, op).status_code == 302
+    assert sign_in(client, op, start=FRESH).status_code == 302
     [asked] = op.authorization_requests
     assert (asked["prompt"], asked["max_age"]) == ("login", "0")
     assert session_auth_time(client) == asked_at
@@ -68,14 +65,14 @@ def test_fresh_refuses_an_authentication_older_than_the_request(
 ) -> None:
     if auth_time is not None:
         op.behaviour.claim_changes = {"auth_time": int(time.time()) + auth_time}
-    reply = fresh_sign_in(client, op)
+    reply = sign_in(client, op, start=FRESH)
     assert_refused(reply, client, dbs, caplog, "not fresh")
     assert "did not ask for your password again" in reply.get_data(as_text=True)
 
 
 def test_fresh_tolerates_the_clock_skew(client: FlaskClient, op: PortalOP, legacy: System) -> None:
     op.behaviour.claim_changes = {"auth_time": int(time.time()) - SKEW + 5}
-    assert fresh_sign_in(client, op).status_code == 302
+    assert sign_in(client, op, start=FRESH).status_code == 302
 
 
 def test_auth_time_of_an_earlier_authentication_is_kept(

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from gateway.core.models import System, User
+from tests.signin import sign_in
 from tests.sso.portal_op import PortalOP
-from tests.sso.test_upstream_oidc import sign_in
 
 DISCOVERY = "/.well-known/openid-configuration"
 STEPS = [

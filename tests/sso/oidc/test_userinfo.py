@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import Account, System, User
 from tests import factories
+from tests.signin import sign_in
 from tests.sso.portal_op import DELETE, PortalOP
-from tests.sso.test_upstream_oidc import EMAIL, assert_refused, sign_in
+from tests.sso.test_upstream_oidc import EMAIL, assert_refused
 
 ONLY_SUB = frozenset({"sub"})
 
