@@ -12,6 +12,10 @@ problem+json. IT scopes take IT API tokens (or an IT session, for reads); a capa
 with tokens of its own (the OIDC provider's client_credentials tokens) registers their
 verifier for its scope with `add_token_verifier`; SIGNED_IN takes the session of any
 signed-in user.
+
+A token may be limited to one customer account. Such a caller reaches only routes
+about that account (`api_caller(scope, account=...)`): another account's answers 404,
+as if it did not exist, and a route about every account (IT's dashboard, say) 403.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 
-from gateway.core.api_tokens import token_scopes
+from gateway.core.api_tokens import active_token
 from gateway.core.db import get_session
 from gateway.core.errors import GatewayError
 from gateway.core.models import User
@@ -50,13 +54,23 @@ class NotAuthenticated(GatewayError):
     event = "rollout.unauthenticated"
 
 
+class OutsideTokenAccount(GatewayError):
+    """An account-limited token asked about another account: that account is not there."""
+
+    status = 404
+    title = "Not found"
+    event = "api.outside_token_account"
+
+
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated API or console caller and what they may do."""
+    """An authenticated API or console caller and what they may do: `account_number` is
+    the one account a limited token may act on (None: no such limit)."""
 
     name: str
     scopes: frozenset[str]
     user: User | None = None
+    account_number: str | None = None
 
 
 # verify(scope) -> the caller whose token carries `scope`, or raises NotAuthenticated /
@@ -81,11 +95,13 @@ def require_it() -> User:
     return user
 
 
-def api_caller(scope: str) -> Caller:
-    """The caller of this API request allowed `scope`; else raises 401 or 403.
+def api_caller(scope: str, *, account: str | None = None) -> Caller:
+    """The caller of this API request allowed `scope`; else raises 401, 403 or 404.
 
     An IT scope takes an IT API token (or, for reads, an IT session); a registered
-    verifier's scope takes its tokens; SIGNED_IN takes any signed-in user's session."""
+    verifier's scope takes its tokens; SIGNED_IN takes any signed-in user's session.
+    `account`: the account number the route is about, None for a route about every
+    account (an account-limited token may use only the routes about its own)."""
     if scope == SIGNED_IN:
         user = require_user()
         return Caller(user.email, frozenset(), user)
@@ -93,13 +109,25 @@ def api_caller(scope: str) -> Caller:
         scope
     )
     if verifier is not None:
-        return verifier(scope)
+        return within_account(verifier(scope), account)
     assert scope in API_SCOPES
     caller = _bearer_caller() or _session_caller()
     if scope not in caller.scopes:
         raise NotAuthorised(f"This needs the {scope!r} scope.", caller=caller.name, scope=scope)
     g.api_caller = caller.name
-    return caller
+    return within_account(caller, account)
+
+
+def within_account(caller: Caller, account: str | None) -> Caller:
+    """`caller`, if its token's account limit (if any) admits a route about `account`."""
+    if caller.account_number is None or caller.account_number == account:
+        return caller
+    if account is None:
+        raise NotAuthorised(
+            "This token is limited to one account; this route is about every account.",
+            caller=caller.name,
+        )
+    raise OutsideTokenAccount(f"No account {account}.", caller=caller.name)
 
 
 def _bearer_caller() -> Caller | None:
@@ -108,14 +136,13 @@ def _bearer_caller() -> Caller | None:
         return None
     kind, _, secret = header.partition(" ")
     found = (
-        token_scopes(get_session(), secret.strip(), secret_keys().api_token)
+        active_token(get_session(), secret.strip(), secret_keys().api_token)
         if kind.lower() == "bearer"
         else None
     )
     if found is None:
         raise NotAuthenticated("The bearer token is missing, unknown or revoked.")
-    name, scopes = found
-    return Caller(f"token:{name}", scopes)
+    return Caller(f"token:{found.name}", found.scopes, account_number=found.account_number)
 
 
 def _session_caller() -> Caller:

@@ -22,16 +22,34 @@ def api_token_group() -> None:
 @api_token_group.command("create")
 @click.option("--name", required=True, help="What the token is for, e.g. release-pipeline.")
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(API_SCOPES))
+@click.option(
+    "--account",
+    "account_number",
+    default=None,
+    help="Limit the token to this customer account (routes about it only).",
+)
 @actor_option
-def create_token(name: str, scopes: tuple[str, ...], actor: str) -> None:
+def create_token(
+    name: str, scopes: tuple[str, ...], account_number: str | None, actor: str
+) -> None:
     """Create a token; it is printed once and only its hash is stored."""
     from gateway.core.api_tokens import create_token as create
 
     with _context() as (app, db):
-        hash_key = secret_keys(app).api_token
-        token = create(db, name, list(scopes), actor=_actor(actor), now=utcnow(), hash_key=hash_key)
+        token = create(
+            db,
+            name,
+            list(scopes),
+            actor=_actor(actor),
+            now=utcnow(),
+            hash_key=secret_keys(app).api_token,
+            account_number=account_number,
+        )
         click.echo(token.secret)
-        click.echo(f"(token {name!r}, scopes {' '.join(token.scopes)}; shown only now)", err=True)
+        limit = f", account {account_number}" if account_number else ""
+        click.echo(
+            f"(token {name!r}, scopes {' '.join(token.scopes)}{limit}; shown only now)", err=True
+        )
 
 
 @api_token_group.command("revoke")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.audit import Actor, record
 from gateway.core.errors import GatewayError
-from gateway.core.models import ApiToken
+from gateway.core.models import Account, ApiToken
 from gateway.core.models.api_token import API_SCOPES
 
 
@@ -42,6 +42,17 @@ class NewToken:
     name: str
     scopes: tuple[str, ...]
     secret: str
+    account_number: str | None = None
+
+
+@dataclass(frozen=True)
+class ActiveToken:
+    """What a presented token grants: its scopes, and the one account it is limited to
+    (None: every account, as IT's tokens are)."""
+
+    name: str
+    scopes: frozenset[str]
+    account_number: str | None
 
 
 def token_hash(secret: str, hash_key: bytes) -> str:
@@ -56,14 +67,27 @@ def legacy_token_hash(secret: str) -> str:
 
 
 def create_token(
-    db: Session, name: str, scopes: list[str], *, actor: Actor, now: datetime, hash_key: bytes
+    db: Session,
+    name: str,
+    scopes: list[str],
+    *,
+    actor: Actor,
+    now: datetime,
+    hash_key: bytes,
+    account_number: str | None = None,
 ) -> NewToken:
-    """A new named token with `scopes`; the secret is returned once and never stored."""
+    """A new named token with `scopes`, limited to one account when `account_number` is
+    given; the secret is returned once and never stored."""
     unknown = sorted(set(scopes) - set(API_SCOPES))
     if unknown or not scopes:
         raise InvalidToken(f"Scopes must be among {', '.join(API_SCOPES)}; got {unknown}.")
     if db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise InvalidToken(f"A token named {name!r} exists; revoke it or pick another name.")
+    account_id = None
+    if account_number is not None:
+        account_id = db.scalar(select(Account.id).where(Account.account_number == account_number))
+        if account_id is None:
+            raise InvalidToken(f"No account {account_number!r}: a token's account must exist.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ordered = tuple(sorted(set(scopes)))
     db.add(
@@ -73,19 +97,15 @@ def create_token(
             scopes=" ".join(ordered),
             created_by=actor.name,
             created_at=now,
+            account_id=account_id,
         )
     )
-    record(
-        db,
-        actor,
-        "api_token.created",
-        f"api_token:{name}",
-        None,
-        {"scopes": list(ordered)},
-        "token created",
-    )
+    after: dict[str, object] = {"scopes": list(ordered)}
+    if account_number is not None:
+        after["account"] = account_number
+    record(db, actor, "api_token.created", f"api_token:{name}", None, after, "token created")
     db.commit()
-    return NewToken(name, ordered, secret)
+    return NewToken(name, ordered, secret, account_number)
 
 
 def revoke_token(db: Session, name: str, *, actor: Actor, now: datetime) -> None:
@@ -109,8 +129,8 @@ def list_tokens(db: Session) -> list[ApiToken]:
     return list(db.scalars(select(ApiToken).order_by(ApiToken.name)))
 
 
-def token_scopes(db: Session, secret: str, hash_key: bytes) -> tuple[str, frozenset[str]] | None:
-    """(name, scopes) of the active token with this secret, or None.
+def active_token(db: Session, secret: str, hash_key: bytes) -> ActiveToken | None:
+    """The active token with this secret, or None.
 
     A token created before keyed hashes is found by its old hash and re-hashed (and
     committed) at once, so after its first use only the keyed hash exists.
@@ -128,4 +148,9 @@ def token_scopes(db: Session, secret: str, hash_key: bytes) -> tuple[str, frozen
     if row.token_hash == legacy:
         row.token_hash = hashed
         db.commit()
-    return row.name, row.scope_set
+    account_number = (
+        db.scalar(select(Account.account_number).where(Account.id == row.account_id))
+        if row.account_id is not None
+        else None
+    )
+    return ActiveToken(row.name, row.scope_set, account_number)

@@ -101,7 +101,7 @@ def init_app(app: Flask) -> None:
 def account_entitlements(account_number: str) -> Any:
     """An account's entitlements with units of measure and expiry dates. An account
     outside the client's allow-list answers like one that does not exist."""
-    client_id = access.api_caller(READ_SCOPE).name
+    client_id = access.api_caller(READ_SCOPE, account=account_number).name
     db = get_session()
     account = db.scalar(select(Account).where(Account.account_number == account_number))
     if account is not None and not may_read_account(db, client_id, account.id):

@@ -1,10 +1,11 @@
-"""Bearer tokens for IT's JSON API: stored as hashes, each with its scopes."""
+"""Bearer tokens for the JSON API: stored as hashes, each with its scopes and, for a
+token limited to one customer account, that account."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models.base import Base, UtcDateTime, utcnow
@@ -25,6 +26,10 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # None: the vendor's own (IT) token, for every account; else only this account.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
 
     @property
     def scope_set(self) -> frozenset[str]:
