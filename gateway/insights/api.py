@@ -18,7 +18,7 @@ from gateway.core.settings import current_settings
 from gateway.core.store import get_store
 from gateway.insights.dashboard import build_dashboard
 from gateway.insights.openapi import INSIGHTS_API
-from gateway.insights.support import trace_dict, who_is_affected
+from gateway.insights.service import trace_dict, who_is_affected
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
 

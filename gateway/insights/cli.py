@@ -16,7 +16,7 @@ from gateway.core.models.base import utcnow
 @click.argument("query")
 def who_command(query: str) -> None:
     """Where a user (email) or an account's users (number) go now, and why, as JSON."""
-    from gateway.insights.support import trace_dict, who_is_affected
+    from gateway.insights.service import trace_dict, who_is_affected
     from gateway.routing.config import load_routing_config
 
     with _context() as (app, db):

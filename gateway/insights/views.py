@@ -20,7 +20,7 @@ from gateway.core.store import get_store
 from gateway.insights.chart import bar_chart
 from gateway.insights.dashboard import build_dashboard, counters_csv, load_buckets
 from gateway.insights.errors import InsightsError
-from gateway.insights.support import clear_remembered_choice, who_is_affected
+from gateway.insights.service import clear_remembered_choice, who_is_affected
 from gateway.routing.config import current_routing_config
 from gateway.routing.schedules import pending_changes
 from gateway.routing.service import today_utc

@@ -18,8 +18,8 @@ from gateway.core.store import get_store
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
 from gateway.systems.errors import InvalidChange
-from gateway.systems.maintenance import preview_maintenance, set_maintenance
 from gateway.systems.openapi import SYSTEMS_API
+from gateway.systems.service import preview_maintenance, set_maintenance
 
 bp = Blueprint("systems_api", __name__, url_prefix="/api/v1")
 describe(bp, SYSTEMS_API)

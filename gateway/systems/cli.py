@@ -14,7 +14,7 @@ from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
 
 if TYPE_CHECKING:
-    from gateway.systems.maintenance import MaintenancePreview
+    from gateway.systems.service import MaintenancePreview
 
 
 @click.group("system")
@@ -37,7 +37,7 @@ def maintenance(
 
     --reason stays with IT (audit log, console); --message is what customers read."""
     from gateway.routing.config import load_routing_config
-    from gateway.systems.maintenance import preview_maintenance, set_maintenance
+    from gateway.systems.service import preview_maintenance, set_maintenance
 
     with _context() as (app, db):
         now, down = utcnow(), switch == "on"

@@ -17,7 +17,7 @@ from gateway.core.store import get_store
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
 from gateway.systems.errors import InvalidChange, SystemsError
-from gateway.systems.maintenance import customer_text, preview_maintenance, set_maintenance
+from gateway.systems.service import customer_text, preview_maintenance, set_maintenance
 
 bp = it_console("systems_console", __name__)
 bp.register_error_handler(SystemsError, refused)

@@ -16,7 +16,7 @@ from gateway.core.models import User
 from gateway.core.models.base import utcnow
 from gateway.core.store import get_store
 from gateway.devidp.servers import RunningDemo
-from gateway.systems import maintenance as rollout
+from gateway.systems import service as rollout
 
 pytestmark = pytest.mark.browser
 

@@ -148,7 +148,7 @@ def test_the_down_notice_shows_the_choice_too(
     app: Flask, client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account
 ) -> None:
     from gateway.core.models.base import utcnow
-    from gateway.systems import maintenance as rollout
+    from gateway.systems import service as rollout
 
     actor = rollout.Actor("it@vendor.example")
     rollout.set_maintenance(

@@ -19,7 +19,7 @@ from gateway.core.store import Store
 from gateway.migration import service
 from gateway.routing import counters as metrics
 from gateway.routing.decision import bucket
-from gateway.systems import maintenance as systems
+from gateway.systems import service as systems
 from tests.conftest import _reset, https_client, make_app
 from tests.forms import csrf_token
 from tests.rollout.conftest import ACTOR

@@ -366,7 +366,7 @@ def test_customer_signing_in_through_the_start_page_still_sees_no_access(
 
 def new_in_maintenance(app: Flask, dbs: Session, customer_message: str | None = None) -> None:
     from gateway.core.models.base import utcnow
-    from gateway.systems import maintenance as rollout
+    from gateway.systems import service as rollout
 
     actor = rollout.Actor("it@vendor.example")
     store = app.extensions["store"]

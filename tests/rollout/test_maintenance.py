@@ -17,8 +17,8 @@ from gateway.core.models import AuditEvent, System
 from gateway.core.store import Store
 from gateway.migration import service
 from gateway.routing.config import load_routing_config
-from gateway.systems import maintenance as systems
-from gateway.systems.maintenance import MaintenancePreview, preview_maintenance
+from gateway.systems import service as systems
+from gateway.systems.service import MaintenancePreview, preview_maintenance
 from tests import factories
 from tests.conftest import https_client
 from tests.rollout.conftest import ACTOR, NOW, bearer, console_post
@@ -187,7 +187,7 @@ def test_cli_previews_maintenance_and_changes_nothing_with_preview(
 
 def test_an_account_already_missing_a_line_is_not_counted_as_losing_one() -> None:
     from gateway.routing.decision import LineTrace
-    from gateway.systems.maintenance import PARTLY, _groups_of
+    from gateway.systems.service import PARTLY, _groups_of
 
     def traces(**systems: str) -> tuple[LineTrace, ...]:
         return tuple(LineTrace(code, "legacy", system, "") for code, system in systems.items())

@@ -17,7 +17,7 @@ from gateway.landing import service as pages
 from gateway.routing import service
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
-from gateway.systems import maintenance as rollout
+from gateway.systems import service as rollout
 from tests import factories
 from tests.world import World
 

@@ -12,7 +12,7 @@ from gateway.core.audit import Actor, checked_reason, record
 from gateway.core.models import Account, AuditEvent, User
 from gateway.core.settings import Settings
 from gateway.insights.errors import InvalidChange, NotFound
-from gateway.routing import service
+from gateway.routing import service as routing
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision
 
@@ -72,8 +72,8 @@ def _route(
     today: date,
     now: datetime,
 ) -> PersonRoute:
-    inputs = service.load_inputs(db, user, config)
-    decision = service.decide_for(
+    inputs = routing.load_inputs(db, user, config)
+    decision = routing.decide_for(
         inputs,
         settings,
         today=today,
