@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import click
 
+from gateway.core.api_tokens import create_token as create
+from gateway.core.api_tokens import list_tokens as tokens
+from gateway.core.api_tokens import revoke_token as revoke
 from gateway.core.cli_options import actor_option
 from gateway.core.cli_options import command_actor as _actor
 from gateway.core.commands import command_context as _context
@@ -33,8 +36,6 @@ def create_token(
     name: str, scopes: tuple[str, ...], account_number: str | None, actor: str
 ) -> None:
     """Create a token; it is printed once and only its hash is stored."""
-    from gateway.core.api_tokens import create_token as create
-
     with _context() as (app, db):
         token = create(
             db,
@@ -57,8 +58,6 @@ def create_token(
 @actor_option
 def revoke_token(name: str, actor: str) -> None:
     """Revoke the token called NAME at once."""
-    from gateway.core.api_tokens import revoke_token as revoke
-
     with _context() as (_app, db):
         revoke(db, name, actor=_actor(actor), now=utcnow())
         click.echo(f"token {name!r} revoked")
@@ -67,8 +66,6 @@ def revoke_token(name: str, actor: str) -> None:
 @api_token_group.command("list")
 def list_tokens() -> None:
     """Tokens with their scopes; never their secrets."""
-    from gateway.core.api_tokens import list_tokens as tokens
-
     with _context() as (_app, db):
         for row in tokens(db):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"

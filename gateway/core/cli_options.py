@@ -1,25 +1,22 @@
 """What IT's commands share: the --actor and --reason options, the audit actor they
-name, and the app's store. Heavy imports wait until a command runs, so `gateway
---help` stays fast."""
+name, and the app's store."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
 
-if TYPE_CHECKING:
-    from gateway.core.audit import Actor
+from gateway.core.audit import Actor
+from gateway.core.store import Store, get_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def command_actor(name: str) -> Actor:
     """The audit log's actor for a command run by `name` (no request id)."""
-    from gateway.core.audit import Actor
-
     return Actor(name)
 
 
@@ -33,7 +30,5 @@ def reason_option(command: F) -> F:
     return click.option("--reason", required=True, help="Why; recorded in the audit log.")(command)
 
 
-def store_of(app: Flask) -> Any:
-    from gateway.core.store import get_store
-
+def store_of(app: Flask) -> Store:
     return get_store(app)

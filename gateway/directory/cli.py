@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from gateway.core import db
+from gateway.core.commands import command_context
+from gateway.directory.seed import SeedPlan, SeedRefused, seed_directory
 from gateway.directory.service import (
     IMPORT_KINDS,
     DirectoryImportError,
@@ -31,8 +34,6 @@ def import_command(kind: str, file: Path, actor: str) -> None:
 
 
 def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
-    from gateway.core.commands import command_context
-
     with command_context() as (app, session):
         try:
             report = import_file(session, kind, file, actor=actor)
@@ -58,10 +59,6 @@ def _run_import(kind: str, file: Path, actor: str) -> ImportReport:
 def seed_command(users: int, entitlements: int, accounts: int | None, random_seed: int) -> None:
     """Fill an empty database with a realistic synthetic directory, in bulk (benchmarks)."""
     import time
-
-    from gateway.core import db
-    from gateway.core.commands import command_context
-    from gateway.directory.seed import SeedPlan, SeedRefused, seed_directory
 
     with command_context() as (app, _session):
         started = time.perf_counter()

@@ -10,15 +10,14 @@ import click
 from gateway.core.cli_options import store_of as _store
 from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
+from gateway.insights.service import trace_dict, who_is_affected
+from gateway.routing.config import load_routing_config
 
 
 @click.command("who")
 @click.argument("query")
 def who_command(query: str) -> None:
     """Where a user (email) or an account's users (number) go now, and why, as JSON."""
-    from gateway.insights.service import trace_dict, who_is_affected
-    from gateway.routing.config import load_routing_config
-
     with _context() as (app, db):
         now = utcnow()
         people = who_is_affected(

@@ -13,6 +13,7 @@ import click
 from gateway.core.cli_options import actor_option, reason_option
 from gateway.core.cli_options import command_actor as _actor
 from gateway.core.cli_options import store_of as _store
+from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
 from gateway.core.models.directory import PRODUCT_LINE_STATES
 from gateway.migration.cli_preview import (
@@ -21,14 +22,24 @@ from gateway.migration.cli_preview import (
     print_preview,
     show_preview,
 )
+from gateway.migration.guard import ReturnCheck
+from gateway.migration.proposals import override_proposal, pilot_proposal, removal_proposal
+from gateway.migration.scheduler import (
+    apply_due_changes,
+    cancel_change,
+    pending_changes,
+    schedule_change,
+)
+from gateway.migration.service import (
+    change_state,
+    remove_override,
+    rollback,
+    set_override,
+    set_pilot_accounts,
+)
+from gateway.routing.config import load_routing_config
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _context() -> Any:
-    from gateway.core.commands import command_context
-
-    return command_context()
 
 
 def _utc(value: str) -> datetime:
@@ -44,8 +55,6 @@ def product_line_group() -> None:
 @product_line_group.command("list")
 def list_lines() -> None:
     """Every product line with its state and rollout percent."""
-    from gateway.routing.config import load_routing_config
-
     with _context() as (app, db):
         config = load_routing_config(db, _store(app), 0)
         for code, line in sorted(config.lines.items()):
@@ -84,8 +93,6 @@ def set_state(
     confirm_back: bool,
 ) -> None:
     """Preview, confirm, then move CODE to STATE (pilot, rollout --percent, new, legacy)."""
-    from gateway.migration.service import change_state
-
     with _context() as (app, db):
         preview = print_preview(app, db, code, state, percent)
         check = go_ahead(
@@ -120,8 +127,6 @@ def set_state(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation after the preview.")
 def rollback_command(code: str, reason: str, actor: str, yes: bool) -> None:
     """Send everyone on CODE back to the legacy system, in one action."""
-    from gateway.migration.service import rollback
-
     with _context() as (app, db):
         print_preview(app, db, code, "legacy", None)
         if not yes:
@@ -148,9 +153,6 @@ def pilot(
     confirm_back: bool,
 ) -> None:
     """Preview, confirm, then add ACCOUNTS to (or remove them from) CODE's pilot."""
-    from gateway.migration.proposals import pilot_proposal
-    from gateway.migration.service import set_pilot_accounts
-
     add, remove = (list(accounts), []) if action == "add" else ([], list(accounts))
     with _context() as (app, db):
         preview = show_preview(
@@ -196,9 +198,6 @@ def override(
     confirm_back: bool,
 ) -> None:
     """Preview, confirm, then force ACCOUNT's CODE to SYSTEM (`none` removes the override)."""
-    from gateway.migration.proposals import override_proposal, removal_proposal
-    from gateway.migration.service import remove_override, set_override
-
     expires_at, now = (_utc(expires) if expires else None), utcnow()
     options = {"preview_only": preview_only, "yes": yes, "confirm_back": confirm_back}
     with _context() as (app, db):
@@ -268,9 +267,6 @@ def schedule(
     confirm_back: bool,
 ) -> None:
     """Move CODE to STATE at a given time; applied once by whichever instance is first."""
-    from gateway.migration.guard import ReturnCheck
-    from gateway.migration.scheduler import schedule_change
-
     with _context() as (app, db):
         grace_days = app.extensions["settings"].entitlement_grace_days
         change = schedule_change(
@@ -293,8 +289,6 @@ def schedule(
 @product_line_group.command("scheduled")
 def scheduled() -> None:
     """Pending scheduled changes, soonest first."""
-    from gateway.migration.scheduler import pending_changes
-
     with _context() as (_app, db):
         for change in pending_changes(db):
             click.echo(
@@ -310,8 +304,6 @@ def scheduled() -> None:
 @actor_option
 def cancel(change_id: int, reason: str, actor: str) -> None:
     """Cancel a pending scheduled change."""
-    from gateway.migration.scheduler import cancel_change
-
     with _context() as (app, db):
         cancel_change(db, _store(app), change_id, reason=reason, actor=_actor(actor), now=utcnow())
         click.echo(f"scheduled change {change_id} cancelled")
@@ -320,8 +312,6 @@ def cancel(change_id: int, reason: str, actor: str) -> None:
 @product_line_group.command("run-due")
 def run_due() -> None:
     """Apply every due scheduled change (for cron; safe to run on every instance at once)."""
-    from gateway.migration.scheduler import apply_due_changes
-
     with _context() as (app, db):
         grace = app.extensions["settings"].entitlement_grace_days
         applied = apply_due_changes(db, _store(app), now=utcnow(), grace_days=grace)

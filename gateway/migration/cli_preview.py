@@ -4,7 +4,7 @@ sends from new back to legacy), then stop, ask, or go ahead."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -12,24 +12,20 @@ from sqlalchemy.orm import Session
 
 from gateway.core.cli_options import store_of
 from gateway.core.models.base import utcnow
-
-if TYPE_CHECKING:
-    from gateway.migration.guard import ReturnCheck
-    from gateway.routing.config import LineConfig
-    from gateway.routing.preview import Preview
+from gateway.migration.guard import ReturnCheck
+from gateway.migration.proposals import state_proposal
+from gateway.migration.service import product_line, target_setting
+from gateway.routing.config import LineConfig, load_routing_config
+from gateway.routing.preview import Preview, preview_change
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Line settings now -> line settings as a change would leave them.
-Proposal = Callable[["LineConfig"], "LineConfig"]
+Proposal = Callable[[LineConfig], LineConfig]
 
 
 def show_preview(app: Flask, db: Session, code: str, propose: Proposal) -> Preview:
     """Print what `propose` (current line settings -> proposed ones) does to CODE; the
     preview's revision is what the change then requires."""
-    from gateway.migration.service import product_line
-    from gateway.routing.config import load_routing_config
-    from gateway.routing.preview import preview_change
-
     product_line(db, code)
     config, now = load_routing_config(db, store_of(app), 0), utcnow()
     preview = preview_change(
@@ -57,9 +53,6 @@ def show_preview(app: Flask, db: Session, code: str, propose: Proposal) -> Previ
 
 def print_preview(app: Flask, db: Session, code: str, state: str, percent: str | None) -> Preview:
     """The preview of moving CODE to STATE (and percent)."""
-    from gateway.migration.proposals import state_proposal
-    from gateway.migration.service import product_line, target_setting
-
     target = target_setting(product_line(db, code), state, percent)
     return show_preview(
         app, db, code, lambda line: state_proposal(line, target.state, target.percent)
@@ -78,8 +71,6 @@ def go_ahead(
     """After a preview: warn about accounts it sends from new back to legacy; stop for
     --preview; refuse such a change without --confirm-back-to-legacy; ask unless --yes.
     None means stop; otherwise the check the change carries to the service."""
-    from gateway.migration.guard import ReturnCheck
-
     back = preview.back_to_legacy
     if back is not None:
         click.secho(f"WARNING: {preview.warning}", fg="red", bold=True)

@@ -3,8 +3,6 @@ the same maintenance service as the console and the API."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from gateway.core.cli_options import actor_option, reason_option
@@ -12,9 +10,8 @@ from gateway.core.cli_options import command_actor as _actor
 from gateway.core.cli_options import store_of as _store
 from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
-
-if TYPE_CHECKING:
-    from gateway.systems.service import MaintenancePreview
+from gateway.routing.config import load_routing_config
+from gateway.systems.service import MaintenancePreview, preview_maintenance, set_maintenance
 
 
 @click.group("system")
@@ -36,9 +33,6 @@ def maintenance(
     """Preview, confirm, then mark system KEY down for maintenance (on) or back (off).
 
     --reason stays with IT (audit log, console); --message is what customers read."""
-    from gateway.routing.config import load_routing_config
-    from gateway.systems.service import preview_maintenance, set_maintenance
-
     with _context() as (app, db):
         now, down = utcnow(), switch == "on"
         preview = preview_maintenance(
