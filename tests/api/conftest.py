@@ -1,5 +1,5 @@
-"""The API tests use the rollout tests' token factory (and the shared `world`)."""
+"""The API tests use the IT console's token factory (and the shared `world`)."""
 
-from tests.rollout.conftest import token_for
+from tests.it_console import token_for
 
 __all__ = ["token_for"]

@@ -26,8 +26,8 @@ from gateway.core.secret_keys import secret_keys
 from gateway.core.store import get_store
 from gateway.migration.service import set_override
 from tests.conftest import https_client
+from tests.it_console import ACTOR, IT_GROUP, NOW
 from tests.provider.test_machine_access import portal_token
-from tests.rollout.conftest import ACTOR, IT_GROUP, NOW
 from tests.saml_idp import PortalIdP
 from tests.signin import sign_in
 from tests.world import World

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core.models import AuditEvent
-from tests.rollout.conftest import bearer
+from tests.it_console import bearer
 from tests.world import World
 
 

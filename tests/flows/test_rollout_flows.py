@@ -22,7 +22,7 @@ from gateway.routing.decision import bucket
 from gateway.systems import service as systems
 from tests.conftest import _reset, https_client, make_app
 from tests.forms import csrf_token
-from tests.rollout.conftest import ACTOR
+from tests.it_console import ACTOR
 from tests.saml_idp import PortalIdP
 from tests.signin import sign_in
 from tests.world import World

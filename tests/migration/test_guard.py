@@ -22,9 +22,9 @@ from gateway.migration.errors import BackToLegacyUnconfirmed
 from gateway.migration.guard import ReturnCheck
 from gateway.routing.config import load_routing_config
 from gateway.routing.preview import Preview, preview_change
-from tests.rollout.conftest import ACTOR, NOW, bearer, console_post
-from tests.rollout.test_cli import gateway_env, state  # noqa: F401 - fixture
-from tests.rollout.test_console import confirm_form, net_state
+from tests.it_console import ACTOR, NOW, bearer, console_post
+from tests.migration.test_cli import gateway_env, state  # noqa: F401 - fixture
+from tests.migration.test_console import confirm_form, net_state
 from tests.world import World
 
 # 100001 (NET on both systems) sits in bucket 8472: outside any rollout below 84.73 %.

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import AuditEvent
 from tests.conftest import https_client
-from tests.rollout.conftest import bearer
+from tests.it_console import bearer
 from tests.world import World
 
 

@@ -16,7 +16,7 @@ from gateway.core.models.base import utcnow
 from gateway.core.store import Store
 from gateway.migration import scheduler, service
 from tests import factories
-from tests.rollout.conftest import ACTOR, NOW, console_post
+from tests.it_console import ACTOR, NOW, console_post
 from tests.world import World
 
 

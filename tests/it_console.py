@@ -1,5 +1,7 @@
-"""Fixtures for rollout tests, on the shared `world`: signed-in IT staff, customer admins
-and plain users (real signed SAML), API tokens, and a console form poster."""
+"""What the tests of IT's console, API and CLI share (migration, systems, insights and
+core access), on the shared `world`: signed-in IT staff, customer admins and plain users
+(real signed SAML), API tokens, and a console form poster. The fixtures reach the test
+directories through their conftest.py."""
 
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from gateway.core.api_tokens import create_token
+from gateway.core.audit import Actor
 from gateway.core.secret_keys import secret_keys
-from gateway.migration.service import Actor
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
 from tests.saml_idp import PortalIdP

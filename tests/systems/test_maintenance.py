@@ -21,9 +21,9 @@ from gateway.systems import service as systems
 from gateway.systems.service import MaintenancePreview, preview_maintenance
 from tests import factories
 from tests.conftest import https_client
-from tests.rollout.conftest import ACTOR, NOW, bearer, console_post
-from tests.rollout.test_cli import gateway_env  # noqa: F401 - fixture
-from tests.rollout.test_console import hidden
+from tests.it_console import ACTOR, NOW, bearer, console_post
+from tests.migration.test_cli import gateway_env  # noqa: F401 - fixture
+from tests.migration.test_console import hidden
 from tests.saml_idp import PortalIdP
 from tests.signin import sign_in
 from tests.world import World

@@ -19,7 +19,7 @@ from gateway.migration import service
 from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import RoutingConfigCache, load_routing_config
 from gateway.systems import service as systems
-from tests.rollout.conftest import ACTOR, NOW
+from tests.it_console import ACTOR, NOW
 from tests.world import World
 
 

@@ -18,7 +18,7 @@ from gateway.core.store import Store, get_store
 from gateway.migration import scheduler
 from gateway.migration.errors import ConflictingChange, InvalidChange
 from tests.conftest import _reset, make_app
-from tests.rollout.conftest import ACTOR, NOW
+from tests.it_console import ACTOR, NOW
 from tests.world import World
 
 RUN_AT = NOW + timedelta(days=3)

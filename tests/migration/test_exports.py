@@ -24,8 +24,8 @@ from gateway.migration import service
 from gateway.migration.errors import InvalidChange, NotFound
 from gateway.routing import counters as metrics
 from tests import factories
-from tests.rollout.conftest import ACTOR, NOW, bearer
-from tests.rollout.test_cli import gateway_env  # noqa: F401 - fixture
+from tests.it_console import ACTOR, NOW, bearer
+from tests.migration.test_cli import gateway_env  # noqa: F401 - fixture
 from tests.world import World
 
 FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x","y")']

@@ -17,7 +17,7 @@ from gateway.core.api_tokens import revoke_token
 from gateway.core.models import AuditEvent
 from tests.conftest import BASE_URL, https_client
 from tests.forms import csrf_token
-from tests.rollout.conftest import ACTOR, NOW, bearer
+from tests.it_console import ACTOR, NOW, bearer
 from tests.world import World
 
 CONSOLE_PAGES = [

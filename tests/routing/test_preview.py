@@ -19,7 +19,7 @@ from gateway.migration.guard import ReturnCheck
 from gateway.routing import service as routing
 from gateway.routing.config import LineConfig, load_routing_config
 from gateway.routing.preview import Preview, line_sides, preview_change
-from tests.rollout.conftest import ACTOR, NOW
+from tests.it_console import ACTOR, NOW
 from tests.world import World
 
 

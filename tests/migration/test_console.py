@@ -15,7 +15,7 @@ from gateway.core.models import AuditEvent, ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
 from gateway.routing import counters as metrics
-from tests.rollout.conftest import console_post
+from tests.it_console import console_post
 from tests.world import World
 
 

@@ -14,7 +14,7 @@ from gateway.core.announce import current_version
 from gateway.core.store import Store
 from gateway.routing.config import load_routing_config
 from gateway.systems.probes import check_all, http_probe, record_probe
-from tests.rollout.conftest import NOW
+from tests.it_console import NOW
 from tests.world import World
 
 

@@ -18,8 +18,8 @@ from gateway.core.access import Caller, NotAuthorised, OutsideTokenAccount, with
 from gateway.core.api_tokens import InvalidToken, active_token, create_token
 from gateway.core.models import ApiToken, AuditEvent
 from gateway.core.secret_keys import secret_keys
-from tests.rollout.conftest import ACTOR, NOW, bearer
-from tests.rollout.test_cli import gateway_env, run  # noqa: F401 - gateway_env is a fixture
+from tests.it_console import ACTOR, NOW, bearer
+from tests.migration.test_cli import gateway_env, run  # noqa: F401 - gateway_env is a fixture
 from tests.world import World
 
 

@@ -1,0 +1,5 @@
+"""IT console fixtures (tests/it_console.py) for these tests."""
+
+from tests.it_console import admin_client, it_client, token_for, user_client
+
+__all__ = ["admin_client", "it_client", "token_for", "user_client"]
