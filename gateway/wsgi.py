@@ -1,4 +1,8 @@
-"""The WSGI application: `gunicorn -c python:gateway.gunicorn_conf gateway.wsgi:app`."""
+"""The WSGI application: `gunicorn -c python:gateway.gunicorn_conf gateway.wsgi:app`.
+
+`app` is built the first time it is asked for (gunicorn's worker does, as it boots), not
+when the module is imported: importing it alone, as tools and the architecture test do,
+needs no settings and starts nothing."""
 
 from __future__ import annotations
 
@@ -23,4 +27,9 @@ def create_app_or_exit() -> Flask:
         raise SystemExit(WORKER_BOOT_ERROR) from None
 
 
-app = create_app_or_exit()
+def __getattr__(name: str) -> Flask:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = create_app_or_exit()
+    globals()["app"] = app  # built once: later lookups find it without this function
+    return app
