@@ -33,6 +33,15 @@ class AccountDisabled(SignInError):
     event = "signin.user_disabled"
 
 
+class EmailOfAnotherUser(SignInError):
+    """The IdP vouched for a subject whose email address another user already holds: we
+    never link them on our own (that would hand one person the other's access)."""
+
+    status = 409
+    title = "That email address belongs to another sign-in"
+    event = "signin.email_of_another_user"
+
+
 class SamlLogoutRejected(SignInError):
     title = "We could not process that sign-out message"
     event = "saml.logout_rejected"

@@ -21,7 +21,7 @@ from gateway.core.session import (
     signed_in_user_columns,
     signed_in_user_from,
 )
-from gateway.sso.errors import AccountDisabled, UnknownAccount
+from gateway.sso.errors import AccountDisabled, EmailOfAnotherUser, UnknownAccount
 from gateway.sso.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,9 @@ def _upsert_once(
             "Please contact your account manager or support.",
             account_number=identity.account_number,
         )
-    user = _existing_user(db, identity) or _new_user(db, identity, account, jit_permissions)
+    found = _existing_user(db, identity)
+    _refuse_email_of_another_user(db, identity, found)
+    user = found or _new_user(db, identity, account, jit_permissions)
     if user.account_id != account.id:
         log.warning(
             "user moved account at the IdP; grants reset",
@@ -156,6 +158,27 @@ def _existing_user(db: Session, identity: Identity) -> User | None:
     if user is None:
         user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
     return user
+
+
+def _refuse_email_of_another_user(db: Session, identity: Identity, user: User | None) -> None:
+    """EmailOfAnotherUser when someone other than `user` holds the identity's email.
+
+    The unique email would otherwise fail the write on every attempt (a 503 that looks
+    like an outage); and linking the two silently would give this subject the other
+    user's grants."""
+    others = select(User.id).where(User.email == identity.email)
+    if user is not None:
+        others = others.where(User.id != user.id)
+    holder = db.scalar(others)
+    if holder is None:
+        return
+    db.rollback()
+    raise EmailOfAnotherUser(
+        "The portal signed you in with an email address that another user of the Product "
+        "& License Center already has, so we did not sign you in and changed nothing. "
+        "Please contact support: they can tell which sign-in the address belongs to.",
+        user_id=holder,
+    )
 
 
 def _new_user(

@@ -176,3 +176,38 @@ def test_successful_signin_is_logged_without_personal_data(
     records = [r for r in caplog.records if getattr(r, "event", None) == "signin.succeeded"]
     assert len(records) == 1 and records[0].request_id
     assert EMAIL not in records[0].getMessage()
+
+
+def test_a_new_subject_with_another_users_email_gets_a_clear_409_and_no_session(
+    client: FlaskClient,
+    idp: PortalIdP,
+    dbs: Session,
+    account: Account,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    holder = factories.user(dbs, account, EMAIL, permissions=("portal", "admin"), subject="sub-5")
+    with caplog.at_level(logging.WARNING):
+        reply = sign_in(client, idp, email=EMAIL, account=ACCOUNT, subject="sub-6")
+    assert reply.status_code == 409
+    assert "belongs to another sign-in" in reply.get_data(as_text=True)
+    assert client.get("/api/v1/me").status_code == 401
+    events = [getattr(record, "event", "") for record in caplog.records]
+    assert "signin.email_of_another_user" in events and "dependency.unavailable" not in events
+    dbs.expire_all()
+    assert dbs.scalars(select(User)).all() == [holder]
+    unchanged = dbs.get(User, holder.id)
+    assert (
+        unchanged is not None and unchanged.subject == "sub-5" and unchanged.last_login_at is None
+    )
+
+
+def test_a_known_subject_whose_email_became_another_users_is_refused_the_same_way(
+    client: FlaskClient, idp: PortalIdP, dbs: Session, account: Account
+) -> None:
+    factories.user(dbs, account, "taken@acme.example", subject="sub-7")
+    mover = factories.user(dbs, account, EMAIL, subject="sub-8")
+    reply = sign_in(client, idp, email="taken@acme.example", account=ACCOUNT, subject="sub-8")
+    assert reply.status_code == 409
+    dbs.expire_all()
+    kept = dbs.get(User, mover.id)
+    assert kept is not None and kept.email == EMAIL.lower()
