@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -37,7 +38,7 @@ def session_cookies(bench: harness.Bench, users: list[dict[str, Any]]) -> list[s
             "subject": f"portal-{user['email']}",
             "issuer": harness.IDP_ENTITY_ID,
             "saml_session_index": None,
-            "signed_in_at": "2026-01-01T00:00:00+00:00",
+            "signed_in_at": datetime.now(UTC).isoformat(),
             "auth_time": int(time.time()),
             "sid": secrets.token_urlsafe(16),
         }

@@ -21,6 +21,7 @@ from gateway.core import (
 )
 from gateway.core import logs as ops_logging
 from gateway.core import metrics as ops_metrics
+from gateway.core import session as signed_in
 from gateway.core.extensions import csrf, limiter
 from gateway.core.settings import Settings, load_settings, require_secret_key
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
     ops_metrics.init_app(app)  # next, so the latency covers every later hook
     server_sessions.init_app(app, store.get_store(app))
+    signed_in.init_app(app)  # after the store check: reading the session needs the store
     csrf.init_app(app)
     limiter.init_app(app)
     if settings.trusted_proxies:

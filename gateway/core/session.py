@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from flask import session
+from flask import Flask, session
 from sqlalchemy import Row, Table, bindparam, func, select
 
 from gateway.core.db import get_session, single_statements
 from gateway.core.errors import GatewayError
 from gateway.core.models import Account, DirectoryRevision, Permission, User
+from gateway.core.settings import current_settings
+
+log = logging.getLogger(__name__)
 
 
 class NotSignedIn(GatewayError):
@@ -145,6 +150,39 @@ def has_role(role: str) -> bool:
     """Whether the sign-in that started this session granted `role` (e.g. "it")."""
     roles = session.get("roles")
     return isinstance(roles, list) and role in roles
+
+
+def absolute_limit(roles: object) -> timedelta:
+    """How long after its sign-in a session with `roles` may live, however active."""
+    settings = current_settings()
+    hours = settings.session_absolute_hours
+    if isinstance(roles, list) and "it" in roles:
+        hours = min(hours, settings.it_session_absolute_hours)
+    return timedelta(hours=hours)
+
+
+def end_expired_session() -> None:
+    """Before every request: a session past its absolute lifetime ends here, so the
+    request runs signed out (pages start a sign-in, APIs answer 401). A session without
+    a readable sign-in time is treated as expired: it cannot prove its age."""
+    if "user_id" not in session:
+        return
+    try:
+        signed_in_at = datetime.fromisoformat(str(session.get("signed_in_at")))
+    except ValueError:
+        signed_in_at = None
+    limit = absolute_limit(session.get("roles"))
+    if signed_in_at is not None and datetime.now(UTC) - signed_in_at < limit:
+        return
+    log.info(
+        "session ended: absolute lifetime reached",
+        extra={"event": "session.expired", "user_id": session.get("user_id")},
+    )
+    session.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(end_expired_session)
 
 
 def end_session() -> None:

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     support_contact: str = "support@example.com"
     # How long a signed-in session lasts, in minutes.
     session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    # However active it is, a session ends this long after its sign-in (absolute, not
+    # sliding); a session with the IT role sooner, since it can move product lines.
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    it_session_absolute_hours: int = Field(default=4, ge=1, le=7 * 24)
     # Sign-in rate limit per client address (flask-limiter notation).
     signin_rate_limit: str = "30/minute"
     # /oidc/token rate limits (flask-limiter notation): per claimed client id, per address.
