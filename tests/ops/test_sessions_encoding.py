@@ -7,6 +7,7 @@ import json
 import logging
 import pickle
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
@@ -79,7 +80,12 @@ def test_anything_but_a_json_object_is_no_session(
 
 def test_our_own_json_session_still_signs_in(app: Flask, client: FlaskClient, dbs: Session) -> None:
     user = factories.user(dbs, factories.account(dbs))
-    stored = {"user_id": user.id, "account_id": user.account_id, "_permanent": True}
+    stored = {
+        "user_id": user.id,
+        "account_id": user.account_id,
+        "signed_in_at": datetime.now(UTC).isoformat(),  # every session we write has it
+        "_permanent": True,
+    }
     plant(app, json.dumps(stored).encode())
     client.set_cookie(SESSION_COOKIE, SID, domain="sso.test")
     reply = client.get("/api/v1/me")
