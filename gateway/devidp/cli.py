@@ -62,10 +62,12 @@ def demo_command(port: int, host: str, instance: Path, reset: bool) -> None:
         ) from None
     except (SettingsError, ImportRejected) as error:
         raise click.ClickException(str(error)) from None
-    if reset:
-        click.echo(f"Reset: {instance} starts from the sample data again.")
-    click.echo(_banner(running))
+    # From here on every way out stops the servers: a Ctrl-C that arrives while the
+    # banner is printed (a script that waits for the banner sends it at once) included.
     try:
+        if reset:
+            click.echo(f"Reset: {instance} starts from the sample data again.")
+        click.echo(_banner(running))
         running.wait()
     except KeyboardInterrupt:
         click.echo("stopping")
