@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 from werkzeug.exceptions import BadRequest
 
-from gateway.core.audit import ReasonRequired
+from gateway.core.audit import NO_REASON, ReasonRequired
 from gateway.core.errors import GatewayError, MalformedRequest, UnsupportedMediaType
 from gateway.core.openapi import find_operation, find_schema
 
@@ -106,7 +106,7 @@ def _check(validator: Draft202012Validator, instance: object) -> None:
         return
     others = [error for error in errors if not _about_reason(error)]
     if not others:
-        raise ReasonRequired("Every change needs a reason; it goes into the audit log.")
+        raise ReasonRequired(NO_REASON)
     raise _refusal(best_match(others))
 
 

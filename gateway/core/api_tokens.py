@@ -12,24 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import Actor, record
-from gateway.core.errors import GatewayError
+from gateway.core.errors import InvalidChange, NotFound
 from gateway.core.models import Account, ApiToken
 from gateway.core.models.api_token import API_SCOPES
-
-
-class InvalidToken(GatewayError):
-    """A token that cannot be created as asked (unknown scope, taken name)."""
-
-    status = 422
-    title = "That change was not made"
-    event = "api_token.invalid"
-
-
-class TokenNotFound(GatewayError):
-    status = 404
-    title = "Not found"
-    event = "api_token.not_found"
-
 
 # Marks our tokens in logs and secret scanners; not a secret itself.
 TOKEN_PREFIX = "sy_"  # noqa: S105
@@ -80,14 +65,14 @@ def create_token(
     given; the secret is returned once and never stored."""
     unknown = sorted(set(scopes) - set(API_SCOPES))
     if unknown or not scopes:
-        raise InvalidToken(f"Scopes must be among {', '.join(API_SCOPES)}; got {unknown}.")
+        raise InvalidChange(f"Scopes must be among {', '.join(API_SCOPES)}; got {unknown}.")
     if db.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise InvalidToken(f"A token named {name!r} exists; revoke it or pick another name.")
+        raise InvalidChange(f"A token named {name!r} exists; revoke it or pick another name.")
     account_id = None
     if account_number is not None:
         account_id = db.scalar(select(Account.id).where(Account.account_number == account_number))
         if account_id is None:
-            raise InvalidToken(f"No account {account_number!r}: a token's account must exist.")
+            raise InvalidChange(f"No account {account_number!r}: a token's account must exist.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ordered = tuple(sorted(set(scopes)))
     db.add(
@@ -111,7 +96,7 @@ def create_token(
 def revoke_token(db: Session, name: str, *, actor: Actor, now: datetime) -> None:
     row = db.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
     if row is None:
-        raise TokenNotFound(f"No active token named {name!r}.")
+        raise NotFound(f"No active token named {name!r}.")
     row.revoked_at = now
     record(
         db,

@@ -16,17 +16,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import ChangeRefused
 from gateway.core.models import AuditEvent
 
 MAX_REASON = 2000
+NO_REASON = "Every change needs a reason; it goes into the audit log."
 
 
-class ReasonRequired(GatewayError):
+class ReasonRequired(ChangeRefused):
     """Every change IT makes carries a reason for the audit trail."""
 
-    status = 400
-    title = "That change was not made"
     event = "rollout.reason_missing"
 
 
@@ -42,7 +41,7 @@ def checked_reason(reason: str | None) -> str:
     """The reason, trimmed and bounded; ReasonRequired when there is none."""
     text = (reason or "").strip()
     if not text:
-        raise ReasonRequired("Every change needs a reason; it goes into the audit log.")
+        raise ReasonRequired(NO_REASON)
     return text[:MAX_REASON]
 
 

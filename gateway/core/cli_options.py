@@ -1,5 +1,5 @@
-"""What IT's commands share: the --actor and --reason options, the audit actor they
-name, and the app's store."""
+"""What IT's commands share: the --actor and --reason options and the audit actor they
+name."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from flask import Flask
 
 from gateway.core.audit import Actor
-from gateway.core.store import Store, get_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,7 +26,3 @@ def actor_option(command: F) -> F:
 
 def reason_option(command: F) -> F:
     return click.option("--reason", required=True, help="Why; recorded in the audit log.")(command)
-
-
-def store_of(app: Flask) -> Store:
-    return get_store(app)

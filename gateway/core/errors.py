@@ -56,6 +56,34 @@ class UnsupportedMediaType(GatewayError):
     event = "request.media_type"
 
 
+class ChangeRefused(GatewayError):
+    """A change IT (or a token) asked for was not made: the console shows why on the page
+    the form came from, the API answers problem+json, the CLI prints one line."""
+
+    status = 400
+    title = "That change was not made"
+    event = "rollout.refused"
+
+
+class InvalidChange(ChangeRefused):
+    status = 422
+    event = "rollout.invalid"
+
+
+class NotFound(ChangeRefused):
+    status = 404
+    title = "Not found"
+    event = "rollout.not_found"
+
+
+class ConflictingChange(ChangeRefused):
+    """What the change was previewed on changed meanwhile, or it is no longer pending."""
+
+    status = 409
+    title = "Something changed in the meantime"
+    event = "rollout.conflict"
+
+
 class ServiceUnavailable(GatewayError):
     status = 503
     title = "Sign-in is temporarily unavailable"

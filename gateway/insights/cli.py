@@ -7,9 +7,9 @@ import json
 
 import click
 
-from gateway.core.cli_options import store_of as _store
 from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
+from gateway.core.store import get_store as _store
 from gateway.insights.service import trace_dict, who_is_affected
 from gateway.routing.config import load_routing_config
 

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.errors import InvalidChange, NotFound
 from gateway.core.models import Account, AuditEvent, User
 from gateway.core.settings import Settings
-from gateway.insights.errors import InvalidChange, NotFound
 from gateway.routing import service as routing
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import RouteDecision

@@ -10,24 +10,22 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.core.audit import ReasonRequired
 from gateway.core.console import it_actor, it_console, refused
 from gateway.core.db import get_session
+from gateway.core.errors import ChangeRefused
 from gateway.core.models import AuditEvent
 from gateway.core.models.base import utcnow
 from gateway.core.settings import current_settings
 from gateway.core.store import get_store
 from gateway.insights.chart import bar_chart
 from gateway.insights.dashboard import build_dashboard, counters_csv, load_buckets
-from gateway.insights.errors import InsightsError
 from gateway.insights.service import clear_remembered_choice, who_is_affected
 from gateway.routing.config import current_routing_config
 from gateway.routing.schedules import pending_changes
 from gateway.routing.service import today_utc
 
 bp = it_console("insights_console", __name__)
-bp.register_error_handler(InsightsError, refused)
-bp.register_error_handler(ReasonRequired, refused)
+bp.register_error_handler(ChangeRefused, refused)
 
 
 @bp.get("/")

@@ -19,14 +19,14 @@ from gateway.core.api_input import json_body, query_arguments
 from gateway.core.api_schemas import event_json
 from gateway.core.audit import Actor
 from gateway.core.db import get_session
-from gateway.core.errors import problem
+from gateway.core.errors import InvalidChange, problem
 from gateway.core.models.base import utcnow
 from gateway.core.openapi import describe
 from gateway.core.settings import current_settings
 from gateway.core.store import get_store
 from gateway.migration import proposals, scheduler, service
 from gateway.migration.api_json import line_json, preview_json, schedule_json
-from gateway.migration.errors import BackToLegacyUnconfirmed, InvalidChange
+from gateway.migration.errors import BackToLegacyUnconfirmed
 from gateway.migration.forms import CONFIRM_BACK_FIELD, parse_utc
 from gateway.migration.guard import ReturnCheck
 from gateway.migration.openapi import MIGRATION_API

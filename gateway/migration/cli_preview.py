@@ -10,8 +10,8 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from gateway.core.cli_options import store_of
 from gateway.core.models.base import utcnow
+from gateway.core.store import get_store
 from gateway.migration.guard import ReturnCheck
 from gateway.migration.proposals import state_proposal
 from gateway.migration.service import product_line, target_setting
@@ -27,7 +27,7 @@ def show_preview(app: Flask, db: Session, code: str, propose: Proposal) -> Previ
     """Print what `propose` (current line settings -> proposed ones) does to CODE; the
     preview's revision is what the change then requires."""
     product_line(db, code)
-    config, now = load_routing_config(db, store_of(app), 0), utcnow()
+    config, now = load_routing_config(db, get_store(app), 0), utcnow()
     preview = preview_change(
         db,
         config,

@@ -1,37 +1,12 @@
-"""Refused migration changes (product lines, schedules): each maps to one console page
-or one problem+json response."""
+"""Refused migration changes beyond the shared ones (gateway.core.errors: InvalidChange,
+NotFound, ConflictingChange): each maps to one console page or one problem+json response."""
 
 from __future__ import annotations
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import ChangeRefused
 
 
-class RolloutError(GatewayError):
-    status = 400
-    title = "That change was not made"
-    event = "rollout.refused"
-
-
-class InvalidChange(RolloutError):
-    status = 422
-    event = "rollout.invalid"
-
-
-class NotFound(RolloutError):
-    status = 404
-    title = "Not found"
-    event = "rollout.not_found"
-
-
-class ConflictingChange(RolloutError):
-    """The line changed since the preview, or a scheduled change is no longer pending."""
-
-    status = 409
-    title = "Something changed in the meantime"
-    event = "rollout.conflict"
-
-
-class BackToLegacyUnconfirmed(RolloutError):
+class BackToLegacyUnconfirmed(ChangeRefused):
     """The change sends accounts from new back to legacy and that was not confirmed."""
 
     status = 409

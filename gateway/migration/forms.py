@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from gateway.core.errors import InvalidChange
 from gateway.core.settings import current_settings
-from gateway.migration.errors import InvalidChange
 from gateway.migration.guard import ReturnCheck
 
 # The field confirming a change that sends accounts from new back to legacy: the

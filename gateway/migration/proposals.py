@@ -18,9 +18,9 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.models import Account
 from gateway.core.models.rollout import OVERRIDE_SYSTEMS
-from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import LineConfig
 from gateway.routing.decision import Override
 

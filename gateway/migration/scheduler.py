@@ -20,16 +20,12 @@ from sqlalchemy.orm import Session
 from gateway.core import db as database
 from gateway.core import metrics as ops_metrics
 from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.jobs import Repeating
 from gateway.core.models import ScheduledChange
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store, get_store
-from gateway.migration.errors import (
-    BackToLegacyUnconfirmed,
-    ConflictingChange,
-    InvalidChange,
-    NotFound,
-)
+from gateway.migration.errors import BackToLegacyUnconfirmed
 from gateway.migration.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.migration.proposals import state_proposal
 from gateway.migration.service import apply_setting, product_line, target_setting

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from gateway.core.audit import Actor as Actor
 from gateway.core.audit import checked_reason as checked_reason
 from gateway.core.audit import record as record
+from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.models import Account, AccountOverride, AuditEvent, PilotAccount, ProductLine
 from gateway.core.models.directory import (
     PRODUCT_LINE_CODE,
@@ -33,7 +34,6 @@ from gateway.core.models.directory import (
     PRODUCT_LINE_STATES,
 )
 from gateway.core.store import Store
-from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.migration.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.migration.proposals import (
     account,

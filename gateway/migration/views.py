@@ -10,7 +10,6 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.audit import ReasonRequired
 from gateway.core.console import (
     checked_back,
     it_actor,
@@ -20,13 +19,12 @@ from gateway.core.console import (
     start_page,
 )
 from gateway.core.db import get_session
-from gateway.core.errors import GatewayError
+from gateway.core.errors import ChangeRefused, GatewayError, InvalidChange
 from gateway.core.models import ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.models.directory import PRODUCT_LINE_STATES
 from gateway.core.store import get_store
 from gateway.migration import proposals, scheduler, service
-from gateway.migration.errors import InvalidChange, RolloutError
 from gateway.migration.forms import kept_input, parse_utc, pilot_edit, return_check
 from gateway.migration.history import line_events
 from gateway.migration.service import preview_for
@@ -44,8 +42,7 @@ LINE_FORMS = {
 }
 
 
-@bp.errorhandler(RolloutError)
-@bp.errorhandler(ReasonRequired)
+@bp.errorhandler(ChangeRefused)
 def _refused(error: GatewayError) -> ResponseReturnValue:
     """A refused value on the line page re-renders it with the input kept (400/422 and
     the message); a refused confirmation goes back to the page it came from, saying why."""

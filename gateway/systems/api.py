@@ -11,13 +11,13 @@ from gateway.core.api_input import json_body
 from gateway.core.api_schemas import event_json
 from gateway.core.audit import Actor
 from gateway.core.db import get_session
+from gateway.core.errors import InvalidChange
 from gateway.core.models.base import utcnow
 from gateway.core.openapi import describe
 from gateway.core.settings import current_settings
 from gateway.core.store import get_store
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
-from gateway.systems.errors import InvalidChange
 from gateway.systems.openapi import SYSTEMS_API
 from gateway.systems.service import preview_maintenance, set_maintenance
 

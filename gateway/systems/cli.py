@@ -7,9 +7,9 @@ import click
 
 from gateway.core.cli_options import actor_option, reason_option
 from gateway.core.cli_options import command_actor as _actor
-from gateway.core.cli_options import store_of as _store
 from gateway.core.commands import command_context as _context
 from gateway.core.models.base import utcnow
+from gateway.core.store import get_store as _store
 from gateway.routing.config import load_routing_config
 from gateway.systems.service import MaintenancePreview, preview_maintenance, set_maintenance
 

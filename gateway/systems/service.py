@@ -23,12 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.audit import Actor, checked_reason, record
+from gateway.core.errors import ConflictingChange, NotFound
 from gateway.core.models import AuditEvent, System
 from gateway.core.store import Store
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import LineTrace
 from gateway.routing.preview import LISTED, AccountLines, account_trace, load_accounts
-from gateway.systems.errors import ConflictingChange, NotFound
 
 MAX_CUSTOMER_MESSAGE = 500
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from gateway.core.audit import ReasonRequired, checked_reason
+from gateway.core.audit import checked_reason
 from gateway.core.console import it_actor, it_console, refused, start_page
 from gateway.core.db import get_session
+from gateway.core.errors import ChangeRefused, InvalidChange
 from gateway.core.models.base import utcnow
 from gateway.core.settings import current_settings
 from gateway.core.store import get_store
 from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
-from gateway.systems.errors import InvalidChange, SystemsError
 from gateway.systems.service import customer_text, preview_maintenance, set_maintenance
 
 bp = it_console("systems_console", __name__)
-bp.register_error_handler(SystemsError, refused)
-bp.register_error_handler(ReasonRequired, refused)
+bp.register_error_handler(ChangeRefused, refused)
 
 SWITCH = {"on": True, "off": False}
 

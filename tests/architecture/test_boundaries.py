@@ -70,7 +70,7 @@ def package_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [
         ("sso/errors.py", "import gateway.provider.claims", LAYERS),
         ("migration/errors.py", "import gateway.insights", LAYERS),
-        ("systems/errors.py", "from gateway.migration import errors", LAYERS),
+        ("systems/service.py", "from gateway.migration import errors", LAYERS),
         ("routing/service.py", "import gateway.landing.views", LAYERS),
         ("core/audit.py", "import gateway.routing.config", LAYERS),
         ("core/errors.py", "import gateway.sso", LAYERS),

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.access import Caller, NotAuthorised, OutsideTokenAccount, within_account
-from gateway.core.api_tokens import InvalidToken, active_token, create_token
+from gateway.core.api_tokens import active_token, create_token
+from gateway.core.errors import InvalidChange
 from gateway.core.models import ApiToken, AuditEvent
 from gateway.core.secret_keys import secret_keys
 from tests.it_console import ACTOR, NOW, bearer
@@ -61,7 +62,7 @@ def test_the_limit_is_stored_audited_and_read_back(app: Flask, dbs: Session, wor
 def test_a_token_for_an_unknown_account_is_not_created(
     app: Flask, dbs: Session, world: World
 ) -> None:
-    with pytest.raises(InvalidToken, match="No account"):
+    with pytest.raises(InvalidChange, match="No account"):
         limited_token(app, dbs, "999999", "rollout:read")
     dbs.rollback()
     assert dbs.scalars(select(ApiToken)).all() == []

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.core.csv_export import csv_text, neutralised
+from gateway.core.errors import InvalidChange, NotFound
 from gateway.core.models import ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.store import Store
 from gateway.directory.service import ImportRejected, import_file
 from gateway.migration import service
-from gateway.migration.errors import InvalidChange, NotFound
 from gateway.routing import counters as metrics
 from tests import factories
 from tests.it_console import ACTOR, NOW, bearer

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.core import db as database
+from gateway.core.errors import ConflictingChange, InvalidChange
 from gateway.core.models import AuditEvent, ProductLine, ScheduledChange
 from gateway.core.settings import Settings
 from gateway.core.store import Store, get_store
 from gateway.migration import scheduler
-from gateway.migration.errors import ConflictingChange, InvalidChange
 from tests.conftest import _reset, make_app
 from tests.it_console import ACTOR, NOW
 from tests.world import World

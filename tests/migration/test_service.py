@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from gateway.core import db as database
 from gateway.core.announce import current_version
 from gateway.core.audit import ReasonRequired
+from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.models import AuditEvent, ProductLine
 from gateway.core.store import Store
 from gateway.migration import service
-from gateway.migration.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.routing.config import RoutingConfigCache, load_routing_config
 from gateway.systems import service as systems
 from tests.it_console import ACTOR, NOW

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core.errors import ConflictingChange
 from gateway.core.models import AuditEvent, User
 from gateway.core.settings import Settings
 from gateway.core.store import Store
 from gateway.migration import proposals, service
-from gateway.migration.errors import BackToLegacyUnconfirmed, ConflictingChange
+from gateway.migration.errors import BackToLegacyUnconfirmed
 from gateway.migration.guard import ReturnCheck
 from gateway.routing import service as routing
 from gateway.routing.config import LineConfig, load_routing_config
