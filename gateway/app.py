@@ -74,6 +74,7 @@ def _register_capabilities(app: Flask) -> None:
         landing,
         migration,
         ops,
+        organisation,
         provider,
         routing,
         sso,
@@ -90,6 +91,7 @@ def _register_capabilities(app: Flask) -> None:
         insights,
         migration,
         systems,
+        organisation,
     ):
         capability.init_app(app)
 

@@ -35,6 +35,8 @@ class Actor:
 
     name: str
     request_id: str | None = None
+    # How the change was made: "console", "api", "scim", "invitation", "cli"…
+    via: str = ""
 
 
 def checked_reason(reason: str | None) -> str:
@@ -55,8 +57,10 @@ def record(
     reason: str = "",
     *,
     at: datetime | None = None,
+    account_id: int | None = None,
 ) -> AuditEvent:
-    """Add one entry to the change's own transaction (the caller commits)."""
+    """Add one entry to the change's own transaction (the caller commits). `account_id`
+    puts it in that customer organisation's own log too."""
     who = actor if isinstance(actor, Actor) else Actor(actor)
     event = AuditEvent(
         actor=who.name,
@@ -66,6 +70,8 @@ def record(
         after=after,
         reason=reason,
         request_id=who.request_id,
+        account_id=account_id,
+        via=who.via,
     )
     if at is not None:
         event.at = at

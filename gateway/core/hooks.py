@@ -5,7 +5,9 @@
 - on sign-out: who must hear that a session ends (the identity service tells the
   license centers), called while the session can still be read;
 - a start page per role: where someone with that role begins when routing has nowhere
-  to send them (IT staff start in the console).
+  to send them (IT staff start in the console);
+- access ended: a user was deactivated, so whoever holds something of theirs lets go
+  (their sessions on every instance, their tokens, their license-center sessions).
 
 Register in `init_app`; call from a request.
 """
@@ -23,6 +25,8 @@ from gateway.core.session import SignedInUser
 
 SignedInHandler = Callable[[SignedInUser, "str | None"], Response]
 SignOutHandler = Callable[[MutableMapping[str, Any]], object]
+# handler(user_id): called after the change that ended the user's access is committed.
+AccessEndedHandler = Callable[[int], object]
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Hooks:
     signed_in: list[SignedInHandler] = field(default_factory=list)
     signing_out: list[SignOutHandler] = field(default_factory=list)
     start_pages: dict[str, str] = field(default_factory=dict)  # role → endpoint
+    access_ended: list[AccessEndedHandler] = field(default_factory=list)
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -44,6 +49,10 @@ def after_sign_in(app: Flask, handler: SignedInHandler) -> None:
 
 def on_sign_out(app: Flask, handler: SignOutHandler) -> None:
     hooks_of(app).signing_out.append(handler)
+
+
+def on_access_ended(app: Flask, handler: AccessEndedHandler) -> None:
+    hooks_of(app).access_ended.append(handler)
 
 
 def set_start_page(app: Flask, role: str, endpoint: str) -> None:
@@ -68,3 +77,9 @@ def start_page(role: str) -> str | None:
     """The URL of the start page for `role`, if a capability registered one."""
     endpoint = hooks_of(current_app).start_pages.get(role)
     return url_for(endpoint) if endpoint else None
+
+
+def access_ended(user_id: int) -> None:
+    """Tell every registered party that `user_id` may no longer use anything of ours."""
+    for handler in hooks_of(current_app).access_ended:
+        handler(user_id)

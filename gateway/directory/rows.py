@@ -175,6 +175,8 @@ def _user(row: FieldReader, refs: References) -> Record:
         "first_name": row.text("first_name", 255, required=False),
         "last_name": row.text("last_name", 255, required=False),
         "permissions": row.permissions("permissions"),
+        # Kept from the first import on: a later import does not rewrite history.
+        "added_via": "import",
     }
 
 

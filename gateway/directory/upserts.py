@@ -105,7 +105,13 @@ def _ensure_holdings(db: Session, batch: list[Record], entitlement_ids: list[int
 
 TARGETS: dict[str, Target] = {
     "accounts": Target("accounts", "account_number", ("name",)),
-    "users": Target("users", "email", ("account_id", "first_name", "last_name"), _sync_permissions),
+    "users": Target(
+        "users",
+        "email",
+        ("account_id", "first_name", "last_name"),
+        _sync_permissions,
+        initial_only=("added_via",),
+    ),
     # A line's migration state belongs to IT (audited in gateway/rollout) once it
     # exists: re-importing the product-line file must not roll a migration back.
     "product-lines": Target("product_lines", "code", ("name",), initial_only=("state",)),

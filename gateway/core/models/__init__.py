@@ -33,3 +33,6 @@ from gateway.core.models.api_token import ApiToken  # noqa: E402
 from gateway.core.models.rollout import AccountOverride, PilotAccount, ScheduledChange  # noqa: E402
 
 __all__ += ["AccountOverride", "ApiToken", "PilotAccount", "ScheduledChange"]
+from gateway.core.models.organisation import Invitation, OutboundMail  # noqa: E402
+
+__all__ += ["Invitation", "OutboundMail"]

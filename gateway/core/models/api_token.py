@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.core.models.base import Base, UtcDateTime, utcnow
 
 API_SCOPES = ("rollout:read", "rollout:write", "support:read")
+# Scopes of tokens limited to one customer account, made by its admin or an operator:
+# its users through the JSON API, or provisioning through SCIM.
+ACCOUNT_SCOPES = ("users", "scim")
 
 
 class ApiToken(Base):
@@ -26,6 +29,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # None: until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # None: the vendor's own (IT) token, for every account; else only this account.
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -31,6 +32,8 @@ PRODUCT_LINE_CODE_RULE = "1-64 letters, digits, '_', '.' or '-'"
 ENTITLEMENT_KINDS = ("perpetual", "subscription", "maintenance")
 ENTITLEMENT_STATUSES = ("active", "inactive", "expired", "cancelled")
 USER_STATUSES = ("active", "disabled")
+# How a user came to be in the directory, as the org console shows it.
+USER_ORIGINS = ("import", "invitation", "scim", "sign-in")
 
 
 class Account(Timestamped, Base):
@@ -44,18 +47,27 @@ class Account(Timestamped, Base):
 
 
 class User(Timestamped, Base):
-    """A person in one account. `subject` is the IdP's NameID, set at first sign-in."""
+    """A person in one account, keyed at the IdP by issuer and subject (a SAML NameID
+    or an OIDC `sub`), both set at first sign-in."""
 
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint(f"status IN {USER_STATUSES!r}", name="status"),
+        CheckConstraint(f"added_via IN {USER_ORIGINS!r}", name="added_via"),
         Index("ix_users_account_id", "account_id"),
+        # Subjects are unique per issuer only: two IdPs may both have a user "42".
+        UniqueConstraint("issuer", "subject", name="uq_users_issuer_subject"),
+        # SCIM's externalId is the customer IdP's key, unique within the account.
+        UniqueConstraint("account_id", "external_id", name="uq_users_account_external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The OpenID Connect `sub` we issue: opaque and stable, never the email.
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: uuid4().hex)
-    subject: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The IdP that vouched for `subject` ('' on users from before issuers were kept,
+    # who are linked to the configured IdP's issuer at their next sign-in).
+    issuer: Mapped[str] = mapped_column(String(1024), default="", server_default="")
+    subject: Mapped[str | None] = mapped_column(String(255))
     # Stored lower-cased, so uniqueness is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     first_name: Mapped[str] = mapped_column(String(255), default="")
@@ -64,6 +76,9 @@ class User(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     remembered_system: Mapped[str | None] = mapped_column(String(64))
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    added_via: Mapped[str] = mapped_column(String(16), default="sign-in", server_default="sign-in")
+    # The customer's own IdP's id for this user, when provisioned through SCIM.
+    external_id: Mapped[str | None] = mapped_column(String(255))
 
     account: Mapped[Account] = relationship(lazy="joined")
     permissions: Mapped[list[Permission]] = relationship(
