@@ -117,6 +117,30 @@ def single_statements(db: Session) -> Session:
     return db
 
 
+def _in_autocommit(db: Session) -> bool:
+    return bool(
+        db.in_transaction()
+        and db.connection().get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    )
+
+
+def one_transaction(db: Session) -> Session:
+    """End a single_statements() stretch, if one is open, so that the writes which follow
+    commit or roll back together. Call it before writing in a request that may have
+    read the signed-in user the fast way (current_signed_in_user)."""
+    if _in_autocommit(db):
+        db.commit()
+    return db
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_autocommit_flush(db: Session, _context: object, _instances: object) -> None:
+    """An ORM write inside single_statements() would commit statement by statement, so a
+    refused or failed change could not be rolled back: a bug, said loudly."""
+    if _in_autocommit(db):
+        raise RuntimeError("ORM write in an autocommit stretch: call db.one_transaction() first")
+
+
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
     if session is not None:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core import hooks
 from gateway.core.audit import Actor, record
+from gateway.core.db import one_transaction
 from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.models import Account, AuditEvent, Permission, User
 from gateway.core.models.directory import USER_ORIGINS
@@ -128,6 +129,13 @@ def checked_email(value: str | None) -> str:
     return email
 
 
+def like_pattern(text: str) -> str:
+    """A LIKE pattern finding `text` anywhere, lower-cased, its wildcards escaped (with
+    backslash) so that a search for "a_b" finds "a_b", not "axb"."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def users_query(
     account_id: int, search: str | None = None, status: str | None = None
 ) -> Select[Any]:
@@ -137,10 +145,7 @@ def users_query(
         query = query.where(User.status == status)
     text = (search or "").strip()[:MAX_SEARCH]
     if text:
-        # Escape LIKE's wildcards so a search for "a_b" finds "a_b", not "axb".
-        pattern = (
-            "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = like_pattern(text)
         full_name = func.lower(User.first_name + " " + User.last_name)
         query = query.where(
             or_(
@@ -183,7 +188,9 @@ def get_user(db: Session, account_id: int, public_id: str) -> User:
 
 def _lock_account(db: Session, account_id: int) -> None:
     """Serialise changes to one account's users (PostgreSQL row lock; SQLite has one
-    writer anyway), so two admins cannot each remove the other as the "other" admin."""
+    writer anyway), so two admins cannot each remove the other as the "other" admin.
+    It starts the change's one transaction."""
+    one_transaction(db)
     db.execute(select(Account.id).where(Account.id == account_id).with_for_update())
 
 
@@ -354,6 +361,7 @@ def clear_remembered_choice(db: Session, actor: Actor, user: User, *, now: datet
     """Forget which license center the user chose to always go to (support's fix)."""
     if user.remembered_system is None:
         return
+    one_transaction(db)
     before = {"remembered_system": user.remembered_system}
     user.remembered_system = None
     record(
@@ -373,6 +381,7 @@ def record_support_view(
     db: Session, actor: Actor, account: Account, page: str, *, now: datetime
 ) -> None:
     """Vendor support looked at an organisation: every such view is in its audit log."""
+    one_transaction(db)
     record(
         db,
         actor,
