@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import harness
 
-SCRIPTS = ("saml_signin", "routing", "token", "memory", "cold_start")
+SCRIPTS = ("saml_signin", "routing", "token", "org_console", "memory", "cold_start")
 
 
 def main() -> None:

@@ -57,6 +57,8 @@ T = TypeVar("T")
 # Targets that mean "wherever routing says", not a page of ours to return to.
 ROUTING_PATHS = ("/", "/route")
 DEEP_LINK_SESSION_KEY = "routing_deep_link"
+# The vendor's own roles, each with a start page of its own; IT's wins over support's.
+VENDOR_ROLES = ("it", "support")
 PAGE_OF_KIND = {
     "system": "landing.down_notice",
     "choice": "landing.choose",
@@ -99,11 +101,14 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     _count(metrics.count_decision, decision)
     ops_metrics.count_routing_decision(decision.kind, decision.systems)
     session.pop(DEEP_LINK_SESSION_KEY, None)
-    if decision.kind in ("none", "no_access") and has_role("it"):
-        # Vendor IT staff hold no customer entitlements; their start page is the console,
-        # also when they asked for routing's own start page or a license center they
-        # cannot open (a page of ours they asked for was sent back above).
-        start = hooks.start_page("it")
+    if decision.kind in ("none", "no_access"):
+        # Vendor staff (IT, support) hold no customer entitlements; their start page is
+        # their console, also when they asked for routing's own start page or a license
+        # center they cannot open (a page of ours they asked for was sent back above).
+        start = next(
+            (page for role in VENDOR_ROLES if has_role(role) and (page := hooks.start_page(role))),
+            None,
+        )
         if start is not None:
             return redirect(start)
     if decision.kind == "system" and not service.unreachable_lines(decision):
