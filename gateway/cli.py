@@ -12,7 +12,7 @@ from flask import Flask
 
 from gateway.app import create_app
 from gateway.core import db
-from gateway.core.access_cli import api_token_group
+from gateway.core.access_cli import account_token_group, api_token_group
 from gateway.core.commands import CommandApp
 from gateway.core.logs import without_startup_notices
 from gateway.core.settings import Settings, SettingsError, load_settings
@@ -75,6 +75,7 @@ for command in (
     product_line_group,
     system_group,
     api_token_group,
+    account_token_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.

@@ -13,7 +13,8 @@ with tokens of its own (the OIDC provider's client_credentials tokens) registers
 verifier for its scope with `add_token_verifier`; SIGNED_IN takes the session of any
 signed-in user.
 
-A token may be limited to one customer account. Such a caller reaches only routes
+A token may be limited to one customer account (an account token, with an account
+scope such as `users`; older IT tokens could be limited too). Such a caller reaches only routes
 about that account (`api_caller(scope, account=...)`): another account's answers 404,
 as if it did not exist, and a route about every account (IT's dashboard, say) 403.
 """
@@ -29,7 +30,7 @@ from gateway.core.api_tokens import active_token
 from gateway.core.db import get_session
 from gateway.core.errors import GatewayError
 from gateway.core.models import User
-from gateway.core.models.api_token import API_SCOPES
+from gateway.core.models.api_token import ACCOUNT_SCOPES, API_SCOPES
 from gateway.core.secret_keys import secret_keys
 from gateway.core.session import current_user, has_role, require_user
 
@@ -98,7 +99,8 @@ def require_it() -> User:
 def api_caller(scope: str, *, account: str | None = None) -> Caller:
     """The caller of this API request allowed `scope`; else raises 401, 403 or 404.
 
-    An IT scope takes an IT API token (or, for reads, an IT session); a registered
+    An IT scope takes an IT API token (or, for reads, an IT session); an account
+    scope (`users`) takes an account token, limited to its account; a registered
     verifier's scope takes its tokens; SIGNED_IN takes any signed-in user's session.
     `account`: the account number the route is about, None for a route about every
     account (an account-limited token may use only the routes about its own)."""
@@ -110,7 +112,7 @@ def api_caller(scope: str, *, account: str | None = None) -> Caller:
     )
     if verifier is not None:
         return within_account(verifier(scope), account)
-    assert scope in API_SCOPES
+    assert scope in API_SCOPES or scope in ACCOUNT_SCOPES
     caller = _bearer_caller() or _session_caller()
     if scope not in caller.scopes:
         raise NotAuthorised(f"This needs the {scope!r} scope.", caller=caller.name, scope=scope)
@@ -141,7 +143,8 @@ def _bearer_caller() -> Caller | None:
         else None
     )
     if found is None:
-        raise NotAuthenticated("The bearer token is missing, unknown or revoked.")
+        # Expired, revoked and unknown alike: the answer tells a guesser nothing.
+        raise NotAuthenticated("The bearer token is missing, unknown, expired or revoked.")
     return Caller(f"token:{found.name}", found.scopes, account_number=found.account_number)
 
 

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     oidc_token_rate_limit_per_address: str = "300/minute"  # noqa: S105 - a rate, not a secret
     # Members of this IdP group (the `groups` attribute) get the vendor IT role.
     it_group: str = Field(default="switchyard-it", min_length=1)
+    # Members of this IdP group get the vendor support role (reading customers' set-up).
+    support_group: str = Field(default="switchyard-support", min_length=1)
     # Apply due scheduled product-line changes from a background thread in each process.
     scheduler_enabled: bool = True
     scheduler_interval_seconds: int = Field(default=15, ge=1, le=3600)

@@ -16,6 +16,7 @@ DESTINATION_LABELS = {
     "no-access": "'no access' page naming the org admins",
     "no-entitlements": "'no active entitlements' page",
     "it-console": "IT migration console (/it/)",
+    "support-console": "vendor support's pages",
 }
 
 

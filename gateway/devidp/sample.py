@@ -35,7 +35,9 @@ _PLACEHOLDER = re.compile(r"\{(legacy_url|new_url|today([+-]\d+))\}")
 class Destination:
     """Where the routing rule sends a sample user, and why, for the demo's table."""
 
-    key: str  # "legacy", "new", "choose", "no-access" or "no-entitlements"
+    # "legacy", "new", "choose", "no-access", "no-entitlements", "it-console" or
+    # "support-console"
+    key: str
     why: str
 
 
@@ -51,9 +53,15 @@ DESTINATIONS: dict[str, Destination] = {
     "dave@initech.example": Destination("no-access", "no licensing or downloads permission"),
     "frank@umbrella.example": Destination("no-entitlements", "only expired entitlements"),
     "it@vendor.example": Destination("it-console", "vendor IT (IdP group switchyard-it)"),
+    "sam@vendor.example": Destination(
+        "support-console", "vendor support (IdP group switchyard-support)"
+    ),
 }
 # IdP group memberships the development IdP sends (the `groups` attribute).
-GROUPS: dict[str, tuple[str, ...]] = {"it@vendor.example": ("switchyard-it",)}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "it@vendor.example": ("switchyard-it",),
+    "sam@vendor.example": ("switchyard-support",),
+}
 
 
 @dataclass(frozen=True)

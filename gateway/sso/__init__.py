@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         refuse_plain_http_saml(app.extensions["saml"].endpoints)
     app.extensions["upstream_oidc"] = UpstreamOidc(app, settings) if settings.oidc_issuer else None
     app.extensions["login_method"] = login_method(settings, saml_on=saml_on)
+    app.extensions["legacy_issuer"] = legacy_issuer(app)
     app.register_blueprint(views.bp)
     app.register_error_handler(NotSignedIn, _not_signed_in)
 
@@ -56,6 +57,18 @@ def login_method(settings: Settings, *, saml_on: bool) -> str:
     if chosen == "oidc" and not settings.oidc_issuer:
         raise SettingsError("GATEWAY_LOGIN_METHOD: oidc needs GATEWAY_OIDC_ISSUER")
     return chosen
+
+
+def legacy_issuer(app: Flask) -> str:
+    """The issuer whose sign-ins take over users kept before issuers were (issuer '').
+
+    Only the IdP /login signs in with: those users came from it, and a second IdP
+    configured beside it must not claim their subjects (its "42" is another person)."""
+    if app.extensions["login_method"] == "saml":
+        return str(app.extensions["saml"].idp_entity_id)
+    settings: Settings = app.extensions["settings"]
+    assert settings.oidc_issuer  # login_method() checked it
+    return settings.oidc_issuer
 
 
 def _not_signed_in(error: NotSignedIn) -> Any:

@@ -28,34 +28,49 @@ log = logging.getLogger(__name__)
 
 
 def upsert_user(
-    db: Session, identity: Identity, jit_permissions: frozenset[str], now: datetime | None = None
+    db: Session,
+    identity: Identity,
+    jit_permissions: frozenset[str],
+    now: datetime | None = None,
+    *,
+    legacy_issuer: str | None = None,
 ) -> SignedInUser:
     """Find or create the user the IdP vouched for, in the account the IdP named.
 
-    A user imported by email is linked to their subject at first sign-in. A user
-    whose account changed at the IdP loses the grants of the old organisation.
+    Users are found by issuer and subject: the same subject from two IdPs is two
+    people. A user kept before issuers were (issuer '') is taken over by the same
+    subject only from `legacy_issuer`, the IdP they came from. A user imported by
+    email is linked to their issuer and subject at first sign-in. A user whose
+    account changed at the IdP loses the grants of the old organisation.
     """
     now = now or datetime.now(UTC)
-    returning = _returning_user(db, identity, now)
+    returning = _returning_user(db, identity, now, legacy_issuer)
     if returning is not None:
         return returning
     try:
-        user = _upsert_once(db, identity, jit_permissions, now)
+        user = _upsert_once(db, identity, jit_permissions, now, legacy_issuer)
     except IntegrityError:
         # The same person's first sign-in raced on another worker or instance and
         # created the row first: this attempt now finds and updates it.
         db.rollback()
-        user = _upsert_once(db, identity, jit_permissions, now)
+        user = _upsert_once(db, identity, jit_permissions, now, legacy_issuer)
     return SignedInUser.of(user)
 
 
 def _sign_in_update() -> Update:
-    """The common cases in one statement: someone signing in again (found by subject)
-    or an imported user's first sign-in (by email, no subject yet), active and in the
-    account the IdP named. RETURNING what routing needs; built once, because building
-    a statement costs more CPU than running it."""
+    """The common cases in one statement: someone signing in again (found by issuer
+    and subject, or by subject alone on a user kept before issuers were, when
+    `legacy_subject` is bound), or an imported user's first sign-in (by email, no
+    subject yet), active and in the account the IdP named. RETURNING what routing
+    needs; built once, because building a statement costs more CPU than running it."""
     others = USERS.alias("others")
-    by_subject = select(others.c.id).where(others.c.subject == bindparam("subject"))
+    by_subject = select(others.c.id).where(
+        others.c.issuer == bindparam("issuer"), others.c.subject == bindparam("subject")
+    )
+    # NULL (no match) unless this sign-in's issuer may take over such users.
+    legacy_by_subject = select(others.c.id).where(
+        others.c.issuer == "", others.c.subject == bindparam("legacy_subject")
+    )
     imported_by_email = select(others.c.id).where(
         others.c.email == bindparam("email"), others.c.subject.is_(None)
     )
@@ -67,11 +82,16 @@ def _sign_in_update() -> Update:
         .where(
             # By subject first: the email is only for a user the IdP never named.
             USERS.c.id
-            == func.coalesce(by_subject.scalar_subquery(), imported_by_email.scalar_subquery()),
+            == func.coalesce(
+                by_subject.scalar_subquery(),
+                legacy_by_subject.scalar_subquery(),
+                imported_by_email.scalar_subquery(),
+            ),
             USERS.c.account_id == account_id.scalar_subquery(),
             USERS.c.status == "active",
         )
         .values(
+            issuer=bindparam("issuer"),
             subject=bindparam("subject"),
             email=bindparam("email"),
             # The IdP's names when it sends them; otherwise keep ours.
@@ -87,13 +107,17 @@ def _sign_in_update() -> Update:
 _SIGN_IN = _sign_in_update()
 
 
-def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInUser | None:
+def _returning_user(
+    db: Session, identity: Identity, now: datetime, legacy_issuer: str | None
+) -> SignedInUser | None:
     """_SIGN_IN for this identity. None sends every other case (new user, moved
     account, disabled, unknown account) through _upsert_once, which handles and
     explains each."""
     parameters = {
         "account_number": identity.account_number,
+        "issuer": identity.issuer,
         "subject": identity.subject,
+        "legacy_subject": identity.subject if _takes_over_legacy(identity, legacy_issuer) else None,
         "email": identity.email,
         "first_name": identity.first_name,
         "last_name": identity.last_name,
@@ -111,8 +135,17 @@ def _returning_user(db: Session, identity: Identity, now: datetime) -> SignedInU
     return signed_in_user_from(row)
 
 
+def _takes_over_legacy(identity: Identity, legacy_issuer: str | None) -> bool:
+    """Whether this sign-in may take over a user kept before issuers were, by subject."""
+    return bool(identity.issuer) and identity.issuer == legacy_issuer
+
+
 def _upsert_once(
-    db: Session, identity: Identity, jit_permissions: frozenset[str], now: datetime
+    db: Session,
+    identity: Identity,
+    jit_permissions: frozenset[str],
+    now: datetime,
+    legacy_issuer: str | None,
 ) -> User:
     account = db.scalar(select(Account).where(Account.account_number == identity.account_number))
     if account is None:
@@ -121,7 +154,7 @@ def _upsert_once(
             "Please contact your account manager or support.",
             account_number=identity.account_number,
         )
-    found = _existing_user(db, identity)
+    found = _existing_user(db, identity, legacy_issuer)
     _refuse_email_of_another_user(db, identity, found)
     user = found or _new_user(db, identity, account, jit_permissions)
     if user.account_id != account.id:
@@ -143,6 +176,7 @@ def _upsert_once(
             "your organisation's administrators.",
             user_id=user.id,
         )
+    user.issuer = identity.issuer
     user.subject = identity.subject
     user.email = identity.email
     user.first_name = identity.first_name or user.first_name
@@ -152,9 +186,14 @@ def _upsert_once(
     return user
 
 
-def _existing_user(db: Session, identity: Identity) -> User | None:
-    """By subject; or an imported user (no subject yet) by email."""
-    user = db.scalar(select(User).where(User.subject == identity.subject))
+def _existing_user(db: Session, identity: Identity, legacy_issuer: str | None) -> User | None:
+    """By issuer and subject; or, from the legacy issuer, a user kept before issuers
+    were by subject; or an imported user (no subject yet) by email."""
+    user = db.scalar(
+        select(User).where(User.issuer == identity.issuer, User.subject == identity.subject)
+    )
+    if user is None and _takes_over_legacy(identity, legacy_issuer):
+        user = db.scalar(select(User).where(User.issuer == "", User.subject == identity.subject))
     if user is None:
         user = db.scalar(select(User).where(User.email == identity.email, User.subject.is_(None)))
     return user
@@ -185,6 +224,7 @@ def _new_user(
     db: Session, identity: Identity, account: Account, jit_permissions: frozenset[str]
 ) -> User:
     user = User(
+        issuer=identity.issuer,
         subject=identity.subject,
         email=identity.email,
         account_id=account.id,
@@ -200,10 +240,16 @@ def _new_user(
     return user
 
 
-def roles_of(identity: Identity, it_group: str) -> list[str]:
-    """Roles a sign-in grants: `it` for members of the IdP's IT group, and nothing
-    else; a customer org admin (the `admin` permission) is not IT."""
-    return ["it"] if it_group in identity.groups else []
+def roles_of(identity: Identity, it_group: str, support_group: str) -> list[str]:
+    """Roles a sign-in grants: `it` for members of the IdP's IT group, `support` for
+    members of the vendor's support group, and nothing else; a customer org admin
+    (the `admin` permission) is neither."""
+    roles = []
+    if it_group in identity.groups:
+        roles.append("it")
+    if support_group in identity.groups:
+        roles.append("support")
+    return roles
 
 
 def start_session(

@@ -118,8 +118,14 @@ def signed_in(
     """Upsert the user, start a fresh session and route them, whatever the protocol.
     `auth_time`: when the person authenticated at the portal, if it said."""
     settings = current_settings()
-    user = upsert_user(get_session(), identity, settings.jit_permission_set)
-    start_session(user, identity, roles_of(identity, settings.it_group), auth_time=auth_time)
+    user = upsert_user(
+        get_session(),
+        identity,
+        settings.jit_permission_set,
+        legacy_issuer=current_app.extensions["legacy_issuer"],
+    )
+    roles = roles_of(identity, settings.it_group, settings.support_group)
+    start_session(user, identity, roles, auth_time=auth_time)
     log.info(
         "signed in",
         extra={

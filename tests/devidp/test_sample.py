@@ -30,7 +30,7 @@ def test_sample_imports_twice_without_change(seeded: Session, tmp_path: Path) ->
     assert _counts(seeded) == first
     assert first == {
         "accounts": 5,
-        "users": 9,
+        "users": 10,
         "product_lines": 4,
         "systems": 2,
         "entitlements": 11,
@@ -76,6 +76,7 @@ def test_every_user_has_a_stated_destination_and_an_account() -> None:
         "no-access",
         "no-entitlements",
         "it-console",
+        "support-console",
     }
     no_access = [user for user in users if user.destination.key == "no-access"]
     assert all(not {"licensing", "downloads"} & set(user.permissions) for user in no_access)

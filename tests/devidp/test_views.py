@@ -31,6 +31,9 @@ EXPECTED_LOCATION = {
     "no-access": "/no-access",
     "no-entitlements": "/no-entitlements",
     "it-console": "/it/",
+    # Until support has pages of its own, routing's page for "no licensing permission";
+    # the role itself arrives in the session (test_support_sample_user_has_the_role).
+    "support-console": "/no-access",
 }
 
 
@@ -72,6 +75,18 @@ def test_each_sample_user_signs_in_and_lands_where_the_sample_says(
     assert me["email"] == email and me["subject"] == f"portal-{email}"
     user = seeded.scalar(select(User).where(User.email == email))
     assert user is not None and user.subject == f"portal-{email}"
+
+
+@pytest.mark.parametrize(
+    ("email", "roles"),
+    [("sam@vendor.example", ["support"]), ("it@vendor.example", ["it"]), (SAMPLE_EMAILS[0], [])],
+)
+def test_the_vendor_sample_users_bring_their_roles(
+    demo_client: FlaskClient, seeded: Session, email: str, roles: list[str]
+) -> None:
+    post_to_acs(demo_client, sign_in_at_dev_idp(demo_client, email))
+    with demo_client.session_transaction(base_url=BASE_URL) as session:
+        assert session["roles"] == roles
 
 
 def test_autopost_page_works_without_inline_script(

@@ -20,9 +20,22 @@ def identity(groups: frozenset[str]) -> Identity:
 
 
 def test_only_the_configured_group_grants_it() -> None:
-    assert roles_of(identity(frozenset({"switchyard-it", "staff"})), "switchyard-it") == ["it"]
-    assert roles_of(identity(frozenset({"admins", "Switchyard-IT"})), "switchyard-it") == []
-    assert roles_of(identity(frozenset()), "switchyard-it") == []
+    def roles(groups: set[str]) -> list[str]:
+        return roles_of(identity(frozenset(groups)), "switchyard-it", "switchyard-support")
+
+    assert roles({"switchyard-it", "staff"}) == ["it"]
+    assert roles({"admins", "Switchyard-IT"}) == []
+    assert roles(set()) == []
+
+
+def test_only_the_configured_group_grants_support() -> None:
+    def roles(groups: set[str]) -> list[str]:
+        return roles_of(identity(frozenset(groups)), "switchyard-it", "switchyard-support")
+
+    assert roles({"switchyard-support", "staff"}) == ["support"]
+    assert roles({"Switchyard-Support", "support"}) == []
+    # One person may be in both groups; each role comes from its own group.
+    assert roles({"switchyard-support", "switchyard-it"}) == ["it", "support"]
 
 
 def test_it_group_member_lands_in_the_console(
