@@ -29,14 +29,16 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 
-from gateway.core import hooks
+from gateway.core import api_tokens, hooks
 from gateway.core.audit import Actor
 from gateway.core.console import fallback_back, log_refusal
 from gateway.core.csv_export import csv_text
-from gateway.core.db import get_session
+from gateway.core.db import get_session, one_transaction
 from gateway.core.errors import ChangeRefused, InvalidChange, render_error
 from gateway.core.models import Account
+from gateway.core.models.api_token import ACCOUNT_SCOPES
 from gateway.core.models.base import utcnow
+from gateway.core.secret_keys import secret_keys
 from gateway.core.session import (
     SignedInUser,
     current_signed_in_user,
@@ -103,6 +105,9 @@ def org_scope(account_number: str | None) -> OrgScope:
             abort(404)
         scope = OrgScope(service.account_by_number(db, account_number), viewer, "support")
     g.org_scope = scope
+    # The fast read of the signed-in user ran outside a transaction; what this request
+    # writes next must commit or roll back as one.
+    one_transaction(db)
     return scope
 
 
@@ -324,6 +329,63 @@ def support_search() -> ResponseReturnValue:
         "support searched organisations", extra={"event": "support.search", "user_id": user.id}
     )
     return render_template("organisation/support_search.html", query=text, found=found)
+
+
+@route("/tokens", methods=["GET"])
+def tokens(scope: OrgScope) -> ResponseReturnValue:
+    """The organisation's API and SCIM tokens (never their secrets), and a form for one."""
+    return render_template(
+        "organisation/tokens.html",
+        scope=scope,
+        tokens=api_tokens.list_account_tokens(get_session(), scope.account.id),
+        state=api_tokens.token_state,
+        now=utcnow(),
+        scopes=ACCOUNT_SCOPES,
+        secret=None,
+    )
+
+
+@route("/tokens", methods=["POST"])
+def create_token(scope: OrgScope) -> ResponseReturnValue:
+    """A new token for this organisation: its secret is on this one page, once."""
+    _require_admin(scope)
+    db, now, form = get_session(), utcnow(), request.form
+    days = form.get("days", "")
+    if not days.isdigit():
+        raise InvalidChange("Expires in: a number of days.")
+    created = api_tokens.create_account_token(
+        db,
+        scope.account.account_number,
+        form.get("scope", ""),
+        actor=scope.actor(),
+        now=now,
+        hash_key=secret_keys().api_token,
+        expires_at=now + timedelta(days=int(days)),
+        name=form.get("name", "").strip() or None,
+    )
+    page = render_template(
+        "organisation/tokens.html",
+        scope=scope,
+        tokens=api_tokens.list_account_tokens(db, scope.account.id),
+        state=api_tokens.token_state,
+        now=now,
+        scopes=ACCOUNT_SCOPES,
+        secret=created,
+    )
+    # The secret must not linger in a cache or in the browser's history.
+    return Response(page, headers={"Cache-Control": "no-store"})
+
+
+@route("/tokens/revoke", methods=["POST"])
+def revoke_token(scope: OrgScope) -> ResponseReturnValue:
+    """Revoke one of the organisation's tokens at once."""
+    _require_admin(scope)
+    name = request.form.get("name", "")
+    api_tokens.revoke_account_token(
+        get_session(), scope.account.id, name, actor=scope.actor(), now=utcnow()
+    )
+    flash(f"Token {name} revoked: it works nowhere from now on.", "info")
+    return redirect(scope.url("org.tokens"))
 
 
 def _refused(error: ChangeRefused) -> ResponseReturnValue:

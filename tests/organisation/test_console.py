@@ -215,3 +215,61 @@ def test_another_organisations_audit_entries_never_show(
 def test_odd_page_numbers_show_the_first_page(admin_client: FlaskClient, page: str) -> None:
     answer = admin_client.get("/org/", query_string={"page": page})
     assert answer.status_code == 200 and "ada@ready.example" in answer.get_data(as_text=True)
+
+
+def test_an_admin_makes_a_token_shown_once_and_revokes_it(
+    admin_client: FlaskClient, dbs: Session, world: World
+) -> None:
+    from gateway.core.api_tokens import active_token
+    from gateway.core.secret_keys import secret_keys
+
+    created = _post(admin_client, "/org/tokens", {"name": "okta", "scope": "scim", "days": "30"})
+    html = created.get_data(as_text=True)  # type: ignore[attr-defined]
+    assert created.headers["Cache-Control"] == "no-store"  # type: ignore[attr-defined]
+    secret = html.split('id="new-token">')[1].split("<")[0]
+    key = secret_keys(admin_client.application).api_token
+    found = active_token(dbs, secret, key)
+    assert found is not None and (found.account_number, found.scopes) == ("100001", {"scim"})
+    listing = admin_client.get("/org/tokens").get_data(as_text=True)
+    assert "100001/okta" in listing and secret not in listing
+    revoked = _post(admin_client, "/org/tokens/revoke", {"name": "100001/okta"})
+    assert revoked.status_code == 302  # type: ignore[attr-defined]
+    dbs.expire_all()
+    assert active_token(dbs, secret, key) is None
+
+
+def test_another_organisations_token_cannot_be_revoked(
+    admin_client: FlaskClient, dbs: Session, world: World
+) -> None:
+    from gateway.core.api_tokens import active_token, create_account_token
+    from gateway.core.audit import Actor
+    from gateway.core.models.base import utcnow
+    from gateway.core.secret_keys import secret_keys
+
+    key = secret_keys(admin_client.application).api_token
+    theirs = create_account_token(
+        dbs, "100002", "users", actor=Actor("op"), now=utcnow(), hash_key=key, name="theirs"
+    )
+    assert "100002/theirs" not in admin_client.get("/org/tokens").get_data(as_text=True)
+    answer = _post(admin_client, "/org/tokens/revoke", {"name": "100002/theirs"})
+    assert answer.status_code == 404  # type: ignore[attr-defined]
+    assert active_token(dbs, theirs.secret, key) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "x", "scope": "rollout:write", "days": "30"},
+        {"name": "x", "scope": "users", "days": "400"},
+        {"name": "x", "scope": "users", "days": "soon"},
+        {"name": "a b", "scope": "users", "days": "30"},
+    ],
+)
+def test_a_bad_token_request_makes_no_token(
+    admin_client: FlaskClient, dbs: Session, data: dict[str, str]
+) -> None:
+    from gateway.core.models import ApiToken
+
+    answer = _post(admin_client, "/org/tokens", data)
+    assert answer.status_code == 302  # type: ignore[attr-defined]
+    assert dbs.scalar(select(func.count()).select_from(ApiToken)) == 0
