@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import ssl
 import threading
@@ -110,8 +111,9 @@ class _AnyFreePort(Controller):
     """aiosmtpd's controller, bound to a port the system picks."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
+        server = self.server
+        assert isinstance(server, asyncio.Server)  # what loop.create_server made
+        self.port = server.sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
