@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -310,3 +311,36 @@ def test_no_delivery_job_without_an_smtp_url(settings: Settings) -> None:
 
     app = make_app(settings.model_copy(update={"smtp_url": None, "mail_delivery_enabled": True}))
     assert "mail" not in [job.name for job in jobs.registered(app)]
+
+
+def test_the_mail_commands_count_and_deliver(
+    dbs: Session, database_url: str, saml_dir: Path, smtp_server: MailServer
+) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from tests.conftest import REDIS_URL, SECRET
+
+    queue_mail(dbs, "dave@example.com", "Hello", "Queued by hand.")  # due now
+    dbs.commit()
+    env = {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_SECRET_KEY": SECRET,
+        "GATEWAY_SAML_DIR": str(saml_dir),
+        "GATEWAY_LOG_LEVEL": "ERROR",
+        "GATEWAY_SCHEDULER_ENABLED": "false",
+        **({"GATEWAY_REDIS_URL": REDIS_URL} if REDIS_URL else {}),
+    }
+
+    unconfigured = CliRunner().invoke(main, ["mail", "deliver"], env=env)
+    assert unconfigured.exit_code == 1 and "GATEWAY_SMTP_URL is not set" in unconfigured.output
+    env["GATEWAY_SMTP_URL"] = smtp_server.url
+    assert "queued 1, sent 0" in CliRunner().invoke(main, ["mail", "status"], env=env).output
+
+    delivered = CliRunner().invoke(main, ["mail", "deliver"], env=env)
+
+    assert delivered.exit_code == 0 and "sent 1" in delivered.output, delivered.output
+    assert [m["To"] for m in smtp_server.messages] == ["dave@example.com"]
+    assert (
+        "queued 0, sent 1, failed 0" in CliRunner().invoke(main, ["mail", "status"], env=env).output
+    )
