@@ -14,6 +14,7 @@ from gateway.core import (
     errors,
     headers,
     jobs,
+    mail,
     openapi,
     secret_keys,
     server_sessions,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 
         init_devidp(app, demo)
     announce.init_app(app, store.get_store(app))
+    mail.init_app(app)  # the delivery job, when GATEWAY_SMTP_URL is set
     jobs.start(app)
     return app
 

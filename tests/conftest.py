@@ -26,6 +26,7 @@ from gateway.core.settings import Settings
 from gateway.core.store import Store, get_store
 from gateway.devidp.keys import SigningKey, generate_signing_key
 from gateway.sso.config import write_saml_dir
+from tests.mailserver import MailServer
 from tests.saml_idp import IDP_ENTITY_ID, IDP_SLO_URL, IDP_SSO_URL, PortalIdP
 from tests.world import World, build_world
 
@@ -116,6 +117,7 @@ def settings(
         # Tests drive the scheduler and the health probes themselves, with a fixed clock.
         "scheduler_enabled": False,
         "health_check_enabled": False,
+        "mail_delivery_enabled": False,  # tests call deliver_due themselves
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -183,3 +185,10 @@ def world(dbs: Session) -> World:
 @pytest.fixture
 def idp(idp_key: SigningKey) -> PortalIdP:
     return PortalIdP(idp_key, BASE_URL)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[MailServer]:
+    """A real SMTP server on loopback (aiosmtpd): `.url` for GATEWAY_SMTP_URL, `.messages`."""
+    with MailServer.running() as server:
+        yield server

@@ -1,7 +1,7 @@
 """One key per purpose, derived with HKDF (RFC 5869) from the operator's secret.
 
 Cookie signing, CSRF tokens, encryption of private keys at rest and the keyed hashes
-of bearer tokens and client secrets each get their own key, so a key that leaks
+of bearer tokens, client secrets and invitation links each get their own key, so a key that leaks
 through one use (a cookie forged offline, say) says nothing about the others.
 """
 
@@ -12,13 +12,16 @@ from typing import Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-Purpose = Literal["cookie-signing", "csrf", "key-encryption", "api-token", "client-secret"]
+Purpose = Literal[
+    "cookie-signing", "csrf", "key-encryption", "api-token", "client-secret", "invitation"
+]
 PURPOSES: tuple[Purpose, ...] = (
     "cookie-signing",
     "csrf",
     "key-encryption",
     "api-token",
     "client-secret",
+    "invitation",
 )
 
 

@@ -56,6 +56,8 @@ class SecretKeys:
     cookie_signing: bytes
     csrf: bytes
     api_token: bytes
+    # The keyed hash of invitation links (only the hash is stored).
+    invitation: bytes
     # GATEWAY_KEY_ENCRYPTION_KEY, newest first (None: derived from the secret).
     key_encryption_keys: tuple[str, ...] = ()
 
@@ -66,6 +68,7 @@ class SecretKeys:
             cookie_signing=derive_key(secret, "cookie-signing"),
             csrf=derive_key(secret, "csrf"),
             api_token=derive_key(secret, "api-token"),
+            invitation=derive_key(secret, "invitation"),
             key_encryption_keys=split_keys(key_encryption_key),
         )
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from gateway.core.secret_keys import check_strength, split_keys
+from gateway.core.smtp_url import parse_smtp_url
 
 PERMISSIONS = ("portal", "licensing", "downloads", "admin")
 
@@ -138,6 +139,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Bearer token Prometheus presents at /metrics. Unset: /metrics answers 404.
     metrics_token: str | None = Field(default=None, min_length=32)
+    # Outbound mail (invitations). smtp:// is STARTTLS (required), smtps:// implicit TLS,
+    # smtp+plain:// unencrypted to localhost only. Unset: mail stays queued, unsent.
+    smtp_url: str | None = None
+    # A CA bundle (PEM) to verify the SMTP server's certificate with instead of the system's.
+    smtp_ca_file: Path | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    mail_from: str = "Product & License Center <no-reply@localhost>"
+    # The delivery job: how often it looks for due mail, how often a message is tried,
+    # and the delay before its first retry (doubling, with jitter, up to the maximum).
+    mail_delivery_enabled: bool = True
+    mail_interval_seconds: int = Field(default=10, ge=1, le=3600)
+    mail_attempts: int = Field(default=6, ge=1, le=20)
+    mail_retry_seconds: int = Field(default=60, ge=1, le=3600)
+    mail_max_backoff_seconds: int = Field(default=3600, ge=1, le=86400)
+    # How long an invitation's link works.
+    invitation_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("log_level")
     @classmethod
@@ -282,6 +299,32 @@ class Settings(BaseSettings):
             check_strength(key)
             if key == info.data.get("secret_key"):
                 raise ValueError("must differ from GATEWAY_SECRET_KEY, or it protects nothing")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_smtp_url(value)
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {value}")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_address(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _name, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError(
+                "must be an address such as 'Product & License Center <no-reply@example.com>'"
+            )
         return value
 
     @property

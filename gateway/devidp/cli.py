@@ -83,6 +83,7 @@ def _banner(running: RunningDemo) -> str:
         f"Switchyard demo: open {running.gateway_url}/",
         f"  Legacy license center (relying party): {running.legacy_url}/",
         f"  New license center (relying party):    {running.new_url}/",
+        f"  Mail the gateway sent (invitations):   {running.mailbox_url}",
         "",
         "Sign in at the development IdP as any of these sample users:",
         f"  {'email'.ljust(width)}  {'organisation':<20} will see",

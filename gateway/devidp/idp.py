@@ -18,8 +18,9 @@ from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
 
 from gateway.core.errors import GatewayError
 from gateway.devidp.keys import SigningKey, generate_signing_key
+from gateway.devidp.mailbox import Mailbox
 from gateway.devidp.saml_response import ResponseSpec, build_response
-from gateway.devidp.sample import SampleUser
+from gateway.devidp.sample import Destination, SampleUser
 from gateway.sso.config import SamlEndpoints, write_saml_dir
 
 MAX_REQUEST_CHARS = 16 * 1024
@@ -41,6 +42,8 @@ class DemoConfig:
     users: tuple[SampleUser, ...]
     # Origins a sign-in may end at (the license centers); the IdP's form page allows them.
     system_origins: tuple[str, ...] = ()
+    # Where the gateway's mail arrives (shown at /dev-idp/mail); None: no mailbox.
+    mailbox: Mailbox | None = None
 
     def user(self, email: str) -> SampleUser:
         """The sample user with this email, or DevIdpRefused."""
@@ -48,6 +51,34 @@ class DemoConfig:
             if user.email == email:
                 return user
         raise DevIdpRefused("That person is not among the demo sample users.")
+
+    def organisations(self) -> list[tuple[str, str]]:
+        """The sample users' organisations, as (account number, name)."""
+        return sorted({(user.account_number, user.account_name) for user in self.users})
+
+    def newcomer(self, email: str, account_number: str) -> SampleUser:
+        """Someone the directory does not know yet (an invited person), in one of the
+        sample organisations; a sample user's address signs in as that user."""
+        address = email.strip().lower()
+        local, at, domain = address.partition("@")
+        if not (local and at and "." in domain) or len(address) > 320 or " " in address:
+            raise DevIdpRefused("Give an email address such as new.person@acme.example.")
+        names = dict(self.organisations())
+        if account_number not in names:
+            raise DevIdpRefused("Choose one of the demo's organisations.")
+        for user in self.users:
+            if user.email == address:
+                return user
+        first = local.split(".")[0].capitalize() or "New"
+        return SampleUser(
+            email=address,
+            first_name=first,
+            last_name="(new)",
+            account_number=account_number,
+            account_name=names[account_number],
+            permissions=(),
+            destination=Destination("new-person", "not in the sample: invited"),
+        )
 
 
 @dataclass(frozen=True)

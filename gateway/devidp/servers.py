@@ -1,5 +1,5 @@
-"""Running the demo in one process: the gateway with its development IdP, and two
-stand-in license centers, each on its own port.
+"""Running the demo in one process: the gateway with its development IdP, two
+stand-in license centers, each on its own port, and a mailbox (SMTP on loopback).
 
 `gateway demo` and the browser tests both start it here and stop it afterwards.
 """
@@ -27,6 +27,7 @@ from gateway.core.targets import origin
 from gateway.devidp.clients import register_license_center, replace_unreadable_signing_key
 from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
+from gateway.devidp.mailbox import Mailbox, MailboxServer
 from gateway.devidp.relying_party import RelyingParty
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
 
@@ -58,11 +59,16 @@ class RunningDemo:
     gateway_app: Flask
     servers: list[BaseWSGIServer]
     threads: list[threading.Thread] = field(default_factory=list)
+    mailbox: MailboxServer | None = None
 
     def wait(self) -> None:
         """Block until the servers stop (or Ctrl-C)."""
         for thread in self.threads:
             thread.join()
+
+    @property
+    def mailbox_url(self) -> str:
+        return f"{self.gateway_url}/dev-idp/mail"
 
     def stop(self) -> None:
         from gateway.core import jobs
@@ -75,6 +81,8 @@ class RunningDemo:
             server.server_close()
         for thread in self.threads:
             thread.join()
+        if self.mailbox is not None:
+            self.mailbox.stop()
 
 
 def _not_ready(_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -124,13 +132,14 @@ def build_demo_app(
     database_url: str | None = None,
     redis_url: str | None = None,
     reset: bool = False,
+    mailbox: MailboxServer | None = None,
 ) -> Flask:
     """The gateway with the development IdP: its own key, SQLite file and sample data.
 
     `database_url` and `redis_url` replace the instance's SQLite file and the
     embedded store (the tests run the demo on their servers). `reset` first wipes the
-    instance's SQLite file (see reset_instance). Raises SettingsError or ImportRejected
-    when the instance cannot be prepared.
+    instance's SQLite file (see reset_instance). The gateway's mail goes to `mailbox`.
+    Raises SettingsError or ImportRejected when the instance cannot be prepared.
     """
     instance_dir.mkdir(parents=True, exist_ok=True)
     if reset and database_url is None:
@@ -148,12 +157,15 @@ def build_demo_app(
         system_health_urls={"legacy": f"{legacy_url}/healthz", "new": f"{new_url}/healthz"},
         health_check_interval_seconds=5,
         scheduler_interval_seconds=5,
+        smtp_url=mailbox.smtp_url if mailbox is not None else None,
+        mail_interval_seconds=2,
     )
     db.upgrade(database_url)
     demo = DemoConfig(
         signing_key=key,
         users=load_sample_users(),
         system_origins=(origin(legacy_url), origin(new_url)),
+        mailbox=mailbox.mailbox if mailbox is not None else None,
     )
     app = create_app(settings, demo=demo)
     with closing(db.new_session(app)) as session:
@@ -194,6 +206,7 @@ def start_demo(
     """Bind all three ports, build the apps (they need each other's URLs), then serve;
     with `reset`, from the sample data again (only once the ports are ours)."""
     servers: list[BaseWSGIServer] = []
+    mailbox = MailboxServer(Mailbox()).start()
     try:
         for port in (ports.gateway, ports.legacy, ports.new):
             servers.append(make_server(host, port, _not_ready, threaded=True))
@@ -206,6 +219,7 @@ def start_demo(
             database_url=database_url,
             redis_url=redis_url,
             reset=reset,
+            mailbox=mailbox,
         )
         servers[0].app = gateway
         centers = license_center_apps(gateway, gateway_url, (legacy_url, new_url))
@@ -214,8 +228,11 @@ def start_demo(
     except BaseException:
         for server in servers:
             server.server_close()
+        mailbox.stop()
         raise
-    running = RunningDemo(gateway_url, legacy_url, new_url, load_sample_users(), gateway, servers)
+    running = RunningDemo(
+        gateway_url, legacy_url, new_url, load_sample_users(), gateway, servers, mailbox=mailbox
+    )
     for server, name in zip(servers, ("gateway", "legacy", "new"), strict=True):
         thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
         thread.start()

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from gateway.core.headers import allow_form_targets
 from gateway.core.settings import current_settings
 from gateway.devidp.idp import DemoConfig, parse_authn_request, signed_response
+from gateway.devidp.mailbox import links_in
 from gateway.devidp.saml_response import encode
 from gateway.sso.config import current_saml
 
@@ -28,6 +29,7 @@ def sso_page() -> Any:
     return render_template(
         "devidp/sso.html",
         users=_demo().users,
+        organisations=_demo().organisations(),
         saml_request=encoded,
         relay_state=request.args.get("RelayState"),
     )
@@ -38,7 +40,12 @@ def sso_answer() -> Any:
     """Sign in as the chosen sample user: an auto-submitting form carries the response."""
     config, demo = current_saml(), _demo()
     authn = parse_authn_request(request.form.get("SAMLRequest", ""), config.endpoints.acs_url)
-    user = demo.user(request.form.get("email", ""))
+    if "newcomer_email" in request.form:
+        user = demo.newcomer(
+            request.form.get("newcomer_email", ""), request.form.get("newcomer_account", "")
+        )
+    else:
+        user = demo.user(request.form.get("email", ""))
     settings = current_settings()
     xml = signed_response(
         user,
@@ -63,3 +70,15 @@ def sso_answer() -> Any:
 def slo_page() -> Any:
     """The portal's sign-out: nothing to undo here but the story."""
     return render_template("devidp/slo.html")
+
+
+@bp.get("/mail")
+def mailbox() -> Any:
+    """The demo's mailbox: what the gateway sent, newest first, links clickable."""
+    box = _demo().mailbox
+    return render_template(
+        "devidp/mail.html",
+        messages=box.messages() if box is not None else [],
+        configured=box is not None,
+        links_in=links_in,
+    )

@@ -1,0 +1,183 @@
+"""A real SMTP server on loopback for the tests (aiosmtpd), and a test certificate for it.
+
+    with MailServer.running() as server:            # plain, on a free port
+        ...server.url, server.messages...
+    with MailServer.running(tls=cert, login=("u", "p")) as server:   # STARTTLS required, AUTH
+
+`refuse_next` makes the server answer the next messages' DATA with a 554.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class MailCertificate:
+    """A self-signed certificate for 127.0.0.1 and localhost: the client trusts `cert_file`."""
+
+    cert_file: Path
+    key_file: Path
+
+    @classmethod
+    def create(cls, folder: Path) -> MailCertificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.test")])
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(HOST))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(key, hashes.SHA256())
+        )
+        cert_file, key_file = folder / "mail-cert.pem", folder / "mail-key.pem"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return cls(cert_file, key_file)
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+class Recorder:
+    """aiosmtpd's handler: keeps what it accepts, parsed; refuses when told to."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        # Who sent each accepted message, to whom, and whether they had logged in.
+        self.envelopes: list[tuple[str, list[str], bool]] = []
+        self.refuse_next = 0
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        with self.lock:
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                return "554 5.7.1 Refused for the test"
+            raw = envelope.original_content or envelope.content
+            assert isinstance(raw, bytes)
+            parsed = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            self.messages.append(parsed)
+            self.envelopes.append(
+                (str(envelope.mail_from), list(envelope.rcpt_tos), bool(session.authenticated))
+            )
+            self.arrived.notify_all()
+        return "250 OK"
+
+
+class _AnyFreePort(Controller):
+    """aiosmtpd's controller, bound to a port the system picks."""
+
+    def _trigger_server(self) -> None:
+        server = self.server
+        assert isinstance(server, asyncio.Server)  # what loop.create_server made
+        self.port = server.sockets[0].getsockname()[1]
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class MailServer:
+    url: str
+    recorder: Recorder
+    controller: Controller
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self.recorder.lock:
+            return list(self.recorder.messages)
+
+    def refuse(self, count: int) -> None:
+        with self.recorder.lock:
+            self.recorder.refuse_next = count
+
+    @classmethod
+    @contextmanager
+    def running(
+        cls,
+        *,
+        tls: MailCertificate | None = None,
+        implicit_tls: bool = False,
+        login: tuple[str, str] | None = None,
+    ) -> Iterator[MailServer]:
+        recorder = Recorder()
+        options: dict[str, Any] = {}
+        if tls is not None and not implicit_tls:
+            options.update(tls_context=tls.server_context(), require_starttls=True)
+        if login is not None:
+
+            def authenticate(
+                _server: SMTP, _session: Session, _envelope: Envelope, mechanism: str, data: Any
+            ) -> AuthResult:
+                ok = (
+                    isinstance(data, LoginPassword)
+                    and (
+                        data.login.decode(),
+                        data.password.decode(),
+                    )
+                    == login
+                )
+                return AuthResult(success=ok, handled=False)
+
+            # aiosmtpd offers AUTH only after STARTTLS unless told otherwise; an implicit
+            # TLS connection is encrypted from the start, which aiosmtpd does not see (and
+            # it will not require AUTH without requiring STARTTLS: `authenticated` tells).
+            starttls = tls is not None and not implicit_tls
+            options.update(
+                authenticator=authenticate, auth_required=starttls, auth_require_tls=starttls
+            )
+        controller = _AnyFreePort(
+            recorder,
+            hostname=HOST,
+            port=0,
+            ssl_context=tls.server_context() if tls is not None and implicit_tls else None,
+            **options,
+        )
+        controller.start()
+        scheme = "smtps" if implicit_tls else ("smtp" if tls else "smtp+plain")
+        credentials = f"{login[0]}:{login[1]}@" if login else ""
+        try:
+            yield cls(f"{scheme}://{credentials}{HOST}:{controller.port}", recorder, controller)
+        finally:
+            controller.stop()
