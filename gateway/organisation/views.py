@@ -35,6 +35,7 @@ from gateway.core.console import fallback_back, log_refusal
 from gateway.core.csv_export import csv_text
 from gateway.core.db import get_session, one_transaction
 from gateway.core.errors import ChangeRefused, InvalidChange, render_error
+from gateway.core.mail import mail_configured
 from gateway.core.models import Account
 from gateway.core.models.api_token import ACCOUNT_SCOPES
 from gateway.core.models.base import utcnow
@@ -45,8 +46,8 @@ from gateway.core.session import (
     has_role,
     require_signed_in_user,
 )
-from gateway.core.settings import PERMISSIONS
-from gateway.organisation import service
+from gateway.core.settings import PERMISSIONS, current_settings
+from gateway.organisation import invitations, service
 from gateway.organisation.errors import NotOrgAdmin
 
 log = logging.getLogger(__name__)
@@ -329,6 +330,59 @@ def support_search() -> ResponseReturnValue:
         "support searched organisations", extra={"event": "support.search", "user_id": user.id}
     )
     return render_template("organisation/support_search.html", query=text, found=found)
+
+
+@route("/invitations", methods=["GET"])
+def invitations_page(scope: OrgScope) -> ResponseReturnValue:
+    """Invitations with their state, and the form for a new one."""
+    settings = current_settings()
+    return render_template(
+        "organisation/invitation_list.html",
+        scope=scope,
+        invitations=invitations.list_invitations(
+            get_session(), scope.account.id, now=utcnow(), page=_page_number()
+        ),
+        permissions=PERMISSIONS,
+        mail_configured=mail_configured(settings),
+        days=settings.invitation_days,
+    )
+
+
+@route("/invitations", methods=["POST"])
+def invite(scope: OrgScope) -> ResponseReturnValue:
+    _require_admin(scope)
+    created = invitations.invite(
+        get_session(),
+        scope.actor(),
+        scope.account,
+        email=request.form.get("email", ""),
+        permissions=request.form.getlist("permissions"),
+        now=utcnow(),
+    )
+    flash(f"Invitation sent to {created.invitation.email}.", "info")
+    return redirect(scope.url("org.invitations_page"))
+
+
+@route("/invitations/<int:invitation_id>/resend", methods=["POST"])
+def resend_invitation(scope: OrgScope, invitation_id: int) -> ResponseReturnValue:
+    """A new link (the old one stops working) and a new expiry; support may do this too."""
+    sent = invitations.resend(
+        get_session(), scope.actor(), scope.account.id, invitation_id, now=utcnow()
+    )
+    flash(
+        f"Invitation sent again to {sent.invitation.email}; the old link no longer works.", "info"
+    )
+    return redirect(scope.url("org.invitations_page"))
+
+
+@route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+def revoke_invitation(scope: OrgScope, invitation_id: int) -> ResponseReturnValue:
+    _require_admin(scope)
+    revoked = invitations.revoke(
+        get_session(), scope.actor(), scope.account.id, invitation_id, now=utcnow()
+    )
+    flash(f"Invitation for {revoked.email} revoked.", "info")
+    return redirect(scope.url("org.invitations_page"))
 
 
 @route("/tokens", methods=["GET"])

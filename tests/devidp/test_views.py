@@ -31,9 +31,8 @@ EXPECTED_LOCATION = {
     "no-access": "/no-access",
     "no-entitlements": "/no-entitlements",
     "it-console": "/it/",
-    # Until support has pages of its own, routing's page for "no licensing permission";
-    # the role itself arrives in the session (test_support_sample_user_has_the_role).
-    "support-console": "/no-access",
+    # Support's start page: finding an organisation to look at.
+    "support-console": "/org/accounts/",
 }
 
 
