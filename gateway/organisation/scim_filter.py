@@ -239,6 +239,8 @@ def _compare(spec: Column, op: CompareOperator, value: Any) -> ColumnElement[boo
     }
     if op in comparisons:
         clause = comparisons[op](value)
+    elif spec.case_exact:
+        clause = _exact_substring(column, op, value)
     else:
         clause = column.like(_like_pattern(value, op), escape="\\")
     if not spec.nullable:
@@ -247,6 +249,17 @@ def _compare(spec: Column, op: CompareOperator, value: Any) -> ColumnElement[boo
         # RFC 7644 §3.4.2.2: an unassigned attribute is "not equal" to any value.
         return or_(spec.column.is_(None), clause)
     return and_(spec.column.is_not(None), clause)
+
+
+def _exact_substring(column: Any, op: CompareOperator, value: str) -> ColumnElement[bool]:
+    """co / sw / ew, case-exact on every backend (SQLite's LIKE ignores case)."""
+    if op == CompareOperator.sw:
+        return func.substr(column, 1, len(value)) == value
+    if op == CompareOperator.ew:
+        return func.substr(column, func.length(column) - len(value) + 1) == value
+    if not value:
+        return column.is_not(None)
+    return func.replace(column, value, "") != column
 
 
 def _constant_matches(spec: Constant, op: CompareOperator, value: Any, shown: str) -> bool:

@@ -90,3 +90,33 @@ def scim_client(client: FlaskClient) -> Callable[[str | None], ScimClient]:
         return ScimClient(client, token)
 
     return make
+
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def scim_patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+def scim_error(response: Any, status: int, scim_type: str | None = None) -> dict[str, Any]:
+    """The SCIM Error document of `response`, checked (RFC 7644 §3.12)."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == SCIM_JSON
+    body: dict[str, Any] = response.json
+    assert body["schemas"] == [ERROR_SCHEMA]
+    assert body["status"] == str(status)
+    assert body.get("scimType") == scim_type
+    assert body["detail"]
+    return body
+
+
+@pytest.fixture
+def scim_ready(
+    world: Any, scim_token: Callable[..., str], scim_client: Callable[[str | None], ScimClient]
+) -> ScimClient:
+    """A SCIM client with a token of account 100001 ("ready") named "entra"."""
+    return scim_client(scim_token(world.ready, name="entra"))
