@@ -240,7 +240,7 @@ def _compare(spec: Column, op: CompareOperator, value: Any) -> ColumnElement[boo
     if op in comparisons:
         clause = comparisons[op](value)
     elif spec.case_exact:
-        clause = _exact_substring(column, op, value)
+        clause = _exact_substring(spec.column, op, value)
     else:
         clause = column.like(_like_pattern(value, op), escape="\\")
     if not spec.nullable:
@@ -251,7 +251,9 @@ def _compare(spec: Column, op: CompareOperator, value: Any) -> ColumnElement[boo
     return and_(spec.column.is_not(None), clause)
 
 
-def _exact_substring(column: Any, op: CompareOperator, value: str) -> ColumnElement[bool]:
+def _exact_substring(
+    column: InstrumentedAttribute[Any], op: CompareOperator, value: str
+) -> ColumnElement[bool]:
     """co / sw / ew, case-exact on every backend (SQLite's LIKE ignores case)."""
     if op == CompareOperator.sw:
         return func.substr(column, 1, len(value)) == value
