@@ -372,3 +372,31 @@ def test_unknown_endpoints_and_methods_are_scim_errors(scim_ready: ScimClient) -
     scim_error(not_allowed, 405)
     assert not_allowed.headers["Allow"] == "GET"
     scim_error(scim_ready.get("/Users/does-not-exist"), 404)
+
+
+def test_patches_we_refuse_change_nothing(scim_ready: ScimClient, dbs: Session) -> None:
+    created = _create(scim_ready)
+    path = f"/Users/{created['id']}"
+
+    scim_error(scim_ready.patch(path, scim_patch({"op": "remove"})), 400, "noTarget")
+    scim_error(
+        scim_ready.patch(path, scim_patch({"op": "replace", "path": "id", "value": "x"})),
+        400,
+        "mutability",
+    )
+    scim_error(
+        scim_ready.patch(
+            path, scim_patch({"op": "add", "path": "groups", "value": [{"value": "admin"}]})
+        ),
+        400,
+        "mutability",
+    )
+    scim_error(
+        scim_ready.patch(path, scim_patch({"op": "delete", "path": "x"})), 400, "invalidValue"
+    )
+    scim_error(scim_ready.patch(path, {"schemas": []}), 400, "invalidValue")
+    scim_error(
+        scim_ready.patch(path, scim_patch({"op": "remove", "path": "userName"})), 400, "mutability"
+    )
+
+    assert scim_ready.get(path).json == created
