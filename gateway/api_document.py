@@ -13,6 +13,7 @@ from gateway.core.openapi import openapi_document as assemble
 from gateway.directory.views import ME_API
 from gateway.insights.openapi import INSIGHTS_API
 from gateway.migration.openapi import MIGRATION_API
+from gateway.organisation.openapi import ORGANISATION_API
 from gateway.provider.api import MACHINE_API
 from gateway.systems.openapi import SYSTEMS_API
 
@@ -22,6 +23,7 @@ DESCRIPTIONS: tuple[ApiDescription, ...] = (
     INSIGHTS_API,
     MACHINE_API,
     ME_API,
+    ORGANISATION_API,
 )
 # IT's API as (method, path, scope, summary, body schema) rows, for the access tests.
 OPERATIONS = it_operation_rows(DESCRIPTIONS)

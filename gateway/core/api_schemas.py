@@ -120,6 +120,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "description": "An IT API token (`gateway api-token create --name NAME --scope ...`), with "
         "scopes rollout:read, rollout:write, support:read.",
     },
+    "accountToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token limited to one customer account, made by its org admin (or "
+        "`gateway account-token create ACCOUNT --scope users|scim`); it expires.",
+    },
     "session": {
         "type": "apiKey",
         "in": "cookie",

@@ -27,6 +27,10 @@ from gateway.core.api_schemas import CORE_SCHEMAS, SECURITY_SCHEMES
 # Who may call: IT reads take a token or an IT staff session; writes (and previews,
 # which are POSTs) take a token only, since a cookie is an ambient credential.
 IT_READ, IT_TOKEN, MACHINE, SIGNED_IN, PUBLIC = "it-read", "it-token", "machine", "me", "public"
+# Routes about one customer account: an account token with the operation's scope for
+# that account; reads also take IT's `support:read` (the vendor's support looking in).
+ACCOUNT_READ, ACCOUNT_TOKEN = "account-read", "account-token"
+SUPPORT_READ = "support:read"
 DOCUMENT_PATH = "/api/v1/openapi.json"
 
 
@@ -83,7 +87,8 @@ _TEXTS = {
     "400": "malformed JSON, NUL in the URL, or a missing or blank reason",
     "401": "no valid credentials",
     "403": "the credentials lack the scope (or the person is not IT staff)",
-    "404": "no such product line, account, system or scheduled change",
+    "404": "no such product line, account, user, system or scheduled change (or an account "
+    "other than the token's)",
     "409": "the line or system changed since the preview, the change is no longer pending, "
     "or it sends accounts back to legacy without `confirm_back_to_legacy`",
     "415": "the body is not application/json",
@@ -99,6 +104,8 @@ def _security(operation: Operation) -> list[dict[str, list[str]]]:
         IT_READ: [{"itToken": scope}, {"session": []}],
         IT_TOKEN: [{"itToken": scope}],
         MACHINE: [{"machineToken": scope}],
+        ACCOUNT_READ: [{"accountToken": scope}, {"itToken": [SUPPORT_READ]}, {"session": []}],
+        ACCOUNT_TOKEN: [{"accountToken": scope}],
         SIGNED_IN: [{"session": []}],
         PUBLIC: [],
     }
@@ -157,7 +164,16 @@ def _operation(
         "security": _security(operation),
         "responses": _responses(operation),
     }
-    if operation.scope:
+    if operation.access == ACCOUNT_READ:
+        described["description"] = (
+            f"Needs an account token with the `{operation.scope}` scope for this account, "
+            f"or an IT token with `{SUPPORT_READ}` (or IT staff's session)."
+        )
+    elif operation.access == ACCOUNT_TOKEN:
+        described["description"] = (
+            f"Needs an account token with the `{operation.scope}` scope for this account."
+        )
+    elif operation.scope:
         described["description"] = f"Needs the `{operation.scope}` scope."
     if parameters := _parameters(operation, path_parameters):
         described["parameters"] = parameters

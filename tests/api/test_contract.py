@@ -12,6 +12,8 @@ emptied afterwards, so what one operation changed cannot reach another test.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import schemathesis
 from flask import Flask
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.api_document import openapi_document
 from gateway.app import SESSION_COOKIE
-from gateway.core.api_tokens import create_token
+from gateway.core.api_tokens import create_account_token, create_token
 from gateway.core.secret_keys import secret_keys
 from gateway.core.store import get_store
 from gateway.migration.service import set_override
@@ -68,6 +70,19 @@ def it_token(app: Flask, dbs: Session, world: World) -> str:
 
 
 @pytest.fixture
+def account_token(app: Flask, dbs: Session, it_token: str) -> str:
+    """Organisation 100001's token for its users, as its org admin makes it."""
+    return create_account_token(
+        dbs,
+        "100001",
+        "users",
+        actor=ACTOR,
+        now=datetime.now(UTC),
+        hash_key=secret_keys(app).api_token,
+    ).secret
+
+
+@pytest.fixture
 def machine_token(app: Flask, dbs: Session, it_token: str) -> str:
     """The portal server's access token, from client_credentials at /oidc/token."""
     return portal_token(https_client(app), dbs)
@@ -92,7 +107,11 @@ def authenticate(case: schemathesis.Case, request: pytest.FixtureRequest) -> Non
     """
     if case.cookies and SESSION_COOKIE in case.cookies:
         case.cookies[SESSION_COOKIE] = request.getfixturevalue("session_cookie")
-    if case.operation.path.startswith("/api/v1/accounts/"):
+    if case.operation.path.startswith("/api/v1/accounts/{account}/users"):
+        # The organisation's own token (another account's users are a 404).
+        if case.headers and "Authorization" in case.headers:
+            case.headers["Authorization"] = f"Bearer {request.getfixturevalue('account_token')}"
+    elif case.operation.path.startswith("/api/v1/accounts/"):
         # An OAuth 2 scheme is no parameter to schemathesis: the portal always sends it.
         token = request.getfixturevalue("machine_token")
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}

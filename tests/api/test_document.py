@@ -61,7 +61,7 @@ def test_every_path_parameter_is_declared_with_a_schema(app: Flask) -> None:
 def test_every_operation_declares_security_and_problem_answers(app: Flask) -> None:
     document = served_document(app)
     schemes = set(document["components"]["securitySchemes"])
-    assert schemes == {"itToken", "machineToken", "session"}
+    assert schemes == {"accountToken", "itToken", "machineToken", "session"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             used = {name for option in operation["security"] for name in option}
