@@ -15,10 +15,16 @@ from gateway.core.api_input import json_body, query_arguments
 from gateway.core.audit import Actor
 from gateway.core.db import get_session
 from gateway.core.extensions import csrf
-from gateway.core.models import User
+from gateway.core.models import Invitation, User
 from gateway.core.models.base import utcnow
 from gateway.core.openapi import SUPPORT_READ, describe
-from gateway.organisation.openapi import ORGANISATION_API, USERS_PATH, USERS_SCOPE
+from gateway.organisation import invitations
+from gateway.organisation.openapi import (
+    INVITATIONS_PATH,
+    ORGANISATION_API,
+    USERS_PATH,
+    USERS_SCOPE,
+)
 from gateway.organisation.service import (
     UserChange,
     account_by_number,
@@ -108,6 +114,50 @@ def change(account: str, id: str) -> ResponseReturnValue:  # noqa: A002 - the do
         now=utcnow(),
     )
     return jsonify(user_json(changed))
+
+
+def invitation_json(invitation: Invitation, state: str) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "email": invitation.email,
+        "permissions": sorted(invitation.permissions.split()),
+        "state": state,
+        "created_at": invitation.created_at.isoformat(),
+        "expires_at": invitation.expires_at.isoformat(),
+    }
+
+
+@bp.get("/invitations")
+def invitation_list(account: str) -> ResponseReturnValue:
+    _reader(account)
+    arguments = query_arguments("get", INVITATIONS_PATH)
+    db = get_session()
+    found = invitations.list_invitations(
+        db, account_by_number(db, account).id, now=utcnow(), page=arguments["page"]
+    )
+    return jsonify(
+        invitations=[invitation_json(item.invitation, item.state) for item in found.items],
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
+    )
+
+
+@bp.post("/invitations")
+def invite(account: str) -> ResponseReturnValue:
+    """Invite someone by email; the mail is queued with the invitation, in one commit."""
+    actor = _writer(account)
+    body = json_body("OrgInvitationRequest")
+    db = get_session()
+    created = invitations.invite(
+        db,
+        actor,
+        account_by_number(db, account),
+        email=body["email"],
+        permissions=body["permissions"],
+        now=utcnow(),
+    )
+    return jsonify(invitation_json(created.invitation, "pending")), 201
 
 
 def init_app(app: Flask) -> None:

@@ -14,6 +14,7 @@ from gateway.organisation.service import MAX_PAGE_SIZE, MAX_SEARCH, PAGE_SIZE
 
 USERS_PATH = "/api/v1/accounts/{account}/users"
 USER_PATH = USERS_PATH + "/{id}"
+INVITATIONS_PATH = "/api/v1/accounts/{account}/invitations"
 USERS_SCOPE = "users"
 
 PERMISSION: dict[str, Any] = {"type": "string", "enum": list(PERMISSIONS)}
@@ -47,6 +48,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         page={"type": "integer", "minimum": 1},
         per_page={"type": "integer", "minimum": 1},
         pages={"type": "integer", "minimum": 1},
+    ),
+    "OrgInvitation": answer(
+        id={"type": "integer"},
+        email={"type": "string"},
+        permissions={"type": "array", "items": PERMISSION},
+        state={"type": "string", "enum": ["pending", "accepted", "expired", "revoked"]},
+        created_at=DATE_TIME,
+        expires_at=DATE_TIME,
+    ),
+    "OrgInvitations": answer(
+        invitations={"type": "array", "items": {"$ref": "#/components/schemas/OrgInvitation"}},
+        total=COUNT,
+        page={"type": "integer", "minimum": 1},
+        pages={"type": "integer", "minimum": 1},
+    ),
+    "OrgInvitationRequest": strict(
+        ["email", "permissions"],
+        email={"type": "string", "minLength": 3, "maxLength": 320},
+        permissions={**PERMISSION_LIST, "minItems": 1},
     ),
     "OrgUserChange": {
         **strict(
@@ -103,6 +123,26 @@ ORGANISATION_API = ApiDescription(
             USERS_SCOPE,
             body="OrgUserChange",
             answer="OrgUser",
+            refusals=("409",),
+        ),
+        Operation(
+            "get",
+            INVITATIONS_PATH,
+            "The account's invitations, newest first, with their state",
+            ACCOUNT_READ,
+            USERS_SCOPE,
+            answer="OrgInvitations",
+            query=(query("page", _PAGE, "which page, from 1"),),
+        ),
+        Operation(
+            "post",
+            INVITATIONS_PATH,
+            "Invite someone by email with chosen permissions (the mail goes out at once)",
+            ACCOUNT_TOKEN,
+            USERS_SCOPE,
+            body="OrgInvitationRequest",
+            answer="OrgInvitation",
+            success="201",
             refusals=("409",),
         ),
     ),

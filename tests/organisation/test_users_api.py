@@ -283,3 +283,64 @@ def test_an_account_token_reaches_no_route_about_every_account(
 ) -> None:
     for path in ("/api/v1/product-lines", "/api/v1/dashboard", "/api/v1/audit-events"):
         assert client.get(path, headers=ready).status_code == 403, path
+
+
+def test_an_account_token_invites_and_lists_invitations(
+    client: FlaskClient, dbs: Session, ready: dict[str, str]
+) -> None:
+    from gateway.core.models import Invitation, OutboundMail
+
+    made = client.post(
+        "/api/v1/accounts/100001/invitations",
+        json={"email": "New.Person@Ready.example", "permissions": ["portal", "downloads"]},
+        headers=ready,
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    body = made.get_json()
+    assert (body["email"], body["permissions"], body["state"]) == (
+        "new.person@ready.example",
+        ["downloads", "portal"],
+        "pending",
+    )
+    mail = dbs.scalars(select(OutboundMail)).one()
+    assert mail.recipient == "new.person@ready.example" and "/org/invitations/" in mail.text_body
+    listed = client.get("/api/v1/accounts/100001/invitations", headers=ready).get_json()
+    assert [item["email"] for item in listed["invitations"]] == ["new.person@ready.example"]
+    entry = dbs.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert entry is not None and (entry.action, entry.via) == ("invitation.created", "api")
+    assert dbs.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "x@ready.example", "permissions": ["it"]},
+        {"email": "x@ready.example", "permissions": []},
+        {"email": "not-an-address", "permissions": ["portal"]},
+        {"email": "wes@waiting.example", "permissions": ["portal"]},
+        {"email": "x@ready.example"},
+    ],
+)
+def test_a_refused_invitation_changes_nothing(
+    client: FlaskClient, dbs: Session, ready: dict[str, str], body: dict[str, Any]
+) -> None:
+    from gateway.core.models import Invitation, OutboundMail
+
+    before = audit_count(dbs)
+    answer = client.post("/api/v1/accounts/100001/invitations", json=body, headers=ready)
+    assert answer.status_code in (409, 422) and answer.mimetype == PROBLEM
+    assert dbs.scalar(select(func.count()).select_from(Invitation)) == 0
+    assert dbs.scalar(select(func.count()).select_from(OutboundMail)) == 0
+    assert audit_count(dbs) == before
+
+
+def test_another_accounts_token_cannot_invite_or_list(
+    client: FlaskClient, account_token: Callable[..., str], dbs: Session
+) -> None:
+    theirs = bearer(account_token("100002"))
+    invite = {"email": "x@ready.example", "permissions": ["portal"]}
+    assert (
+        client.post("/api/v1/accounts/100001/invitations", json=invite, headers=theirs).status_code
+        == 404
+    )
+    assert client.get("/api/v1/accounts/100001/invitations", headers=theirs).status_code == 404
