@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import ssl
 import threading
@@ -22,12 +21,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from gateway.devidp.mailbox import AnyFreePortController
 
 HOST = "127.0.0.1"
 
@@ -107,21 +107,11 @@ class Recorder:
         return "250 OK"
 
 
-class _AnyFreePort(Controller):
-    """aiosmtpd's controller, bound to a port the system picks."""
-
-    def _trigger_server(self) -> None:
-        server = self.server
-        assert isinstance(server, asyncio.Server)  # what loop.create_server made
-        self.port = server.sockets[0].getsockname()[1]
-        super()._trigger_server()  # type: ignore[no-untyped-call]
-
-
 @dataclass
 class MailServer:
     url: str
     recorder: Recorder
-    controller: Controller
+    controller: AnyFreePortController
 
     @property
     def messages(self) -> list[EmailMessage]:
@@ -167,7 +157,7 @@ class MailServer:
             options.update(
                 authenticator=authenticate, auth_required=starttls, auth_require_tls=starttls
             )
-        controller = _AnyFreePort(
+        controller = AnyFreePortController(
             recorder,
             hostname=HOST,
             port=0,

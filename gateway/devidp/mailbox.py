@@ -66,8 +66,9 @@ def _shown_date(header: str) -> str:
         return header
 
 
-class _AnyFreePort(Controller):
-    """aiosmtpd's controller on a port the system picks (the demo's ports may be 0)."""
+class AnyFreePortController(Controller):
+    """aiosmtpd's controller on a port the system picks (the demo's ports may be 0;
+    the tests' SMTP server uses it too)."""
 
     def _trigger_server(self) -> None:
         server = self.server
@@ -81,7 +82,7 @@ class MailboxServer:
 
     def __init__(self, mailbox: Mailbox) -> None:
         self.mailbox = mailbox
-        self._controller = _AnyFreePort(mailbox, hostname=HOST, port=0)
+        self._controller = AnyFreePortController(mailbox, hostname=HOST, port=0)
 
     def start(self) -> MailboxServer:
         self._controller.start()
