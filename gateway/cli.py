@@ -15,6 +15,7 @@ from gateway.core import db
 from gateway.core.access_cli import api_token_group
 from gateway.core.commands import CommandApp
 from gateway.core.logs import without_startup_notices
+from gateway.core.session_cli import user_group
 from gateway.core.settings import Settings, SettingsError, load_settings
 from gateway.devidp.cli import demo_command
 from gateway.directory.cli import import_command, seed_command
@@ -75,6 +76,7 @@ for command in (
     product_line_group,
     system_group,
     api_token_group,
+    user_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.
