@@ -202,11 +202,14 @@ def generation_key(user_id: int) -> str:
 
 
 def generation_lifetime() -> int:
-    """Seconds a generation record outlives the last sign-in that read it: longer than
-    any session may live, so no live session ever finds its record gone (a record
-    that is gone reads as generation 0, which only sessions started then recorded)."""
+    """Seconds a generation record outlives the last sign-in or ending that wrote it:
+    longer than any session may live, and any code or access token issued in one
+    after it. So nothing that recorded a generation ever finds the record gone (gone
+    reads as generation 0, and a bump after that as 1 again)."""
     settings = current_settings()
-    return max(settings.session_absolute_hours, settings.it_session_absolute_hours) * 3600 + 3600
+    session_hours = max(settings.session_absolute_hours, settings.it_session_absolute_hours)
+    issued_later = settings.oidc_code_seconds + settings.oidc_access_token_seconds
+    return session_hours * 3600 + issued_later + 3600
 
 
 def session_generation(store: Store, user_id: int) -> int:
@@ -236,23 +239,20 @@ def start_generation(user_id: int, roles: list[str]) -> int:
     started: list[int] = []
 
     def attempt(pipe: Pipeline) -> None:  # run again if another write to `key` raced it
-        generation_value, held = pipe.hmget(key, ["generation", "roles"])
+        generation_value, held_value = pipe.hmget(key, ["generation", "roles"])
         generation = int(generation_value or 0)
-        held_text = held.decode() if isinstance(held, bytes) else str(held or "")
-        held_roles = set(held_text.split(",")) - {""}
-        lost = held_roles - wanted
+        held = held_value.decode() if isinstance(held_value, bytes) else str(held_value or "")
+        lost = set(held.split(",")) - {""} - wanted
         pipe.multi()
         if lost:
             generation += 1
-            held_roles = set()
             log.info(
                 "roles lost at the identity provider: the user's other sessions end",
                 extra={"event": "session.roles_lost", "user_id": user_id, "lost": sorted(lost)},
             )
-        pipe.hset(
-            key,
-            mapping={"generation": generation, "roles": ",".join(sorted(held_roles | wanted))},
-        )
+        # Without a loss the held roles are among `wanted`: these are now the roles the
+        # sessions of this generation may hold.
+        pipe.hset(key, mapping={"generation": generation, "roles": ",".join(sorted(wanted))})
         pipe.expire(key, lifetime)
         started[:] = [generation]
 

@@ -29,7 +29,13 @@ def sign_out(email: str, reason: str, actor: str) -> None:
     """End every session of the user with EMAIL on every instance, and the access
     tokens issued in them; the license centers hear through back-channel logout. The
     user stays active and may sign in again."""
-    with command_context() as (_app, db):
+    with command_context() as (app, db):
+        if app.extensions["store_embedded"]:
+            # This command's embedded store is its own: the servers would notice nothing.
+            raise click.ClickException(
+                "The sessions live in each server's embedded store: set GATEWAY_REDIS_URL "
+                "to the servers' shared Redis (or restart the server to end every session)."
+            )
         user = db.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
         if user is None:
             raise NotFound(f"No user with the email address {email}.")
