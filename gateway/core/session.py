@@ -25,6 +25,7 @@ from sqlalchemy import Row, Table, bindparam, func, select
 from gateway.core.db import get_session, single_statements
 from gateway.core.errors import GatewayError
 from gateway.core.models import Account, DirectoryRevision, Permission, User
+from gateway.core.server_sessions import STORELESS_ENDPOINTS
 from gateway.core.settings import current_settings
 from gateway.core.store import Store, StoreUnavailable, get_store
 
@@ -193,8 +194,6 @@ def absolute_limit(roles: object) -> timedelta:
 
 
 GENERATION_KEY = "session-generation:"
-# Endpoints that answer while the store is down read no session (server_sessions).
-SESSIONLESS_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
 
 
 def generation_key(user_id: int) -> str:
@@ -287,7 +286,7 @@ def check_session() -> None:
     is treated as expired: it cannot prove its age. Without the store no request runs
     as the user: StoreUnavailable answers 503."""
     user_id = session.get("user_id")
-    if user_id is None or request.endpoint in SESSIONLESS_ENDPOINTS:
+    if user_id is None or request.endpoint in STORELESS_ENDPOINTS:
         return
     try:
         signed_in_at = datetime.fromisoformat(str(session.get("signed_in_at")))

@@ -158,8 +158,10 @@ def test_signing_out_ends_that_sessions_tokens_and_codes_only(
     staying_tokens, _ = center.sign_in_and_redeem(staying)
 
     form = csrf_token(leaving.get("/logout").get_data(as_text=True))
-    signed_out = leaving.post("/logout", data={"csrf_token": form}, headers=SAME_ORIGIN)
-    assert signed_out.status_code in (200, 302)
+    with delivery_events() as events:
+        signed_out = leaving.post("/logout", data={"csrf_token": form}, headers=SAME_ORIGIN)
+        assert signed_out.status_code in (200, 302)
+        events.wait_for("oidc.backchannel_logout_delivered")  # the center heard of it
     assert userinfo(other_instance, leaving_tokens["access_token"]) == 401
     refused = center.redeem(other_instance.test_client(), code, attempt)
     assert (refused.status_code, refused.get_json()["error"]) == (400, "invalid_grant")
@@ -172,7 +174,9 @@ def test_rp_initiated_logout_ends_that_sessions_tokens(
 ) -> None:
     browser = signed_in(app, idp, account)
     tokens, _ = center.sign_in_and_redeem(browser)
-    reply = browser.get("/oidc/logout", query_string={"id_token_hint": tokens["id_token"]})
+    with delivery_events() as events:
+        reply = browser.get("/oidc/logout", query_string={"id_token_hint": tokens["id_token"]})
+        events.wait_for("oidc.backchannel_logout_delivered")
     assert reply.status_code == 200 and browser.get("/api/v1/me").status_code == 401
     assert userinfo(app, tokens["access_token"]) == 401
 
