@@ -139,7 +139,14 @@ def _session_user_is_active() -> bool:
     known = g.get("session_user_active")
     if isinstance(known, tuple) and known[0] == user_id:
         return bool(known[1])
-    return current_signed_in_user() is not None
+    account_id = session.get("account_id")
+    if not isinstance(user_id, int) or not isinstance(account_id, int):
+        return False
+    # An ordinary transaction (not single_statements): the caller may write next.
+    parameters = {"user_id": user_id, "account_id": account_id}
+    active = get_session().execute(_ACTIVE_USER, parameters).one_or_none() is not None
+    _remember_whether_active(user_id, active)
+    return active
 
 
 def require_user() -> User:
