@@ -16,6 +16,7 @@ from gateway.core.access_cli import account_token_group, api_token_group
 from gateway.core.commands import CommandApp
 from gateway.core.logs import without_startup_notices
 from gateway.core.mail_cli import mail_group
+from gateway.core.session_cli import user_group
 from gateway.core.settings import Settings, SettingsError, load_settings
 from gateway.devidp.cli import demo_command
 from gateway.directory.cli import import_command, seed_command
@@ -78,6 +79,7 @@ for command in (
     api_token_group,
     account_token_group,
     mail_group,
+    user_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.

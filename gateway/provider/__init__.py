@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     """Build the authorization server once and mount its endpoints."""
     from gateway.provider import api, views
     from gateway.provider.backchannel import BackchannelSender
-    from gateway.provider.logout import notify_relying_parties
+    from gateway.provider.logout import access_ended, session_ending
     from gateway.provider.server import build_server
 
     settings: Settings = app.extensions["settings"]
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         attempts=settings.oidc_backchannel_logout_attempts,
         retry_seconds=settings.oidc_backchannel_logout_retry_seconds,
     )
-    hooks.on_sign_out(app, notify_relying_parties)
+    hooks.on_sign_out(app, session_ending)
+    hooks.on_access_ended(app, access_ended)
     app.register_blueprint(views.bp)
     api.init_app(app)  # its token verifier for the machine API, and its description

@@ -75,6 +75,13 @@ class BackchannelSender:
         self._queue.put(delivery)
         return True
 
+    def deliver_now(self, delivery: LogoutDelivery) -> bool:
+        """Send a delivery on this thread, retries included: for a command (or any work
+        outside a request), whose process may end before a worker thread sends it."""
+        self._slots.acquire()
+        self._deliver(delivery)
+        return True
+
     def shutdown(self) -> None:
         """Stop retrying and let the workers finish what they are sending."""
         self._stopping.set()

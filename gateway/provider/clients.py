@@ -255,3 +255,14 @@ def client_for_system(db: Session, system_key: str) -> RegisteredClient | None:
         .where(System.key == system_key, OAuthClient.revoked_at.is_(None))
     )
     return RegisteredClient.from_row(row) if row else None
+
+
+def clients_with_backchannel_logout(db: Session) -> list[RegisteredClient]:
+    """Every active client that takes back-channel logout, by id."""
+    rows = db.scalars(
+        select(OAuthClient)
+        .options(joinedload(OAuthClient.system))
+        .where(OAuthClient.backchannel_logout_uri.is_not(None), OAuthClient.revoked_at.is_(None))
+        .order_by(OAuthClient.client_id)
+    )
+    return [RegisteredClient.from_row(row) for row in rows]

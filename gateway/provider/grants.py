@@ -3,11 +3,14 @@
 - a missing redirect_uri is refused (authlib would use the first registered one);
 - PKCE with S256 is required of every client, `plain` is refused;
 - the code is consumed atomically before tokens are made, and its expiry checked;
-- a reused code revokes the tokens issued from it.
+- a reused code revokes the tokens issued from it;
+- a code of a session that has ended since (signed out, or all the user's sessions
+  ended), or of a user no longer active, is refused (invalid_grant).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -31,14 +34,22 @@ from gateway.core import audit
 from gateway.core.db import get_session
 from gateway.core.models import User
 from gateway.core.secret_keys import secret_keys
+from gateway.core.session import recorded_generation
 from gateway.core.settings import Settings, current_settings
 from gateway.core.store import get_store, set_once
 from gateway.provider.claims import user_claims
 from gateway.provider.clients import RegisteredClient
 from gateway.provider.freshness import session_auth_time
 from gateway.provider.keys import KeyCache, KeyRing, key_encryption
-from gateway.provider.tokens import AuthorizationCode, digest, redeem_code, save_code
+from gateway.provider.tokens import (
+    AuthorizationCode,
+    digest,
+    redeem_code,
+    save_code,
+    session_ended,
+)
 
+log = logging.getLogger(__name__)
 TOKEN_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 # The longest a private_key_jwt client assertion may be valid for (exp - now).
 ASSERTION_MAX_SECONDS = 300
@@ -118,6 +129,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=auth_time,
             expires_at=time.time() + settings.oidc_code_seconds,
             session_sid=session.get("sid"),
+            generation=recorded_generation(session),
         )
         save_code(get_store(), code, record, settings.oidc_code_seconds)
         if record.nonce:
@@ -129,7 +141,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     ) -> AuthorizationCode | None:
         settings = current_settings()
         family_ttl = settings.oidc_access_token_seconds + settings.oidc_code_seconds
-        return redeem_code(get_store(), code, client.client_id, family_ttl=family_ttl)
+        record = redeem_code(get_store(), code, client.client_id, family_ttl=family_ttl)
+        if record is not None and session_ended(
+            get_store(), record.user_id, record.session_sid, record.generation
+        ):
+            log.warning(
+                "code of an ended session refused",
+                extra={"event": "oidc.code_session_ended", "client_id": client.client_id},
+            )
+            return None
+        return record
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         """Nothing to do: the code was consumed atomically when it was looked up."""

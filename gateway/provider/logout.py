@@ -5,6 +5,13 @@ logout from the IdP), every client that received a code during that session gets
 a signed logout_token POSTed to its back-channel logout URI, server to server, so
 no browser tab or third-party cookie is needed. The tokens are signed during the
 request and sent after it, by gateway.provider.backchannel.
+
+The session's codes and access tokens end with it (gateway.provider.tokens): signing
+out marks its sid ended. When a user's access ends (deactivated, or signed out
+everywhere by IT: core's `access_ended` hook), core has already ended every session
+of theirs, and with them their codes and tokens; here every license center that
+takes back-channel logout is told, with the user's `sub`, to end all of their
+sessions there too.
 """
 
 from __future__ import annotations
@@ -15,16 +22,23 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from gateway.core.db import get_session
 from gateway.core.models import User
+from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.provider.backchannel import BackchannelSender, LogoutDelivery
-from gateway.provider.clients import RegisteredClient, find_client
+from gateway.provider.clients import (
+    RegisteredClient,
+    clients_with_backchannel_logout,
+    find_client,
+)
 from gateway.provider.grants import issuer, keyring
+from gateway.provider.tokens import end_session_tokens
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +89,42 @@ def notify_relying_parties(session: MutableMapping[str, Any]) -> int:
     log.info(
         "back-channel logouts queued",
         extra={"event": "oidc.backchannel_logout_queued", "count": queued},
+    )
+    return queued
+
+
+def session_ending(session: MutableMapping[str, Any]) -> None:
+    """This session ends (any sign-out): its codes and tokens stop working now, and
+    the relying parties it signed in to hear."""
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        settings = current_settings()
+        lifetime = settings.oidc_code_seconds + settings.oidc_access_token_seconds
+        end_session_tokens(get_store(), sid, lifetime + settings.oidc_clock_skew_seconds)
+    notify_relying_parties(session)
+
+
+def access_ended(user_id: int) -> int:
+    """The user may use nothing of ours any more: queue a logout_token naming them
+    (`sub`, so every session of theirs ends) for every client that takes back-channel
+    logout; returns how many were queued. Their codes and tokens already stopped with
+    their sessions (core bumped their session generation)."""
+    db = get_session()
+    user = db.get(User, user_id)
+    if user is None:
+        return 0
+    sender: BackchannelSender = current_app.extensions["backchannel_sender"]
+    # A request answers first and its deliveries follow; a command delivers before it
+    # ends, as its process would take the worker threads with it.
+    send = sender.submit if has_request_context() else sender.deliver_now
+    queued = 0
+    for client in clients_with_backchannel_logout(db):
+        assert client.backchannel_logout_uri
+        token = logout_token(client, sub=user.public_id, sid=None)
+        queued += send(LogoutDelivery(client.client_id, client.backchannel_logout_uri, token))
+    log.info(
+        "back-channel logouts queued: the user's access ended",
+        extra={"event": "oidc.access_ended_logout_queued", "user_id": user_id, "count": queued},
     )
     return queued
 

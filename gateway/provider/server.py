@@ -39,6 +39,9 @@ def save_token(token: dict[str, Any], request: Any) -> None:
         family=code.code_hash if code is not None else None,
         expires_at=now + int(token["expires_in"]),
         issued_at=now,
+        # The session the code was issued in: the token ends with it.
+        session_sid=code.session_sid if code is not None else None,
+        generation=code.generation if code is not None else 0,
     )
     issue_access_token(get_store(), token["access_token"], record)
     grants.audit_token(record.client_id, request.payload.grant_type, record.scope, record.user_id)

@@ -3,6 +3,13 @@
 Codes are consumed atomically (GETDEL): of two concurrent redemptions exactly one
 gets the code. A code presented again revokes every token issued from it (RFC 6749
 §4.1.2). Access tokens are opaque; the store keeps only their SHA-256.
+
+A code, and every token issued from it, carries the session it was issued in: its
+`sid` and the user's session generation then (gateway.core.session). Signing out of
+that session marks its sid ended; ending all of a user's sessions bumps the
+generation. Either way the session's codes can no longer be redeemed and its tokens
+stop working, on every instance, checked in the one round trip that already looked
+for a revoked code family.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from gateway.core.models.base import utcnow
+from gateway.core.session import generation_key
 from gateway.core.store import Store, set_once, take
 
 log = logging.getLogger(__name__)
@@ -23,6 +31,7 @@ CODE = "oidc:code:"
 CODE_USED = "oidc:code-used:"
 FAMILY_REVOKED = "oidc:family-revoked:"
 ACCESS_TOKEN = "oidc:at:"  # noqa: S105 - a key prefix, not a secret
+SESSION_ENDED = "oidc:session-ended:"
 
 
 def digest(value: str) -> str:
@@ -44,6 +53,8 @@ class AuthorizationCode:
     auth_time: int
     expires_at: float
     session_sid: str | None = None
+    # The user's session generation when the code was issued (0: none recorded yet).
+    generation: int = 0
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -108,6 +119,9 @@ class AccessToken:
     family: str | None
     expires_at: float
     issued_at: float
+    # The session the token was issued in (its code's), for a user's token.
+    session_sid: str | None = None
+    generation: int = 0
 
     def get_scope(self) -> str:
         return self.scope
@@ -131,16 +145,50 @@ def issue_access_token(store: Store, token: str, record: AccessToken) -> None:
 
 
 def find_access_token(store: Store, token: str) -> AccessToken | None:
-    """A live token: known, not expired, and not from a revoked code family."""
+    """A live token: known, not expired, not from a revoked code family, and (a user's
+    token) from a session that has not ended since."""
     raw = store.get(ACCESS_TOKEN + digest(token))
     if raw is None:
         return None
     record = AccessToken(**json.loads(raw))
     if record.is_expired():
         return None
-    if record.family and store.exists(FAMILY_REVOKED + record.family):
+    if record.user_id is None:
+        if record.family and store.exists(FAMILY_REVOKED + record.family):
+            return None
+        return record
+    revoked_keys = [FAMILY_REVOKED + record.family] if record.family else []
+    if session_ended(
+        store, record.user_id, record.session_sid, record.generation, also=revoked_keys
+    ):
         return None
     return record
+
+
+def session_ended(
+    store: Store,
+    user_id: int,
+    sid: str | None,
+    generation: int,
+    *,
+    also: list[str] | None = None,
+) -> bool:
+    """Whether the session a code or token was issued in has ended: signed out (its sid
+    marked), or all the user's sessions ended (a newer generation), or any of the keys
+    `also` exists; one round trip."""
+    marked = [*(also or []), *([SESSION_ENDED + sid] if sid else [])]
+    pipe = store.pipeline(transaction=False)
+    pipe.hget(generation_key(user_id), "generation")
+    if marked:
+        pipe.exists(*marked)
+    current, *found = pipe.execute()
+    return int(current or 0) != generation or any(found)
+
+
+def end_session_tokens(store: Store, sid: str, lifetime: int) -> None:
+    """Mark the session `sid` ended for `lifetime` seconds (as long as any code or token
+    issued in it may live): its codes and tokens stop working at once."""
+    store.set(SESSION_ENDED + sid, "1", ex=max(1, lifetime))
 
 
 def revoke_access_token(store: Store, token: str) -> None:

@@ -44,7 +44,7 @@ from gateway.provider.freshness import (
     session_auth_time,
 )
 from gateway.provider.grants import issuer, keyring
-from gateway.provider.logout import notify_relying_parties, remember_client, verified_id_token_hint
+from gateway.provider.logout import remember_client, session_ending, verified_id_token_hint
 
 log = logging.getLogger(__name__)
 bp = Blueprint("provider", __name__)
@@ -242,7 +242,7 @@ def rp_logout() -> Any:
     target = request.args.get("post_logout_redirect_uri")
     if target and (client is None or target not in client.post_logout_redirect_uris):
         raise GatewayError("That sign-out return address is not registered for the application.")
-    notify_relying_parties(session)
+    session_ending(session)
     end_session()
     if not target:
         return render_template("signed_out.html")

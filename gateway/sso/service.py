@@ -20,6 +20,7 @@ from gateway.core.session import (
     SignedInUser,
     signed_in_user_columns,
     signed_in_user_from,
+    start_generation,
 )
 from gateway.sso.errors import AccountDisabled, EmailOfAnotherUser, UnknownAccount
 from gateway.sso.identity import Identity
@@ -262,8 +263,12 @@ def start_session(
     """Replace whatever session the browser had with a new one (new id) for `user`.
 
     `auth_time` is when the IdP authenticated the person (SAML's AuthnInstant), which
-    the provider reports as the id_token's auth_time; without it, now."""
+    the provider reports as the id_token's auth_time; without it, now.
+
+    The session records the user's session generation; if the user's other sessions
+    were started with a role this sign-in lacks, they are ended first (start_generation)."""
     session.clear()
+    session["generation"] = start_generation(user.id, roles or [])
     session["user_id"] = user.id
     session["roles"] = roles or []
     session["account_id"] = user.account_id
