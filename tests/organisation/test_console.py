@@ -273,3 +273,39 @@ def test_a_bad_token_request_makes_no_token(
     answer = _post(admin_client, "/org/tokens", data)
     assert answer.status_code == 302  # type: ignore[attr-defined]
     assert dbs.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+ADMIN_FORMS = [
+    "/org/users/{id}/permissions",
+    "/org/users/{id}/status",
+    "/org/users/{id}/forget-choice",
+    "/org/invitations",
+    "/org/tokens",
+    "/org/tokens/revoke",
+]
+
+
+@pytest.mark.parametrize("form", ADMIN_FORMS)
+def test_every_console_form_needs_its_csrf_token(
+    admin_client: FlaskClient, dbs: Session, form: str
+) -> None:
+    from gateway.core.models import ApiToken, Invitation
+
+    pat = _user(dbs, "pat@ready.example")
+    before = _audit_count(dbs)
+    data = {"permission": "portal", "active": "no", "email": "x@ready.example",
+            "permissions": "portal", "name": "t", "scope": "users", "days": "30"}  # fmt: skip
+    answer = admin_client.post(
+        form.format(id=pat.public_id), data=data, headers={"Referer": f"{BASE_URL}/org/"}
+    )
+    assert answer.status_code == 400
+    assert _audit_count(dbs) == before
+    assert dbs.scalar(select(func.count()).select_from(Invitation)) == 0
+    assert dbs.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+@pytest.mark.parametrize("path", ["/org/invitations", "/org/tokens"])
+def test_the_other_pages_are_403_for_a_user_who_is_not_admin(
+    user_client: FlaskClient, path: str
+) -> None:
+    assert user_client.get(path).status_code == 403
