@@ -6,8 +6,9 @@
   license centers), called while the session can still be read;
 - a start page per role: where someone with that role begins when routing has nowhere
   to send them (IT staff start in the console);
-- access ended: a user was deactivated, so whoever holds something of theirs lets go
-  (their sessions on every instance, their tokens, their license-center sessions).
+- access ended: a user was deactivated (or signed out everywhere by an operator), so
+  whoever holds something of theirs lets go (their sessions on every instance, their
+  tokens, their license-center sessions).
 
 Register in `init_app`; call from a request.
 """
