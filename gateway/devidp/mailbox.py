@@ -8,6 +8,7 @@ Messages live in memory only, like the rest of the demo's short-lived state.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ def _shown_date(header: str) -> str:
         return parsedate_to_datetime(header).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (TypeError, ValueError):
         return header
+
+
+# aiosmtpd logs every connection at INFO: the gateway's own log says what was sent.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class AnyFreePortController(Controller):
