@@ -120,3 +120,23 @@ def test_an_admin_invites_a_newcomer_who_accepts_and_is_later_deactivated(
     log = page.locator("table.audit")
     for action in ("invitation.created", "invitation.accepted", "user.deactivated"):
         expect(log).to_contain_text(action)
+
+
+@pytest.mark.parametrize("path", ["/org/", "/org/invitations", "/org/audit", "/org/tokens"])
+def test_the_console_fits_a_phone(browser: Any, demo: RunningDemo, path: str) -> None:
+    """At 390 px nothing overflows sideways, and the buttons are big enough to touch."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.set_default_timeout(15_000)
+    try:
+        phone.goto(f"{demo.gateway_url}/")
+        phone.locator(f'button[data-email="{ADMIN}"]').click()
+        phone.wait_for_url(f"{demo.gateway_url}/choose")
+        phone.goto(f"{demo.gateway_url}{path}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide"
+        for button in phone.locator("main button:visible").all():
+            box = button.bounding_box()
+            assert box is not None and box["height"] >= 44, (path, button.inner_text(), box)
+    finally:
+        context.close()
