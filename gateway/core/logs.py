@@ -56,7 +56,11 @@ def configure_logging(level: str) -> None:
 
 
 # Start-up notices a server should log and a one-shot command should not: logger, event.
-STARTUP_NOTICES = {"gateway.core.store": "store.embedded", "gateway.core.db": "db.default_sqlite"}
+STARTUP_NOTICES = {
+    "gateway.core.store": "store.embedded",
+    "gateway.core.db": "db.default_sqlite",
+    "gateway.core.mail": "mail.not_configured",
+}
 
 
 @contextmanager
