@@ -114,6 +114,7 @@ def settings(
         "secret_key": SECRET,
         "base_url": BASE_URL,
         "signin_rate_limit": "1000/minute",
+        "credential_failure_rate_limit": "1000/minute",
         # Tests drive the scheduler and the health probes themselves, with a fixed clock.
         "scheduler_enabled": False,
         "health_check_enabled": False,

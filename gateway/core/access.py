@@ -24,15 +24,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
 from gateway.core.api_tokens import active_token
 from gateway.core.db import get_session
 from gateway.core.errors import GatewayError
+from gateway.core.extensions import limiter
 from gateway.core.models import User
 from gateway.core.models.api_token import ACCOUNT_SCOPES, API_SCOPES
 from gateway.core.secret_keys import secret_keys
 from gateway.core.session import current_user, has_role, require_user
+from gateway.core.settings import current_settings
 
 READ_SCOPES = frozenset({"rollout:read", "support:read"})
 # Not a token scope: any signed-in user, by the session cookie (/api/v1/me).
@@ -82,6 +84,24 @@ TokenVerifier = Callable[[str], Caller]
 def add_token_verifier(app: Flask, scope: str, verify: TokenVerifier) -> None:
     """Let `verify` authenticate every API route that asks for `scope`."""
     app.extensions.setdefault("api_token_verifiers", {})[scope] = verify
+
+
+def _failure_limit() -> str:
+    return current_settings().credential_failure_rate_limit
+
+
+def _refused_credentials(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def limit_failed_credentials(bp: Blueprint) -> None:
+    """Count every 401 that `bp` answers against the caller's address, in one budget that
+    every bearer-token blueprint shares (GATEWAY_CREDENTIAL_FAILURE_RATE_LIMIT): someone
+    guessing tokens runs out of tries on all of them at once (429), while a caller with a
+    good token spends nothing."""
+    limiter.shared_limit(
+        _failure_limit, scope="bearer-token-failures", deduct_when=_refused_credentials
+    )(bp)
 
 
 def require_it() -> User:

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     it_session_absolute_hours: int = Field(default=4, ge=1, le=7 * 24)
     # Sign-in rate limit per client address (flask-limiter notation).
     signin_rate_limit: str = "30/minute"
+    # Failed bearer-token checks (401s of the JSON API and SCIM) per client address, one
+    # budget for all of them: guessing runs out of tries, a good token spends nothing.
+    credential_failure_rate_limit: str = "30/minute"
     # /oidc/token rate limits (flask-limiter notation): per claimed client id, per address.
     oidc_token_rate_limit_per_client: str = "300/minute"  # noqa: S105 - a rate, not a secret
     oidc_token_rate_limit_per_address: str = "300/minute"  # noqa: S105 - a rate, not a secret
@@ -217,7 +220,10 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "signin_rate_limit", "oidc_token_rate_limit_per_client", "oidc_token_rate_limit_per_address"
+        "signin_rate_limit",
+        "oidc_token_rate_limit_per_client",
+        "oidc_token_rate_limit_per_address",
+        "credential_failure_rate_limit",
     )
     @classmethod
     def _rate_limit_notation(cls, value: str) -> str:

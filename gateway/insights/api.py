@@ -7,7 +7,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.core.access import api_caller
+from gateway.core.access import api_caller, limit_failed_credentials
 from gateway.core.api_input import query_arguments
 from gateway.core.api_schemas import event_json
 from gateway.core.db import get_session
@@ -23,6 +23,7 @@ from gateway.routing.config import current_routing_config
 from gateway.routing.service import today_utc
 
 bp = Blueprint("insights_api", __name__, url_prefix="/api/v1")
+limit_failed_credentials(bp)
 describe(bp, INSIGHTS_API)
 
 

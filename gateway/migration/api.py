@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from gateway.core.access import api_caller
+from gateway.core.access import api_caller, limit_failed_credentials
 from gateway.core.api_input import json_body, query_arguments
 from gateway.core.api_schemas import event_json
 from gateway.core.audit import Actor
@@ -34,6 +34,7 @@ from gateway.migration.service import preview_for
 from gateway.routing.config import LineConfig, RoutingConfig, current_routing_config
 
 bp = Blueprint("migration_api", __name__, url_prefix="/api/v1")
+limit_failed_credentials(bp)
 describe(bp, MIGRATION_API)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Flask, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from gateway.core.access import Caller, NotAuthorised, api_caller
+from gateway.core.access import Caller, NotAuthorised, api_caller, limit_failed_credentials
 from gateway.core.api_input import json_body, query_arguments
 from gateway.core.audit import Actor
 from gateway.core.db import get_session
@@ -34,6 +34,7 @@ from gateway.organisation.service import (
 )
 
 bp = Blueprint("organisation_api", __name__, url_prefix="/api/v1/accounts/<account>")
+limit_failed_credentials(bp)
 describe(bp, ORGANISATION_API)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from gateway.core.access import limit_failed_credentials
 from gateway.core.api_tokens import active_token
 from gateway.core.audit import Actor
 from gateway.core.db import get_session
@@ -56,6 +57,7 @@ from gateway.organisation.service import (
 log = logging.getLogger(__name__)
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
+limit_failed_credentials(bp)
 SCIM_JSON = "application/scim+json"
 SCOPE = "scim"
 

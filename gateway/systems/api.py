@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from gateway.core.access import api_caller
+from gateway.core.access import api_caller, limit_failed_credentials
 from gateway.core.api_input import json_body
 from gateway.core.api_schemas import event_json
 from gateway.core.audit import Actor
@@ -22,6 +22,7 @@ from gateway.systems.openapi import SYSTEMS_API
 from gateway.systems.service import preview_maintenance, set_maintenance
 
 bp = Blueprint("systems_api", __name__, url_prefix="/api/v1")
+limit_failed_credentials(bp)
 describe(bp, SYSTEMS_API)
 
 
