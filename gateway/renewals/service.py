@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, contains_eager
 
@@ -127,7 +126,7 @@ def expiring(
     )
     if account_id is not None:
         query = query.where(Entitlement.account_id == account_id)
-    return [_expiring_of(row, account, today) for row, account in db.execute(query).tuples()]
+    return [_expiring_of(row, account, today) for row, account in db.execute(query)]
 
 
 def _expiring_of(row: Entitlement, account: Account, today: date) -> ExpiringEntitlement:
@@ -198,7 +197,7 @@ def _done(db: Session, today: date) -> set[tuple[int, int]]:
         )
         .where(*_ending_between(today, max(THRESHOLDS)))
     )
-    return {(entitlement_id, days) for entitlement_id, days in db.execute(query).tuples()}
+    return {(entitlement_id, days) for entitlement_id, days in db.execute(query)}
 
 
 def recipients(db: Session, account_id: int) -> list[User]:
@@ -269,9 +268,11 @@ def _claim(
             recorded_at=now,
         )
         .on_conflict_do_nothing(index_elements=["entitlement_id", "threshold_days", "end_date"])
+        # A row comes back only when this statement inserted it (rowcount is not
+        # reliable through the ORM session on every driver).
+        .returning(RenewalReminder.threshold_days)
     )
-    result = cast(CursorResult[Any], db.execute(statement))
-    return result.rowcount == 1
+    return db.execute(statement).first() is not None
 
 
 def thresholds_text() -> str:
