@@ -298,7 +298,9 @@ def reminder_subject(items: Sequence[ExpiringEntitlement]) -> str:
     first = items[0]
     count = f"{len(items)} entitlements" if len(items) > 1 else "1 entitlement"
     within = max(item.threshold for item in items)
-    return f"Renewals: {count} of {first.account_name} end within {within} days"
+    # One line, whatever an import put in the name: a line break would end the header.
+    name = " ".join(first.account_name.split())
+    return f"Renewals: {count} of {name} end within {within} days"
 
 
 def reminder_text(admin: User, items: Iterable[ExpiringEntitlement], settings: Settings) -> str:

@@ -236,3 +236,20 @@ def test_a_job_restarted_with_a_new_app_sends_nothing_twice(
             session.close()
     finally:
         database.engine_of(restarted).dispose()
+
+
+def test_an_account_name_with_a_line_break_cannot_add_a_header(
+    dbs: Session, settings: Settings, smtp_server: MailServer, world: World
+) -> None:
+    world.ready.name = "Ready\r\nBcc: mallory@evil.example"
+    dbs.commit()
+    expiring(dbs, world, world.ready, END)
+
+    [message] = run(dbs, settings, END - timedelta(days=30), smtp_server)
+
+    # (A long subject is folded onto a second line; unfolded, it is this one line.)
+    assert " ".join(message["Subject"].split()) == (
+        "Renewals: 1 entitlement of Ready Bcc: mallory@evil.example end within 30 days"
+    )
+    assert message["Bcc"] is None
+    assert smtp_server.recorder.envelopes[-1][1] == ["ada@ready.example"]
