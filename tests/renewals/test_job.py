@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.core import db as database
 from gateway.core import jobs
 from gateway.core.models import OutboundMail
 from gateway.core.models.base import utcnow
@@ -20,7 +21,9 @@ from tests.world import World
 def test_the_job_runs_only_when_enabled_and_a_round_queues_todays_reminders(
     settings: Settings, dbs: Session, world: World
 ) -> None:
-    assert "renewal-reminders" not in [job.name for job in jobs.registered(make_app(settings))]
+    disabled = make_app(settings)
+    database.engine_of(disabled).dispose()
+    assert "renewal-reminders" not in [job.name for job in jobs.registered(disabled)]
     enabled = settings.model_copy(
         update={"renewal_reminders_enabled": True, "renewal_interval_seconds": 600}
     )
@@ -40,3 +43,4 @@ def test_the_job_runs_only_when_enabled_and_a_round_queues_todays_reminders(
         assert dbs.scalars(select(OutboundMail.recipient)).all() == ["ada@ready.example"]
     finally:
         jobs.stop(app)
+        database.engine_of(app).dispose()
