@@ -147,5 +147,6 @@ def send_command(on_day: str | None) -> None:
         run = send_due_reminders(db, app.extensions["settings"], today)
     click.echo(
         f"{run.messages} messages queued to {run.accounts} organisations, "
-        f"listing {run.entitlements} entitlements"
+        f"listing {run.entitlements} entitlements; "
+        f"{run.unaddressed} entitlements due where no admin wants reminders"
     )

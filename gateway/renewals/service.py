@@ -94,11 +94,13 @@ class ExpiringEntitlement:
 
 @dataclass(frozen=True)
 class ReminderRun:
-    """What one run did: organisations reminded, entitlements in their mail, messages."""
+    """What one run did: organisations mailed, the entitlements their mail lists, the
+    messages queued, and the entitlements due where no admin wanted reminders."""
 
     accounts: int = 0
     entitlements: int = 0
     messages: int = 0
+    unaddressed: int = 0
 
 
 def _ending_between(today: date, within_days: int) -> tuple[ColumnElement[bool], ...]:
@@ -154,7 +156,7 @@ def send_due_reminders(db: Session, settings: Settings, today: date) -> Reminder
     """Queue the reminders due on `today` (a UTC calendar day): one transaction per
     organisation, holding its claims and its mail."""
     one_at_a_time = _ROUND if db.get_bind().dialect.name == "sqlite" else nullcontext()
-    accounts = entitlements = messages = 0
+    accounts = entitlements = messages = unaddressed = 0
     with one_at_a_time:
         db.rollback()
         due = expiring(db, today, max(THRESHOLDS))
@@ -168,11 +170,13 @@ def send_due_reminders(db: Session, settings: Settings, today: date) -> Reminder
             except BaseException:
                 db.rollback()
                 raise
-            if reminded:
+            if queued:
                 accounts += 1
                 entitlements += len(reminded)
                 messages += queued
-    if accounts:
+            else:
+                unaddressed += len(reminded)
+    if accounts or unaddressed:
         log.info(
             "renewal reminders queued",
             extra={
@@ -180,9 +184,10 @@ def send_due_reminders(db: Session, settings: Settings, today: date) -> Reminder
                 "accounts": accounts,
                 "entitlements": entitlements,
                 "messages": messages,
+                "unaddressed": unaddressed,
             },
         )
-    return ReminderRun(accounts, entitlements, messages)
+    return ReminderRun(accounts, entitlements, messages, unaddressed)
 
 
 def _done(db: Session, today: date) -> set[tuple[int, int]]:

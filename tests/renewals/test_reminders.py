@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.core.mail import deliver_due
 from gateway.core.models import Account, Entitlement, OutboundMail, RenewalReminder, User
 from gateway.core.settings import Settings
-from gateway.renewals.service import send_due_reminders
+from gateway.renewals.service import ReminderRun, send_due_reminders
 from tests import factories
 from tests.mailserver import MailServer
 from tests.renewals.conftest import TODAY
@@ -175,7 +175,9 @@ def test_with_every_admin_opted_out_nothing_is_queued_but_the_threshold_is_done(
     dbs.commit()
     item = expiring(dbs, world, world.ready, END)
 
-    assert run(dbs, settings, END - timedelta(days=90), smtp_server) == []
+    assert send_due_reminders(dbs, settings, END - timedelta(days=90)) == ReminderRun(
+        accounts=0, entitlements=0, messages=0, unaddressed=1
+    )
     assert dbs.scalar(select(func.count()).select_from(OutboundMail)) == 0
     assert reminders(dbs) == [(item.id, 90, END, "no_recipients")]
 

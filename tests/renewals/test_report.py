@@ -146,5 +146,8 @@ def test_renewals_send_queues_the_due_reminders_once(
     first = cli.invoke(main, args, catch_exceptions=False)
     again = cli.invoke(main, args, catch_exceptions=False)
 
-    assert first.stdout == "1 messages queued to 1 organisations, listing 1 entitlements\n"
-    assert again.stdout == "0 messages queued to 0 organisations, listing 0 entitlements\n"
+    assert first.stdout == (
+        "1 messages queued to 1 organisations, listing 1 entitlements; "
+        "0 entitlements due where no admin wants reminders\n"
+    )
+    assert again.stdout.startswith("0 messages queued to 0 organisations")
