@@ -78,6 +78,7 @@ def _register_capabilities(app: Flask) -> None:
         ops,
         organisation,
         provider,
+        renewals,
         routing,
         sso,
         systems,
@@ -94,6 +95,7 @@ def _register_capabilities(app: Flask) -> None:
         migration,
         systems,
         organisation,
+        renewals,
     ):
         capability.init_app(app)
 

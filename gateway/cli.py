@@ -23,6 +23,7 @@ from gateway.directory.cli import import_command, seed_command
 from gateway.insights.cli import who_command
 from gateway.migration.cli import product_line_group
 from gateway.provider.cli import client_group, keys_group
+from gateway.renewals.cli import expiring_command, renewals_group
 from gateway.systems.cli import system_group
 
 
@@ -68,6 +69,13 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {db.describe(url)}")
 
 
+@main.group("report")
+def report_group() -> None:
+    """Reports for account managers and IT."""
+
+
+report_group.add_command(expiring_command)
+
 for command in (
     import_command,
     seed_command,
@@ -80,6 +88,7 @@ for command in (
     account_token_group,
     mail_group,
     user_group,
+    renewals_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.

@@ -119,6 +119,7 @@ def settings(
         "scheduler_enabled": False,
         "health_check_enabled": False,
         "mail_delivery_enabled": False,  # tests call deliver_due themselves
+        "renewal_reminders_enabled": False,  # tests call send_due_reminders themselves
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

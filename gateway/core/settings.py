@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     mail_max_backoff_seconds: int = Field(default=3600, ge=1, le=86400)
     # How long an invitation's link works.
     invitation_days: int = Field(default=7, ge=1, le=90)
+    # Renewal reminders to org admins: whether each process looks for due ones, and how often.
+    renewal_reminders_enabled: bool = True
+    renewal_interval_seconds: int = Field(default=3600, ge=60, le=86400)
 
     @field_validator("log_level")
     @classmethod

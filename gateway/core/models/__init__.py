@@ -36,3 +36,6 @@ __all__ += ["AccountOverride", "ApiToken", "PilotAccount", "ScheduledChange"]
 from gateway.core.models.organisation import Invitation, OutboundMail  # noqa: E402
 
 __all__ += ["Invitation", "OutboundMail"]
+from gateway.core.models.renewals import RenewalReminder  # noqa: E402
+
+__all__ += ["RenewalReminder"]

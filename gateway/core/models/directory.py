@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,6 +80,8 @@ class User(Timestamped, Base):
     added_via: Mapped[str] = mapped_column(String(16), default="sign-in", server_default="sign-in")
     # The customer's own IdP's id for this user, when provisioned through SCIM.
     external_id: Mapped[str | None] = mapped_column(String(255))
+    # Whether this user, as an org admin, is mailed about renewals coming up.
+    renewal_reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     account: Mapped[Account] = relationship(lazy="joined")
     permissions: Mapped[list[Permission]] = relationship(
