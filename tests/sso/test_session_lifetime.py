@@ -1,5 +1,6 @@
 """A session ends a fixed time after its sign-in, however active it has been: 12 hours
-by default, 4 for the vendor's roles (IT, support). Past it, pages start a sign-in and APIs answer 401."""
+by default, 4 for the vendor's roles (IT, support). Past it, pages start a sign-in and
+APIs answer 401."""
 
 from __future__ import annotations
 
