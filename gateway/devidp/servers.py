@@ -159,6 +159,8 @@ def build_demo_app(
         scheduler_interval_seconds=5,
         smtp_url=mailbox.smtp_url if mailbox is not None else None,
         mail_interval_seconds=2,
+        # Sample entitlements end within 90 days: their admins hear of it a minute in.
+        renewal_interval_seconds=60,
     )
     db.upgrade(database_url)
     demo = DemoConfig(
