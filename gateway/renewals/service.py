@@ -305,7 +305,8 @@ def reminder_subject(items: Sequence[ExpiringEntitlement]) -> str:
     within = max(item.threshold for item in items)
     # One line, whatever an import put in the name: a line break would end the header.
     name = " ".join(first.account_name.split())
-    return f"Renewals: {count} of {name} end within {within} days"
+    verb = "end" if len(items) > 1 else "ends"
+    return f"Renewals: {count} of {name} {verb} within {within} days"
 
 
 def reminder_text(admin: User, items: Iterable[ExpiringEntitlement], settings: Settings) -> str:

@@ -76,9 +76,9 @@ def test_a_moved_clock_sends_each_threshold_once(
         assert run(dbs, settings, END - timedelta(days=days_left), smtp_server) == []
 
     assert {days: subjects for days, subjects in sent.items() if subjects} == {
-        90: [f"Renewals: 1 entitlement of {world.ready.name} end within 90 days"],
-        60: [f"Renewals: 1 entitlement of {world.ready.name} end within 60 days"],
-        30: [f"Renewals: 1 entitlement of {world.ready.name} end within 30 days"],
+        90: [f"Renewals: 1 entitlement of {world.ready.name} ends within 90 days"],
+        60: [f"Renewals: 1 entitlement of {world.ready.name} ends within 60 days"],
+        30: [f"Renewals: 1 entitlement of {world.ready.name} ends within 30 days"],
     }
     assert [(days, outcome) for _, days, _, outcome in reminders(dbs)] == [
         (30, "sent"),
