@@ -251,7 +251,7 @@ def test_an_account_name_with_a_line_break_cannot_add_a_header(
 
     # (A long subject is folded onto a second line; unfolded, it is this one line.)
     assert " ".join(message["Subject"].split()) == (
-        "Renewals: 1 entitlement of Ready Bcc: mallory@evil.example end within 30 days"
+        "Renewals: 1 entitlement of Ready Bcc: mallory@evil.example ends within 30 days"
     )
     assert message["Bcc"] is None
     assert smtp_server.recorder.envelopes[-1][1] == ["ada@ready.example"]
