@@ -7,16 +7,17 @@ be bookmarked, printed or exported as it stands.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from gateway.core.csv_export import csv_text
 from gateway.core.db import get_session
 from gateway.core.models.directory import ENTITLEMENT_KINDS
-from gateway.core.session import current_signed_in_user, has_role, require_signed_in_user
+from gateway.core.session import has_role, require_signed_in_user
 from gateway.core.settings import current_settings
 from gateway.core.units import request_locale
 from gateway.entitlements import service
@@ -25,13 +26,15 @@ from gateway.routing.service import org_admins, today_utc
 bp = Blueprint("entitlements", __name__)
 # Vendor staff hold no customer entitlements: the masthead offers them no such page.
 VENDOR_ROLES = ("it", "support")
+# ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def _number(text: str | None, low: int, high: int) -> int | None:
     """A whole number within [low, high] from a query argument, else None."""
-    if text is None or not text.strip().isdigit() or len(text.strip()) > 9:
+    if text is None or not WHOLE_NUMBER.fullmatch(text.strip()):
         return None
-    value = int(text)
+    value = int(text.strip())
     return value if low <= value <= high else None
 
 
@@ -150,10 +153,13 @@ def _safe_file_name(name: str) -> str:
 def _entitlements_link() -> dict[str, Callable[[], str | None]]:
     def link() -> str | None:
         """Where "Your entitlements" points for the signed-in customer, if anywhere."""
+        # From the session alone: every page shows the header, and this costs no query
+        # (the page itself checks the user and their permissions).
+        if not isinstance(session.get("user_id"), int):
+            return None
         if any(has_role(role) for role in VENDOR_ROLES):
             return None
-        user = current_signed_in_user()
-        return url_for("entitlements.page") if user else None
+        return url_for("entitlements.page")
 
     return {"entitlements_link": link}
 

@@ -152,3 +152,32 @@ def test_printing_leaves_the_navigation_and_controls_out(phone: Any, demo: Runni
     for hidden in ("header.masthead", "form.entitlement-filters", "footer"):
         assert not phone.locator(hidden).is_visible(), hidden
     assert phone.locator("table.my-entitlements").is_visible()
+
+
+@pytest.mark.parametrize(
+    ("email", "landing", "then"),
+    [
+        # Dave has the portal only: no access to the license centers, nor to entitlements.
+        ("dave@initech.example", "/no-access", "/entitlements"),
+        # Frank's terms have all ended: no active entitlements, but the list shows them.
+        ("frank@umbrella.example", "/no-entitlements", "/entitlements"),
+    ],
+)
+def test_the_other_customer_pages_fit_a_phone(
+    phone: Any, demo: RunningDemo, email: str, landing: str, then: str
+) -> None:
+    from playwright.sync_api import expect
+
+    phone.goto(f"{demo.gateway_url}/")
+    phone.locator(f'button[data-email="{email}"]').click()
+    phone.wait_for_url(f"{demo.gateway_url}{landing}")
+    fits_a_phone(phone)
+    phone.get_by_role("link", name="Your entitlements").click()
+    phone.wait_for_url(f"{demo.gateway_url}{then}")
+    fits_a_phone(phone)
+    if email.startswith("dave"):
+        expect(phone.locator("main")).to_contain_text("administrators decide")
+        expect(phone.locator("main")).to_contain_text("erin@initech.example")
+    else:
+        expect(phone.locator("tr.expired")).to_have_count(3)
+        expect(phone.locator("main")).to_contain_text("250,000 USD revenue")

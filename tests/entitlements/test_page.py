@@ -134,6 +134,7 @@ def test_filters_by_line_system_kind_and_expiry(
     }
     # Nonsense filters nothing and breaks nothing.
     assert len(shown("kind=bogus&within=-3&sort=drop&dir=sideways&page=x")) == 8
+    assert len(shown("within=%C2%B2&page=%C2%B2&per_page=9999999999")) == 8
     assert shown("line=NOPE") == set()
 
 
