@@ -15,7 +15,15 @@ from pathlib import Path
 
 from bench import harness
 
-SCRIPTS = ("saml_signin", "routing", "token", "org_console", "memory", "cold_start")
+SCRIPTS = (
+    "saml_signin",
+    "routing",
+    "token",
+    "org_console",
+    "entitlements_page",
+    "memory",
+    "cold_start",
+)
 
 
 def main() -> None:

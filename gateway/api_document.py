@@ -11,6 +11,7 @@ from typing import Any
 from gateway.core.openapi import ApiDescription, it_operation_rows
 from gateway.core.openapi import openapi_document as assemble
 from gateway.directory.views import ME_API
+from gateway.entitlements.openapi import ENTITLEMENTS_API
 from gateway.insights.openapi import INSIGHTS_API
 from gateway.migration.openapi import MIGRATION_API
 from gateway.organisation.openapi import ORGANISATION_API
@@ -24,6 +25,7 @@ DESCRIPTIONS: tuple[ApiDescription, ...] = (
     MACHINE_API,
     ME_API,
     ORGANISATION_API,
+    ENTITLEMENTS_API,
 )
 # IT's API as (method, path, scope, summary, body schema) rows, for the access tests.
 OPERATIONS = it_operation_rows(DESCRIPTIONS)

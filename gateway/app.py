@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
 def _register_capabilities(app: Flask) -> None:
     from gateway import (
         directory,
+        entitlements,
         insights,
         landing,
         migration,
@@ -96,6 +97,7 @@ def _register_capabilities(app: Flask) -> None:
         systems,
         organisation,
         renewals,
+        entitlements,
     ):
         capability.init_app(app)
 

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from gateway.core.units import DEFAULT_LOCALE, quantity_for_people
 from gateway.routing.config import SystemStatus
 from gateway.routing.decision import EntitlementView, RouteDecision
 
 # Customers renew on quarterly cycles; two months gives them time to act.
 ENDS_SOON_DAYS = 60
 TERM_NAMES = {"subscription": "Subscription", "maintenance": "Maintenance"}
+# The choice page shows a system's details open when they are this short; longer
+# ones wait behind their summary so that the page (and Continue) stays in view.
+DETAILS_OPEN_ROWS = 12
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class EntitlementRow:
     product: str
     quantity: str
     unit_of_measure: str
+    # The two together for people, in the reader's locale: "1,200 endpoints".
+    quantity_text: str
     kind: str
     status: str
     end_label: str
@@ -39,6 +45,15 @@ class LineGroup:
     name: str
     entitlements: tuple[EntitlementRow, ...]
 
+    @property
+    def nearest_end(self) -> date | None:
+        """The soonest end among the line's terms (perpetual licences have none)."""
+        return min((row.end_date for row in self.entitlements if row.end_date), default=None)
+
+    @property
+    def ends_soon(self) -> bool:
+        return any(row.ends_soon for row in self.entitlements)
+
 
 @dataclass(frozen=True)
 class SystemOption:
@@ -47,6 +62,15 @@ class SystemOption:
     key: str
     name: str
     lines: tuple[LineGroup, ...]
+
+    @property
+    def count(self) -> int:
+        """How many entitlements the user's account holds there."""
+        return sum(len(line.entitlements) for line in self.lines)
+
+    @property
+    def nearest_end(self) -> date | None:
+        return min((end for line in self.lines if (end := line.nearest_end)), default=None)
 
 
 def long_date(value: date) -> str:
@@ -77,12 +101,17 @@ def ends_soon(entitlement: EntitlementView, today: date) -> bool:
     return (entitlement.end_date - today).days <= ENDS_SOON_DAYS
 
 
-def entitlement_row(entitlement: EntitlementView, today: date) -> EntitlementRow:
+def entitlement_row(
+    entitlement: EntitlementView, today: date, locale: str = DEFAULT_LOCALE
+) -> EntitlementRow:
     """The display form of one entitlement."""
     return EntitlementRow(
         product=entitlement.product,
         quantity=quantity_text(entitlement.quantity),
         unit_of_measure=entitlement.unit_of_measure,
+        quantity_text=quantity_for_people(
+            entitlement.quantity, entitlement.unit_of_measure, locale
+        ).text,
         kind=entitlement.kind,
         status=entitlement.status,
         end_label=end_label(entitlement, today),
@@ -91,14 +120,18 @@ def entitlement_row(entitlement: EntitlementView, today: date) -> EntitlementRow
     )
 
 
-def line_groups(entitlements: Iterable[EntitlementView], today: date) -> tuple[LineGroup, ...]:
+def line_groups(
+    entitlements: Iterable[EntitlementView], today: date, locale: str = DEFAULT_LOCALE
+) -> tuple[LineGroup, ...]:
     """Entitlements grouped by product line, lines by name."""
     grouped: dict[str, list[EntitlementView]] = {}
     for entitlement in entitlements:
         grouped.setdefault(entitlement.product_line_code, []).append(entitlement)
     groups = [
         LineGroup(
-            code, members[0].product_line_name, tuple(entitlement_row(e, today) for e in members)
+            code,
+            members[0].product_line_name,
+            tuple(entitlement_row(e, today, locale) for e in members),
         )
         for code, members in grouped.items()
     ]
@@ -106,11 +139,16 @@ def line_groups(entitlements: Iterable[EntitlementView], today: date) -> tuple[L
 
 
 def system_options(
-    decision: RouteDecision, system_names: Mapping[str, str], today: date
+    decision: RouteDecision,
+    system_names: Mapping[str, str],
+    today: date,
+    locale: str = DEFAULT_LOCALE,
 ) -> tuple[SystemOption, ...]:
     """One entry per system the user may choose, with what it holds for them."""
     return tuple(
-        SystemOption(key, system_names.get(key, key), line_groups(decision.by_system[key], today))
+        SystemOption(
+            key, system_names.get(key, key), line_groups(decision.by_system[key], today, locale)
+        )
         for key in decision.options
     )
 

@@ -40,6 +40,7 @@ from gateway.core.session import (
 from gateway.core.settings import current_settings
 from gateway.core.store import Store, get_store
 from gateway.core.targets import checked_target, origin
+from gateway.core.units import request_locale
 from gateway.landing import service as pages
 from gateway.landing.forms import choose_system_form
 from gateway.landing.handoff import handoff_url
@@ -129,9 +130,19 @@ def choose() -> ResponseReturnValue:
         return redirect(url_for("landing.route"))
     systems = current_routing_config(db).systems
     names = {key: system.name for key, system in systems.items()}
-    options = pages.system_options(decision, names, service.today_utc())
+    today = service.today_utc()
+    options = pages.system_options(decision, names, today, request_locale())
     form = choose_system_form((option.key, option.name) for option in options)
-    page = make_response(render_template("landing/choose.html", form=form, options=options))
+    page = make_response(
+        render_template(
+            "landing/choose.html",
+            form=form,
+            options=options,
+            long_date=pages.long_date,
+            today=today,
+            details_open=pages.DETAILS_OPEN_ROWS,
+        )
+    )
     # The answer to this form redirects to the chosen license center.
     targets = (
         origin(systems[option.key].login_start) for option in options if option.key in systems
@@ -251,7 +262,7 @@ def no_entitlements() -> ResponseReturnValue:
     ended = service.inactive_entitlements(inputs, settings, today)
     return render_template(
         "landing/no_entitlements.html",
-        ended=pages.line_groups(ended, today),
+        ended=pages.line_groups(ended, today, request_locale()),
         support_contact=settings.support_contact,
     )
 

@@ -136,7 +136,7 @@ def test_both_systems_show_the_choice_page_with_entitlement_details(
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert page.headers["Referrer-Policy"] == "same-origin"
-    assert "CAD Server" in html and "25 named user" in html and "25 core" in html
+    assert "CAD Server" in html and "25 named users" in html and "25 cores" in html
     assert f"Subscription ends {long_date(date.today() + timedelta(days=30))}" in html
     assert f"Maintenance ends {long_date(date.today() + timedelta(days=300))}" in html
     assert "Perpetual" in html
