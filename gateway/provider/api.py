@@ -4,6 +4,7 @@ with a client_credentials token carrying the `entitlements:read` scope."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -17,6 +18,7 @@ from gateway.core.errors import GatewayError, problem
 from gateway.core.models import Account, Entitlement
 from gateway.core.models.directory import ENTITLEMENT_KINDS
 from gateway.core.openapi import MACHINE, ApiDescription, Operation, add_operations
+from gateway.core.units import quantity_for_people, request_locale
 from gateway.provider.clients import may_read_account
 
 log = logging.getLogger(__name__)
@@ -51,12 +53,22 @@ _ENTITLEMENT = answer(
     id={"type": "string"},
     product_line={"type": "string"},
     product={"type": "string"},
+    product_line_name={"type": "string"},
     unit_of_measure={"type": "string"},
     quantity={"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"},
+    quantity_text={
+        "type": "string",
+        "description": "the quantity and unit written for people, in the request's "
+        "Accept-Language locale (default en): `5,000,000 USD revenue`, `1,200 endpoints`",
+    },
     kind={"type": "string", "enum": list(ENTITLEMENT_KINDS)},
     status={"type": "string"},
     start_date={"type": ["string", "null"], "format": "date"},
     end_date={"type": ["string", "null"], "format": "date"},
+    days_left={
+        "type": ["integer", "null"],
+        "description": "days from today (UTC) to end_date; negative once ended; null: no end",
+    },
     systems=STRINGS,
 )
 MACHINE_API = ApiDescription(
@@ -117,22 +129,26 @@ def account_entitlements(account_number: str) -> Any:
         .where(Entitlement.account_id == account.id)
         .order_by(Entitlement.external_id)
     ).all()
+    today, locale = datetime.now(UTC).date(), request_locale()
     return jsonify(
         account={"number": account.account_number, "name": account.name},
-        entitlements=[entitlement_document(row) for row in rows],
+        entitlements=[entitlement_document(row, today, locale) for row in rows],
     )
 
 
-def entitlement_document(row: Entitlement) -> dict[str, Any]:
+def entitlement_document(row: Entitlement, today: date, locale: str) -> dict[str, Any]:
     return {
         "id": row.external_id,
         "product_line": row.product_line.code,
+        "product_line_name": row.product_line.name,
         "product": row.product,
         "unit_of_measure": row.unit_of_measure,
         "quantity": str(row.quantity),
+        "quantity_text": quantity_for_people(row.quantity, row.unit_of_measure, locale).text,
         "kind": row.kind,
         "status": row.status,
         "start_date": row.start_date.isoformat() if row.start_date else None,
         "end_date": row.end_date.isoformat() if row.end_date else None,
+        "days_left": (row.end_date - today).days if row.end_date else None,
         "systems": sorted(h.system.key for h in row.holdings),
     }

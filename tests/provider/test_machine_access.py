@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from datetime import UTC, date, datetime
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -63,6 +64,10 @@ def test_portal_reads_entitlements_with_a_scoped_machine_token(
     (entitlement,) = reply.get_json()["entitlements"]
     assert entitlement["id"] == "E-1" and entitlement["unit_of_measure"] == "endpoint"
     assert entitlement["end_date"] and entitlement["systems"] == ["legacy", "new"]
+    # The same fields for people as the customer's own page: words, and days left.
+    assert entitlement["quantity_text"] == "25 endpoints"
+    end = date.fromisoformat(entitlement["end_date"])
+    assert entitlement["days_left"] == (end - datetime.now(UTC).date()).days
     audit = dbs.scalars(
         select(AuditEvent).where(AuditEvent.action == "provider.token_issued")
     ).all()
