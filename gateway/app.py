@@ -79,6 +79,7 @@ def _register_capabilities(app: Flask) -> None:
         organisation,
         provider,
         routing,
+        salesforce,
         sso,
         systems,
     )
@@ -94,6 +95,7 @@ def _register_capabilities(app: Flask) -> None:
         migration,
         systems,
         organisation,
+        salesforce,
     ):
         capability.init_app(app)
 

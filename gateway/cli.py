@@ -23,6 +23,7 @@ from gateway.directory.cli import import_command, seed_command
 from gateway.insights.cli import who_command
 from gateway.migration.cli import product_line_group
 from gateway.provider.cli import client_group, keys_group
+from gateway.salesforce.cli import sync_group
 from gateway.systems.cli import system_group
 
 
@@ -80,6 +81,7 @@ for command in (
     account_token_group,
     mail_group,
     user_group,
+    sync_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.

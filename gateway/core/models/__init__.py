@@ -36,3 +36,18 @@ __all__ += ["AccountOverride", "ApiToken", "PilotAccount", "ScheduledChange"]
 from gateway.core.models.organisation import Invitation, OutboundMail  # noqa: E402
 
 __all__ += ["Invitation", "OutboundMail"]
+from gateway.core.models.salesforce import (  # noqa: E402
+    SalesforceAccount,
+    SalesforceAsset,
+    SalesforceCursor,
+    SalesforceEntitlement,
+    SalesforceSyncRun,
+)
+
+__all__ += [
+    "SalesforceAccount",
+    "SalesforceAsset",
+    "SalesforceCursor",
+    "SalesforceEntitlement",
+    "SalesforceSyncRun",
+]
