@@ -195,6 +195,11 @@ class SalesforceStandIn:
     def ca_file(self) -> Path:
         return self.certificate.cert_file
 
+    def at_request(self, number: int, action: Callable[[], None]) -> None:
+        """Run `action` just before answering the `number`th API request from now (1: the next)."""
+        with self._lock:
+            self.faults.at_request[self.api_requests + number] = action
+
     def wait_for_requests(self, count: int, timeout: float = 30.0) -> bool:
         """Block until `count` API requests have been answered (or begun), or time out."""
         with self._requests_seen:

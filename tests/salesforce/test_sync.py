@@ -206,7 +206,7 @@ def test_records_changed_during_a_run_are_caught_by_the_next(
         standin.change("Asset", target, Quantity=4242.0)
 
     # Request 1 is the server time; the Asset job and its pages come after Account's.
-    standin.faults.at_request[12] = change_after_its_page_was_read
+    standin.at_request(12, change_after_its_page_was_read)
     first = run(directory, settings, full=True)
     assert first.state == "succeeded"
     before = directory.get(SalesforceAsset, target)
