@@ -79,7 +79,9 @@ ID_PREFIX = {"Account": "001", "Asset": "02i", "Entitlement": "550"}
 
 SOQL = re.compile(
     r"SELECT\s+(?P<fields>[\w.,\s]+?)\s+FROM\s+(?P<object>\w+)"
-    r"(?:\s+WHERE\s+SystemModstamp\s*>=\s*(?P<since>[0-9T:.+\-Z]+)"
+    # SOQL's dateTime literals: to the second, with Z or an offset (no fractions).
+    r"(?:\s+WHERE\s+SystemModstamp\s*>=\s*"
+    r"(?P<since>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d))"
     r"(?P<deleted>\s+AND\s+IsDeleted\s*=\s*true)?)?"
     r"(?P<ordered>\s+ORDER\s+BY\s+SystemModstamp\s*,\s*Id)?\s*",
     re.IGNORECASE,

@@ -19,6 +19,7 @@ from gateway.core.models.salesforce import (
     SalesforceSyncRun,
 )
 from gateway.core.settings import Settings
+from gateway.salesforce.service import soql_datetime
 from tests.salesforce.conftest import Org, build_org, clean_full_load, run, tables
 from tests.salesforce_standin import SalesforceStandIn
 
@@ -174,14 +175,18 @@ def test_more_than_2000_changes_follow_every_next_records_url(
 def test_equal_stamps_on_a_page_boundary_survive_a_lost_query_locator(
     directory: Session, settings: Settings, standin: SalesforceStandIn
 ) -> None:
-    """Records 2,000 and 2,001 share a SystemModstamp. The query locator expires before
-    the second page is read, so the query starts again at the last stamp read: with `>=`
-    the record on the far side of the boundary is read (and the near one skipped)."""
+    """Records 2,000 and 2,001 share a SystemModstamp on a whole second. The query
+    locator expires before the second page is read, so the query starts again at the
+    last stamp read: with `>=` the record on the far side of the boundary is read (and
+    the near one skipped); `>` would lose it."""
     first = run(directory, settings, full=True)
     assert first.cursor_to is not None
-    stamp = first.cursor_to + timedelta(seconds=1)
+    boundary = first.cursor_to + timedelta(seconds=5)
     for n in range(2100):
-        moment = stamp + timedelta(milliseconds=min(n, 1999) if n < 2001 else n)
+        if n < 1999:
+            moment = boundary - timedelta(milliseconds=1999 - n)
+        else:
+            moment = boundary + timedelta(milliseconds=max(0, n - 2000))
         standin.add("Account", modstamp=moment, Name=f"Edge {n}", AccountNumber=f"8{n:05d}")
     standin.faults.expired_query_locators = 1
     standin.clock_offset = timedelta(seconds=10)
@@ -192,8 +197,9 @@ def test_equal_stamps_on_a_page_boundary_survive_a_lost_query_locator(
     assert (summary.counts.created, summary.counts.unchanged) == (2100, 0)
     numbers = set(directory.scalars(select(SalesforceAccount.account_number)))
     assert {f"8{n:05d}" for n in range(2100)} <= numbers
-    restarts = [r for r in standin.requests_log if "/query/?" in r and "FROM+Account+" in r]
-    assert len(restarts) == 2
+    queries = [r for r in standin.requests_log if "/query/?" in r and "FROM+Account+" in r]
+    assert len(queries) == 2
+    assert soql_datetime(boundary).replace(":", "%3A") in queries[1]
 
 
 def test_records_changed_during_a_run_are_caught_by_the_next(
