@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     salesforce_bulk_page_records: int = Field(default=50_000, ge=1, le=1_000_000)
     # How long to wait between status checks of a Bulk API 2.0 query job.
     salesforce_bulk_poll_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The scheduled sync: an incremental run every this many seconds, by one instance
+    # per slot. 0: none (run `gateway sync salesforce` from cron or --watch instead).
+    salesforce_sync_interval_seconds: int = Field(default=0, ge=0, le=7 * 86400)
 
     @field_validator("log_level")
     @classmethod

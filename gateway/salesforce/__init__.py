@@ -4,9 +4,40 @@ management and support system, with `gateway sync salesforce` and `gateway sync 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from contextlib import closing
+
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to mount yet: the sync runs from the command line. (The IT console page
-    and the scheduled job come with the next increment.)"""
+    """Schedule the sync when Salesforce is configured and an interval is set."""
+    from gateway.core import jobs
+
+    settings = app.extensions["settings"]
+    if settings.salesforce_login_url and settings.salesforce_sync_interval_seconds:
+        jobs.register(
+            app, "salesforce-sync", settings.salesforce_sync_interval_seconds, sync_round(app)
+        )
+
+
+def sync_round(app: Flask) -> Callable[[], None]:
+    """One round of the scheduled sync from this process: the current slot's incremental
+    run, unless another instance has claimed that slot."""
+    from gateway.core import db as database
+    from gateway.core.models.base import utcnow
+    from gateway.salesforce.service import scheduled_sync
+
+    def run() -> None:
+        with closing(database.new_session(app)) as session:
+            summary = scheduled_sync(session, app.extensions["settings"], utcnow())
+        if summary is not None:
+            log.info(
+                summary.lines()[0],
+                extra={"event": f"salesforce.sync_{summary.state}", "error": summary.error},
+            )
+
+    return run

@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.core.models import Account, ProductLine
@@ -425,8 +426,30 @@ def sync(
 ) -> RunSummary:
     """One sync run (full or incremental, as asked and as the cursors allow), recorded in
     salesforce_sync_runs whether it succeeds or fails. Failures are in the summary."""
-    client = client or SalesforceClient(settings)
+    summary = _sync(db, settings, full=full, client=client, progress=progress, slot=None)
+    assert summary is not None  # noqa: S101 - only a slot can be taken
+    return summary
+
+
+def scheduled_sync(db: Session, settings: Settings, now: datetime) -> RunSummary | None:
+    """The scheduled job's round: the incremental run of the slot `now` falls in, if no
+    instance has claimed that slot yet (None when one has)."""
+    interval = settings.salesforce_sync_interval_seconds
+    slot = int(now.timestamp()) // interval
+    return _sync(db, settings, full=False, client=None, progress=None, slot=slot)
+
+
+def _sync(
+    db: Session,
+    settings: Settings,
+    *,
+    full: bool,
+    client: SalesforceClient | None,
+    progress: Progress | None,
+    slot: int | None,
+) -> RunSummary | None:
     fields = Fields.of(settings)
+    client = client or SalesforceClient(settings)  # no I/O yet: settings checked first
     with _one_run_at_a_time(db):
         _close_interrupted_runs(db)
         known = cursors(db)
@@ -434,9 +457,15 @@ def sync(
             kind="full" if full else "incremental",
             started_at=utcnow(),
             cursor_from=None if full or not known else min(known.values()),
+            slot=slot,
         )
         db.add(run)
-        db.commit()
+        try:
+            db.commit()
+        except IntegrityError:  # the slot's run: another instance claimed it first
+            db.rollback()
+            client.close()
+            return None
         counts, note = Counts(), ""
         try:
             server_now = client.server_time()
@@ -465,6 +494,11 @@ def sync(
             db.rollback()
             run.error = error.detail
             _finish(db, run, counts, "failed", None)
+        except Exception as error:  # recorded, then raised: a bug, not Salesforce
+            db.rollback()
+            run.error = f"unexpected {type(error).__name__}: {error}"
+            _finish(db, run, counts, "failed", None)
+            raise
         finally:
             client.close()
         return _summary(run, counts)

@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.core.models.base import Base, UtcDateTime
@@ -109,6 +119,9 @@ class SalesforceSyncRun(Base):
     # at the start of the run, which becomes the cursor when the run succeeds.
     cursor_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cursor_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The scheduled job's time slot (seconds since the epoch // interval) this run
+    # claimed: unique, so each slot is run by one instance only. None: run by hand.
+    slot: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 class SalesforceCursor(Base):

@@ -101,11 +101,13 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("cursor_from", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cursor_to", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("slot", sa.BigInteger(), nullable=True),
         sa.CheckConstraint("kind IN ('full', 'incremental')", name="ck_salesforce_sync_runs_kind"),
         sa.CheckConstraint(
             "state IN ('running', 'succeeded', 'failed')", name="ck_salesforce_sync_runs_state"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_salesforce_sync_runs"),
+        sa.UniqueConstraint("slot", name="uq_salesforce_sync_runs_slot"),
     )
     op.create_index("ix_salesforce_sync_runs_started_at", "salesforce_sync_runs", ["started_at"])
 
