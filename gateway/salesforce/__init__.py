@@ -14,9 +14,12 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Schedule the sync when Salesforce is configured and an interval is set."""
+    """Mount the console's runs page; schedule the sync when Salesforce is configured
+    and an interval is set."""
     from gateway.core import jobs
+    from gateway.salesforce import views
 
+    app.register_blueprint(views.bp)
     settings = app.extensions["settings"]
     if settings.salesforce_login_url and settings.salesforce_sync_interval_seconds:
         jobs.register(

@@ -24,6 +24,7 @@ from gateway.core.models.salesforce import (
 from gateway.core.settings import Settings
 from gateway.salesforce.service import RunSummary, sync
 from tests import factories
+from tests.it_console import admin_client, it_client, user_client
 from tests.salesforce_standin import SalesforceStandIn
 
 CONSUMER_KEY = "3MVG9standin.consumer.key"
@@ -31,6 +32,7 @@ USERNAME = "integration@vendor.example"
 CLIENT_ID = "3MVG9standin.client"
 CLIENT_SECRET = "standin-client-secret-0123456789"
 DATA_TABLES = (SalesforceAccount, SalesforceAsset, SalesforceEntitlement)
+__all__ = ["admin_client", "it_client", "user_client"]
 
 
 @dataclass(frozen=True)
