@@ -19,6 +19,7 @@ the next run reads again at least everything it had not committed (docs/salesfor
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -601,19 +602,32 @@ def _summary(run: SalesforceSyncRun, counts: Counts) -> RunSummary:
 
 @contextmanager
 def _one_run_at_a_time(db: Session) -> Iterator[None]:
-    """On PostgreSQL, a session-level advisory lock on a connection of its own, held for
-    the run: a second run waits for it, and a run that dies (even by SIGKILL) lets go
-    with its connection. SQLite serves a single instance, whose runs do not overlap."""
-    engine = db.get_bind()
-    if engine.dialect.name != "postgresql":
-        yield
+    """One run at a time per database, and a dead run's lock gone with its process.
+
+    PostgreSQL: a session-level advisory lock on a connection of its own, held for the
+    run (a run killed by SIGKILL lets go with its connection). SQLite: an exclusive
+    flock on a file beside the database (the kernel drops it when the process dies).
+    A second run waits for the first."""
+    bind = db.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            _advisory(connection, "pg_advisory_lock")
+            try:
+                yield
+            finally:
+                _advisory(connection, "pg_advisory_unlock")
         return
-    with engine.connect() as connection:  # type: ignore[union-attr]
-        _advisory(connection, "pg_advisory_lock")
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        yield  # a private database: no one else to wait for
+        return
+    with open(f"{path}.salesforce-sync.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            _advisory(connection, "pg_advisory_unlock")
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 SYNC_LOCK_KEY = 0x5F5F_5346  # "SF": the sync's advisory lock

@@ -14,7 +14,7 @@ from gateway.core import db as database
 from gateway.core import jobs
 from gateway.core.models.salesforce import SalesforceSyncRun
 from gateway.core.settings import Settings
-from gateway.salesforce.service import RunSummary, scheduled_sync
+from gateway.salesforce.service import RunSummary, scheduled_sync, sync
 from tests.conftest import make_app
 from tests.salesforce.conftest import Keys, build_org, salesforce_settings
 from tests.salesforce_standin import SalesforceStandIn
@@ -91,3 +91,30 @@ def test_the_registered_round_records_a_run(
     dbs.rollback()
     run = dbs.scalars(select(SalesforceSyncRun)).one()
     assert (run.kind, run.state, run.slot is not None) == ("full", "succeeded", True)
+
+
+def test_a_second_run_waits_for_the_first_to_end(
+    app: Flask, dbs: Session, settings: Settings, standin: SalesforceStandIn
+) -> None:
+    """Started while the first reads (from another session, as another process would),
+    the second run begins only after the first has ended, and finds nothing to close."""
+    build_org(standin, accounts=2)
+    second: list[RunSummary] = []
+
+    def run_alongside() -> None:
+        session = database.new_session(app)
+        try:
+            second.append(sync(session, settings))
+        finally:
+            session.close()
+
+    thread = threading.Thread(target=run_alongside)
+    standin.at_request(3, thread.start)  # the first run is reading by then
+    first = sync(dbs, settings, full=True)
+    thread.join(timeout=60)
+
+    assert first.state == "succeeded" and second[0].state == "succeeded"
+    dbs.rollback()
+    runs = list(dbs.scalars(select(SalesforceSyncRun).order_by(SalesforceSyncRun.id)))
+    assert [r.state for r in runs] == ["succeeded", "succeeded"]
+    assert runs[0].finished_at is not None and runs[1].started_at >= runs[0].finished_at
