@@ -103,6 +103,7 @@ class Faults:
     dropped_connections: int = 0  # a data page cut off half way through its body
     stalled_responses: int = 0  # held back until the client has given up waiting
     expired_query_locators: int = 0  # nextRecordsUrl answers 400 INVALID_QUERY_LOCATOR
+    failed_jobs: int = 0  # Bulk query jobs that end Failed instead of JobComplete
     # After this many more API requests, every issued session expires (401).
     expire_sessions_after: int | None = None
     # Called just before the API request with that number (1 = the first) is answered.
@@ -501,7 +502,13 @@ class SalesforceStandIn:
                 raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
             job.polls_before_complete -= 1
             state = "InProgress" if job.polls_before_complete >= 0 else "JobComplete"
+            if state == "JobComplete" and self.faults.failed_jobs:
+                self.faults.failed_jobs -= 1
+                job.polls_before_complete = 10**9  # and stays failed
+                state = "Failed"
         info = self._job_info(job, state)
+        if state == "Failed":
+            info["errorMessage"] = "InternalServerError: the query could not be completed"
         if state == "JobComplete":
             info["numberRecordsProcessed"] = len(job.rows)
         return info

@@ -88,6 +88,16 @@ def test_sync_prints_the_summary_and_runs_lists_the_history(
     assert "HTTP 500 UNKNOWN_EXCEPTION" in lines[0]
 
 
+def test_without_a_login_url_the_command_says_what_to_set(
+    gateway_env: dict[str, str],
+) -> None:
+    env = {**gateway_env, "GATEWAY_SALESFORCE_LOGIN_URL": ""}
+    env.pop("GATEWAY_SALESFORCE_LOGIN_URL")
+    result = CliRunner().invoke(main, ["sync", "salesforce"], env=env)
+    assert result.exit_code == 1
+    assert "Salesforce is not configured: set GATEWAY_SALESFORCE_LOGIN_URL" in result.output
+
+
 def test_watch_needs_a_readable_interval(gateway_env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["sync", "salesforce", "--watch", "soon"], env=gateway_env)
     assert result.exit_code == 2

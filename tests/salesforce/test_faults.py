@@ -282,3 +282,28 @@ def test_the_standin_answers_malformed_soql_as_salesforce_does(
     assert unauthorised.json() == [
         {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
     ]
+
+
+def test_a_bulk_results_page_cut_off_is_read_again_by_its_locator(
+    directory: Session, settings: Settings, standin: SalesforceStandIn
+) -> None:
+    build_org(standin, accounts=2, assets_each=30)  # Assets: 3 pages of 25
+    standin.at_request(7, lambda: setattr(standin.faults, "dropped_connections", 1))
+    client = SalesforceClient(settings)
+    summary = run(directory, settings, full=True, client=client)
+    assert summary.state == "succeeded", summary.lines()
+    assert client.retries == 1
+    assert sum(r.startswith("POST") for r in standin.requests_log) == 3  # no job started over
+    results = [r for r in standin.requests_log if "/results" in r]
+    assert len(results) == len(set(results)) + 1  # one page asked for twice, by its locator
+    assert summary.counts.created == 2 + 60 + 60
+
+
+def test_a_failed_bulk_job_fails_the_run_with_its_message(
+    directory: Session, settings: Settings, standin: SalesforceStandIn
+) -> None:
+    build_org(standin, accounts=1)
+    standin.faults.failed_jobs = 1
+    summary = run(directory, settings, full=True)
+    assert summary.state == "failed"
+    assert "Failed: InternalServerError: the query could not be completed" in summary.error
