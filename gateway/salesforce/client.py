@@ -341,6 +341,8 @@ def _error_code(error: SalesforceError) -> str:
 
 
 def _retryable(error: Exception) -> bool:
+    if isinstance(error, requests.exceptions.SSLError):
+        return False  # a certificate that fails now fails the next time too
     if isinstance(error, SalesforceRefusedRequest):
         return _error_code(error) == "REQUEST_LIMIT_EXCEEDED"
     if isinstance(error, SalesforceGeneralError):
@@ -356,6 +358,8 @@ def describe(error: Exception) -> str:
             first = content[0]
             return f"HTTP {error.status} {first.get('errorCode', '')}: {first.get('message', '')}"
         return f"HTTP {error.status}: {str(content)[:200]}"
+    if isinstance(error, requests.exceptions.SSLError):
+        return f"TLS failed (GATEWAY_SALESFORCE_CA_FILE?): {str(error)[-200:]}"
     if isinstance(error, requests.Timeout):
         return "timed out"
     if isinstance(error, requests.exceptions.ChunkedEncodingError):

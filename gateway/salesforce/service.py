@@ -50,6 +50,11 @@ from gateway.salesforce.errors import QueryLocatorExpired, SalesforceSyncError
 # Salesforce keeps deleted records (and answers getDeleted) for 15 to 30 days; a cursor
 # older than that could miss deletions, so the run reads everything instead.
 DELETED_RECORDS_WINDOW = timedelta(days=30)
+# Incremental queries start this long before the cursor: Salesforce stamps a record
+# when its transaction starts, so a long transaction can commit a record stamped a
+# little before a run's start after that run has read. Records read again are
+# recognised (same Id and SystemModstamp as stored) and counted unchanged.
+CURSOR_OVERLAP = timedelta(seconds=60)
 # Rows looked up, inserted or updated per statement (SQLite allows 32,766 variables).
 CHUNK = 500
 # How many rejected records a run lists with their reasons (all are counted).
@@ -537,7 +542,7 @@ def _incremental(
 ) -> None:
     """What changed since each cursor, applied in the caller's one transaction."""
     for object_name in SALESFORCE_OBJECTS:
-        since = known[object_name]
+        since = known[object_name] - CURSOR_OVERLAP
         seen: dict[str, datetime] = {}
         changed = partial(changes_query, fields, object_name)
         for page in _restartable_pages(client, changed, since):

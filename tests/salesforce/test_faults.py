@@ -307,3 +307,15 @@ def test_a_failed_bulk_job_fails_the_run_with_its_message(
     summary = run(directory, settings, full=True)
     assert summary.state == "failed"
     assert "Failed: InternalServerError: the query could not be completed" in summary.error
+
+
+def test_a_certificate_we_do_not_trust_fails_at_once(
+    directory: Session, settings: Settings, standin: SalesforceStandIn
+) -> None:
+    untrusted = settings.model_copy(update={"salesforce_ca_file": None})
+    client = SalesforceClient(untrusted)
+    summary = run(directory, untrusted, client=client)
+    assert summary.state == "failed"
+    assert "sign-in: TLS failed (GATEWAY_SALESFORCE_CA_FILE?)" in summary.error
+    assert "CERTIFICATE_VERIFY_FAILED" in summary.error
+    assert (client.retries, standin.tokens_issued) == (0, 0)
