@@ -140,11 +140,17 @@ class SalesforceStandIn:
         client_id: str,
         client_secret: str,
         api_version: str = "62.0",
+        custom_fields: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.certificate = MailCertificate.create(folder)
         self.consumer_key, self.username, self.public_key = consumer_key, username, public_key
         self.client_id, self.client_secret = client_id, client_secret
         self.api_version = api_version
+        # The org's fields: the standard ones and any custom fields of this org.
+        self.fields = {
+            name: (*standard, *(custom_fields or {}).get(name, ()))
+            for name, standard in FIELDS.items()
+        }
         self.records: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in FIELDS}
         self.faults = Faults()
         self.clock_offset = timedelta(0)
@@ -221,7 +227,7 @@ class SalesforceStandIn:
 
     def add(self, object_name: str, modstamp: datetime | None = None, **values: Any) -> str:
         with self._lock:
-            record = dict.fromkeys(FIELDS[object_name])
+            record = dict.fromkeys(self.fields[object_name])
             record.update(values)
             record["Id"] = record["Id"] or self.new_id(object_name)
             record["IsDeleted"] = False
@@ -385,7 +391,7 @@ class SalesforceStandIn:
         if shape is None:
             raise ApiError(400, "MALFORMED_QUERY", f"unexpected token in: {soql[:200]}")
         object_name = shape["object"]
-        if object_name not in FIELDS:
+        if object_name not in self.fields:
             raise ApiError(
                 400,
                 "INVALID_TYPE",
@@ -394,7 +400,7 @@ class SalesforceStandIn:
             )
         fields = [name.strip() for name in shape["fields"].split(",")]
         for name in fields:
-            if name not in FIELDS[object_name]:
+            if name not in self.fields[object_name]:
                 raise ApiError(
                     400,
                     "INVALID_FIELD",
@@ -464,7 +470,7 @@ class SalesforceStandIn:
         for name in fields:
             if "." in name:
                 relation, inner = name.split(".", 1)
-                related = [k for k in FIELDS[object_name] if k.startswith(relation + ".")]
+                related = [k for k in self.fields[object_name] if k.startswith(relation + ".")]
                 if all(row.get(k) is None for k in related):
                     record[relation] = None
                     continue

@@ -64,6 +64,7 @@ def standin(tmp_path: Path, keys: Keys) -> Iterator[SalesforceStandIn]:
         public_key=keys.public_key,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
+        custom_fields={"Account": ("Portal_Account__c",), "Asset": ("Product_Line__c", "UoM__c")},
     )
     server.start()
     yield server

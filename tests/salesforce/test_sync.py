@@ -20,7 +20,7 @@ from gateway.core.models.salesforce import (
 )
 from gateway.core.settings import Settings
 from gateway.salesforce.service import soql_datetime
-from tests.salesforce.conftest import Org, build_org, clean_full_load, run, tables
+from tests.salesforce.conftest import build_org, clean_full_load, run, tables
 from tests.salesforce_standin import SalesforceStandIn
 
 
@@ -226,10 +226,43 @@ def test_records_changed_during_a_run_are_caught_by_the_next(
     assert tables(directory) == clean_full_load(directory, settings)
 
 
-def test_org_lookups_follow_configured_field_names(
+def test_the_mapped_fields_are_settings(
     directory: Session, settings: Settings, standin: SalesforceStandIn
 ) -> None:
-    org: Org = build_org(standin, accounts=1, assets_each=1)
-    summary = run(directory, settings, full=True)
-    assert summary.state == "succeeded"
-    assert directory.get(SalesforceAsset, org.assets["101100/0"]) is not None
+    """An org that keeps our account number, product line and unit in custom fields."""
+    account = standin.add(
+        "Account", Name="Custom", AccountNumber="SF-1", Portal_Account__c="101100"
+    )
+    asset = standin.add(
+        "Asset",
+        AccountId=account,
+        Product_Line__c="NETGUARD",
+        UoM__c="named user",
+        Quantity=3.0,
+        **{"Product2.Family": "IGNORED"},
+    )
+    custom = settings.model_copy(
+        update={
+            "salesforce_account_number_field": "Portal_Account__c",
+            "salesforce_product_line_field": "Product_Line__c",
+            "salesforce_unit_field": "UoM__c",
+        }
+    )
+    assert run(directory, custom, full=True).state == "succeeded"
+    ours = directory.scalars(select(Account).where(Account.account_number == "101100")).one()
+    stored = directory.get(SalesforceAccount, account)
+    assert stored is not None and (stored.account_number, stored.account_id) == ("101100", ours.id)
+    kept = directory.get(SalesforceAsset, asset)
+    assert kept is not None
+    assert (kept.product_line_code, kept.unit_of_measure) == ("NETGUARD", "named user")
+
+    standin.clock_offset = timedelta(seconds=5)
+    standin.change("Asset", asset, UoM__c="concurrent user")
+    assert run(directory, custom).counts.updated == 1
+    directory.expire_all()
+    again = directory.get(SalesforceAsset, asset)
+    assert again is not None and again.unit_of_measure == "concurrent user"
+    account_queries = [
+        r for r in standin.requests_log if "FROM+Account+" in r and "IsDeleted" not in r
+    ]
+    assert account_queries and all("Portal_Account__c" in r for r in account_queries)
