@@ -81,6 +81,7 @@ def _register_capabilities(app: Flask) -> None:
         provider,
         renewals,
         routing,
+        salesforce,
         sso,
         systems,
     )
@@ -98,6 +99,7 @@ def _register_capabilities(app: Flask) -> None:
         organisation,
         renewals,
         entitlements,
+        salesforce,
     ):
         capability.init_app(app)
 

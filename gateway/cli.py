@@ -24,6 +24,7 @@ from gateway.insights.cli import who_command
 from gateway.migration.cli import product_line_group
 from gateway.provider.cli import client_group, keys_group
 from gateway.renewals.cli import expiring_command, renewals_group
+from gateway.salesforce.cli import sync_group
 from gateway.systems.cli import system_group
 
 
@@ -89,6 +90,7 @@ for command in (
     mail_group,
     user_group,
     renewals_group,
+    sync_group,
 ):
     main.add_command(command)
 # Insights' route trace sits with the line commands, where IT has always found it.

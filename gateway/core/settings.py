@@ -49,6 +49,8 @@ DATABASE_BACKENDS = ("postgresql", "sqlite")
 # A JSON object from one environment variable, parsed by our validator (not by
 # pydantic-settings, whose parse error is a traceback that names no variable).
 JsonMap = Annotated[dict[str, str], NoDecode]
+# A SOQL field: an API name, or one relationship hop (Product2.Family).
+SOQL_FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}(\.[A-Za-z][A-Za-z0-9_]{0,79})?")
 
 
 SettingsModel = TypeVar("SettingsModel", bound=BaseSettings)
@@ -161,6 +163,39 @@ class Settings(BaseSettings):
     # Renewal reminders to org admins: whether each process looks for due ones, and how often.
     renewal_reminders_enabled: bool = True
     renewal_interval_seconds: int = Field(default=3600, ge=60, le=86400)
+    # Salesforce (docs/salesforce.md). The login URL is where tokens come from
+    # (https://login.salesforce.com, https://test.salesforce.com or a My Domain URL);
+    # unset: no Salesforce sync.
+    salesforce_login_url: str | None = None
+    salesforce_api_version: str = Field(default="62.0", pattern=r"^[1-9][0-9]\.0$")
+    # OAuth 2.0 JWT bearer flow: the connected app's consumer key, the integration
+    # user's username and the private key (PEM) whose certificate the app holds...
+    salesforce_consumer_key: str | None = None
+    salesforce_username: str | None = None
+    salesforce_private_key_file: Path | None = None
+    # ...or the client credentials flow (the connected app's run-as user).
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: str | None = None
+    # A CA bundle (PEM) to verify Salesforce's certificate with instead of the system's.
+    salesforce_ca_file: Path | None = None
+    # Which Salesforce fields carry our account number, the product line code and the
+    # unit of measure (SOQL field names; a relationship field such as Product2.Family).
+    salesforce_account_number_field: str = "AccountNumber"
+    salesforce_product_line_field: str = "Product2.Family"
+    salesforce_unit_field: str = "Unit_of_Measure__c"
+    # One HTTP request's deadline; failed requests are tried this often in all, waiting
+    # about retry_seconds, doubling with jitter, up to max_backoff_seconds.
+    salesforce_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    salesforce_attempts: int = Field(default=5, ge=1, le=20)
+    salesforce_retry_seconds: float = Field(default=2.0, ge=0, le=60)
+    salesforce_max_backoff_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Records per Bulk API 2.0 results page (maxRecords) on full loads.
+    salesforce_bulk_page_records: int = Field(default=50_000, ge=1, le=1_000_000)
+    # How long to wait between status checks of a Bulk API 2.0 query job.
+    salesforce_bulk_poll_seconds: float = Field(default=2.0, ge=0, le=60)
+    # The scheduled sync: an incremental run every this many seconds, by one instance
+    # per slot. 0: none (run `gateway sync salesforce` from cron or --watch instead).
+    salesforce_sync_interval_seconds: int = Field(default=0, ge=0, le=7 * 86400)
 
     @field_validator("log_level")
     @classmethod
@@ -336,6 +371,50 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("salesforce_login_url")
+    @classmethod
+    def _salesforce_login_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an https:// URL such as https://login.salesforce.com")
+        return value.rstrip("/")
+
+    @field_validator("salesforce_private_key_file", "salesforce_ca_file")
+    @classmethod
+    def _readable_salesforce_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file {value}")
+        return value
+
+    @field_validator("salesforce_private_key_file")
+    @classmethod
+    def _complete_jwt_bearer(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None:
+            for needed in ("salesforce_consumer_key", "salesforce_username"):
+                if not info.data.get(needed):
+                    raise ValueError(f"needs GATEWAY_{needed.upper()} too (JWT bearer flow)")
+        return value
+
+    @field_validator("salesforce_client_secret")
+    @classmethod
+    def _complete_client_credentials(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("salesforce_client_id"):
+            raise ValueError("needs GATEWAY_SALESFORCE_CLIENT_ID too (client credentials flow)")
+        return value
+
+    @field_validator(
+        "salesforce_account_number_field", "salesforce_product_line_field", "salesforce_unit_field"
+    )
+    @classmethod
+    def _soql_field_name(cls, value: str) -> str:
+        if not SOQL_FIELD.fullmatch(value):
+            raise ValueError(
+                "must be a Salesforce field name such as Unit_of_Measure__c or Product2.Family"
+            )
+        return value
+
     @property
     def is_https(self) -> bool:
         """Whether the public URL is https, which decides Secure cookies and HSTS."""
@@ -344,6 +423,16 @@ class Settings(BaseSettings):
     @property
     def jit_permission_set(self) -> frozenset[str]:
         return frozenset(self.jit_permissions.split())
+
+    @property
+    def salesforce_auth(self) -> str | None:
+        """Which OAuth flow the Salesforce settings describe: `jwt-bearer`,
+        `client-credentials`, or None when they describe none."""
+        if self.salesforce_private_key_file is not None:
+            return "jwt-bearer"
+        if self.salesforce_client_secret is not None:
+            return "client-credentials"
+        return None
 
 
 class ServerSettings(BaseSettings):

@@ -39,3 +39,18 @@ __all__ += ["Invitation", "OutboundMail"]
 from gateway.core.models.renewals import RenewalReminder  # noqa: E402
 
 __all__ += ["RenewalReminder"]
+from gateway.core.models.salesforce import (  # noqa: E402
+    SalesforceAccount,
+    SalesforceAsset,
+    SalesforceCursor,
+    SalesforceEntitlement,
+    SalesforceSyncRun,
+)
+
+__all__ += [
+    "SalesforceAccount",
+    "SalesforceAsset",
+    "SalesforceCursor",
+    "SalesforceEntitlement",
+    "SalesforceSyncRun",
+]

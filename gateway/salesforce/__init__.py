@@ -1,0 +1,46 @@
+"""The Salesforce sync: Account, Asset and Entitlement records from the vendor's order
+management and support system, with `gateway sync salesforce` and `gateway sync runs`
+(docs/salesforce.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import closing
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Mount the console's runs page; schedule the sync when Salesforce is configured
+    and an interval is set."""
+    from gateway.core import jobs
+    from gateway.salesforce import views
+
+    app.register_blueprint(views.bp)
+    settings = app.extensions["settings"]
+    if settings.salesforce_login_url and settings.salesforce_sync_interval_seconds:
+        jobs.register(
+            app, "salesforce-sync", settings.salesforce_sync_interval_seconds, sync_round(app)
+        )
+
+
+def sync_round(app: Flask) -> Callable[[], None]:
+    """One round of the scheduled sync from this process: the current slot's incremental
+    run, unless another instance has claimed that slot."""
+    from gateway.core import db as database
+    from gateway.core.models.base import utcnow
+    from gateway.salesforce.service import scheduled_sync
+
+    def run() -> None:
+        with closing(database.new_session(app)) as session:
+            summary = scheduled_sync(session, app.extensions["settings"], utcnow())
+        if summary is not None:
+            log.info(
+                summary.lines()[0],
+                extra={"event": f"salesforce.sync_{summary.state}", "error": summary.error},
+            )
+
+    return run
