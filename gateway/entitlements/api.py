@@ -66,7 +66,7 @@ def my_entitlements() -> ResponseReturnValue:
         get_session(), user.account_id, filters, listing, today=today_utc(), locale=request_locale()
     )
     return jsonify(
-        entitlements=[entitlement_json(row) for row in shown.rows],
+        entitlements=[entitlement_json(row) for row in shown.items],
         total=shown.total,
         page=shown.page,
         per_page=shown.per_page,

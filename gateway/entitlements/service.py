@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import Account, Entitlement, EntitlementHolding, ProductLine, System
 from gateway.core.models.directory import ENTITLEMENT_KINDS
+from gateway.core.paging import Page
 from gateway.core.units import plain_number, quantity_for_people
 
 PAGE_SIZE = 50
@@ -147,20 +148,6 @@ class EntitlementRow:
 
 
 @dataclass(frozen=True)
-class EntitlementPage:
-    """One page of an account's (filtered) entitlements, and how many there are."""
-
-    rows: tuple[EntitlementRow, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-@dataclass(frozen=True)
 class FilterChoices:
     """What the filter controls offer: the lines and license centers the account has."""
 
@@ -282,7 +269,7 @@ def entitlement_page(
     *,
     today: date,
     locale: str,
-) -> EntitlementPage:
+) -> Page[EntitlementRow]:
     """One page of the account's entitlements matching `filters`, in `listing`'s order.
     A page past the last shows the last one."""
     per_page = min(max(listing.per_page, 1), MAX_PAGE_SIZE)
@@ -299,7 +286,7 @@ def entitlement_page(
         .offset((page - 1) * per_page)
     )
     rows = db.execute(statement).all()
-    return EntitlementPage(tuple(_as_rows(db, rows, today, locale)), total, page, per_page)
+    return Page(tuple(_as_rows(db, rows, today, locale)), total, page, per_page)
 
 
 def all_entitlements(

@@ -45,12 +45,12 @@ from gateway.core.audit import Actor, record
 from gateway.core.errors import ConflictingChange, GatewayError, InvalidChange, NotFound
 from gateway.core.mail import queue_mail
 from gateway.core.models import Account, Invitation, User
+from gateway.core.paging import Page
 from gateway.core.secret_keys import secret_keys
 from gateway.core.session import SignedInUser
 from gateway.core.settings import PERMISSIONS, current_settings
 from gateway.organisation.service import (
     PAGE_SIZE,
-    Page,
     UserChange,
     change_user,
     checked_email,

@@ -17,10 +17,10 @@ here once:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from gateway.core.db import one_transaction
 from gateway.core.errors import ConflictingChange, InvalidChange, NotFound
 from gateway.core.models import Account, AuditEvent, Permission, User
 from gateway.core.models.directory import USER_ORIGINS
+from gateway.core.paging import Page
 from gateway.core.settings import PERMISSIONS
 
 log = logging.getLogger(__name__)
@@ -44,23 +45,6 @@ class LastAdmin(ConflictingChange):
     """The change would leave the organisation with no active admin."""
 
     event = "org.last_admin"
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a longer list: `items`, and how many there are in all."""
-
-    items: Sequence[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)
