@@ -7,6 +7,7 @@ Under /it/, with the IT role check of every console page; read-only."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -89,3 +90,9 @@ def drift_download_csv() -> Response:
 def drift_download_json() -> Response:
     rows, _filters = _filtered_drift()
     return Response(drift_json(rows), mimetype="application/json")
+
+
+def drift_panel() -> dict[str, Any]:
+    """The dashboard's drift panel: the differences by kind (hooks.add_dashboard_panel)."""
+    counts = counts_by_kind(drift(get_session()))
+    return {"counts": counts, "total": sum(counts.values())}

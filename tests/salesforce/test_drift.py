@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.core.models import Account, ProductLine, System
+from gateway.core.models import Account, Entitlement, ProductLine, System
 from gateway.core.models.salesforce import SalesforceAccount, SalesforceAsset
 from gateway.core.settings import Settings
 from gateway.salesforce.drift import DRIFT_KINDS, counts_by_kind, drift
@@ -355,3 +355,31 @@ def test_customers_get_403(request: pytest.FixtureRequest, who: str) -> None:
     client: FlaskClient = request.getfixturevalue(who)
     for path in ("/it/salesforce/drift", "/it/salesforce/drift.csv", "/it/salesforce/drift.json"):
         assert client.get(path).status_code == 403
+
+
+def test_the_dashboard_counts_differences_by_kind_and_links_the_detail(
+    it_client: FlaskClient, dbs: Session, crafted: dict[str, tuple[str, str]]
+) -> None:
+    counts = counts_by_kind(drift(dbs))
+
+    html = it_client.get("/it/").get_data(as_text=True)
+
+    panel = html[html.index('id="salesforce-drift-panel"') :]
+    panel = panel[: panel.index("</section>")]
+    assert f'<span class="flag">{sum(counts.values())}</span> differences' in panel
+    assert 'href="/it/salesforce/drift"' in panel
+    assert '<a href="/it/salesforce/drift?kind=quantity">quantity</a>: 1' in panel
+    assert '<a href="/it/salesforce/drift?kind=start_date">start date</a>: 1' in panel
+    missing = counts["missing_in_salesforce"]
+    assert f"missing in salesforce</a>: {missing}" in panel
+
+
+def test_the_dashboard_says_when_they_agree(it_client: FlaskClient, dbs: Session) -> None:
+    html = it_client.get("/it/").get_data(as_text=True)
+    panel = html[html.index('id="salesforce-drift-panel"') :]
+    # The console's world has entitlements no Salesforce asset matches.
+    assert "missing in salesforce" in panel[: panel.index("</section>")]
+    dbs.execute(delete(Entitlement))
+    dbs.commit()
+    html = it_client.get("/it/").get_data(as_text=True)
+    assert "Salesforce and the license centers agree" in html
