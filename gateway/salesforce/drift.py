@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.csv_export import csv_text
-from gateway.core.models import Account, Entitlement, ProductLine
+from gateway.core.models import Account, Entitlement, EntitlementHolding, ProductLine, System
 from gateway.core.models.salesforce import SalesforceAccount, SalesforceAsset
 
 MISSING_IN_SALESFORCE = "missing_in_salesforce"
@@ -166,29 +166,55 @@ def _their_summary(theirs: _Theirs) -> str:
 
 
 def _load_ours(db: Session, account_number: str | None, line: str | None) -> list[_Ours]:
+    # Plain columns, not ORM objects: the dashboard reads the whole directory this way.
     query = (
-        select(Entitlement, Account.account_number)
+        select(
+            Entitlement.id,
+            Entitlement.external_id,
+            Account.account_number,
+            ProductLine.code,
+            Entitlement.product,
+            Entitlement.quantity,
+            Entitlement.unit_of_measure,
+            Entitlement.start_date,
+            Entitlement.end_date,
+            Entitlement.status,
+        )
         .join(Account, Account.id == Entitlement.account_id)
         .join(ProductLine, ProductLine.id == Entitlement.product_line_id)
     )
+    held = (
+        select(EntitlementHolding.entitlement_id, System.key)
+        .join(System, System.id == EntitlementHolding.system_id)
+        .join(Entitlement, Entitlement.id == EntitlementHolding.entitlement_id)
+    )
     if account_number is not None:
         query = query.where(Account.account_number == account_number)
+        held = held.join(Account, Account.id == Entitlement.account_id).where(
+            Account.account_number == account_number
+        )
     if line is not None:
         query = query.where(ProductLine.code == line)
+        held = held.join(ProductLine, ProductLine.id == Entitlement.product_line_id).where(
+            ProductLine.code == line
+        )
+    systems: dict[int, list[str]] = defaultdict(list)
+    for entitlement_id, key in db.execute(held):
+        systems[entitlement_id].append(key)
     return [
         _Ours(
             external_id=row.external_id,
-            account_number=number,
-            line=row.product_line.code,
+            account_number=row.account_number,
+            line=row.code,
             product=row.product,
             quantity=row.quantity,
             unit=row.unit_of_measure,
             start=row.start_date,
             end=row.end_date,
             status=row.status,
-            systems=tuple(sorted(h.system.key for h in row.holdings)),
+            systems=tuple(sorted(systems.get(row.id, ()))),
         )
-        for row, number in db.execute(query).all()
+        for row in db.execute(query)
     ]
 
 
