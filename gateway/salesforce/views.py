@@ -23,7 +23,7 @@ from gateway.salesforce.drift import (
     drift_csv,
     drift_json,
 )
-from gateway.salesforce.service import cursors, recent_runs
+from gateway.salesforce.service import cursors, has_synced, recent_runs
 
 bp = it_console("salesforce_console", __name__)
 PAGE_SIZES = (20, 50, 200)
@@ -68,6 +68,7 @@ def drift_page() -> ResponseReturnValue:
     rows, filters = _filtered_drift()
     return render_template(
         "salesforce/drift.html",
+        synced=has_synced(get_session()),
         rows=rows,
         counts=counts_by_kind(rows),
         filters=filters,
@@ -93,6 +94,11 @@ def drift_download_json() -> Response:
 
 
 def drift_panel() -> dict[str, Any]:
-    """The dashboard's drift panel: the differences by kind (hooks.add_dashboard_panel)."""
-    counts = counts_by_kind(drift(get_session()))
-    return {"counts": counts, "total": sum(counts.values())}
+    """The dashboard's drift panel: the differences by kind (hooks.add_dashboard_panel).
+    Before any sync has succeeded, every entitlement would count as missing in
+    Salesforce: the panel says there is nothing to compare yet instead."""
+    db = get_session()
+    if not has_synced(db):
+        return {"synced": False, "counts": {}, "total": 0}
+    counts = counts_by_kind(drift(db))
+    return {"synced": True, "counts": counts, "total": sum(counts.values())}

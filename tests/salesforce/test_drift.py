@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.core.models import Account, Entitlement, ProductLine, System
-from gateway.core.models.salesforce import SalesforceAccount, SalesforceAsset
+from gateway.core.models.salesforce import SalesforceAccount, SalesforceAsset, SalesforceSyncRun
 from gateway.core.settings import Settings
 from gateway.salesforce.drift import DRIFT_KINDS, counts_by_kind, drift
 from tests import factories
@@ -33,6 +33,12 @@ _ids = iter(range(1, 10_000))
 def settings_overrides() -> dict[str, object]:
     # Most tests here write the synced tables directly; no stand-in is needed for them.
     return {}
+
+
+def synced(db: Session) -> None:
+    """A succeeded run: the synced tables are Salesforce's word from then on."""
+    db.add(SalesforceSyncRun(kind="full", state="succeeded", started_at=STAMP, finished_at=STAMP))
+    db.commit()
 
 
 def sf_id(prefix: str) -> str:
@@ -106,6 +112,7 @@ def crafted(dbs: Session) -> dict[str, tuple[str, str]]:
     """One pair per kind of difference, pairs that agree, and one record per side alone.
     Values: name → (Salesforce asset Id, our external id)."""
     w = Crafted(dbs)
+    synced(dbs)
     both = [w.legacy, w.new]
     pairs: dict[str, tuple[str, str]] = {}
     # Agree: the same in every field; unit and product differ only in case and spaces,
@@ -375,11 +382,18 @@ def test_the_dashboard_counts_differences_by_kind_and_links_the_detail(
 
 
 def test_the_dashboard_says_when_they_agree(it_client: FlaskClient, dbs: Session) -> None:
-    html = it_client.get("/it/").get_data(as_text=True)
-    panel = html[html.index('id="salesforce-drift-panel"') :]
+    def panel() -> str:
+        html = it_client.get("/it/").get_data(as_text=True)
+        found = html[html.index('id="salesforce-drift-panel"') :]
+        return found[: found.index("</section>")]
+
+    # Before any sync, nothing is compared (everything would be "missing in Salesforce").
+    assert 'id="salesforce-drift-not-synced"' in panel()
+    page = it_client.get("/it/salesforce/drift").get_data(as_text=True)
+    assert 'id="salesforce-drift-not-synced"' in page
+    synced(dbs)
     # The console's world has entitlements no Salesforce asset matches.
-    assert "missing in salesforce" in panel[: panel.index("</section>")]
+    assert "missing in salesforce</a>:" in panel()
     dbs.execute(delete(Entitlement))
     dbs.commit()
-    html = it_client.get("/it/").get_data(as_text=True)
-    assert "Salesforce and the license centers agree" in html
+    assert "Salesforce and the license centers agree" in panel()
