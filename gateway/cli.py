@@ -24,7 +24,7 @@ from gateway.insights.cli import who_command
 from gateway.migration.cli import product_line_group
 from gateway.provider.cli import client_group, keys_group
 from gateway.renewals.cli import expiring_command, renewals_group
-from gateway.salesforce.cli import sync_group
+from gateway.salesforce.cli import drift_command, sync_group
 from gateway.systems.cli import system_group
 
 
@@ -76,6 +76,7 @@ def report_group() -> None:
 
 
 report_group.add_command(expiring_command)
+report_group.add_command(drift_command)
 
 for command in (
     import_command,

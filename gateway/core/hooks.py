@@ -8,7 +8,9 @@
   to send them (IT staff start in the console);
 - access ended: a user was deactivated (or signed out everywhere by an operator), so
   whoever holds something of theirs lets go (their sessions on every instance, their
-  tokens, their license-center sessions).
+  tokens, their license-center sessions);
+- dashboard panels: a section a capability adds to IT's dashboard (a template and a
+  function giving its variables), so the dashboard shows it without importing it.
 
 Register in `init_app`; call from a request.
 """
@@ -28,6 +30,8 @@ SignedInHandler = Callable[[SignedInUser, "str | None"], Response]
 SignOutHandler = Callable[[MutableMapping[str, Any]], object]
 # handler(user_id): called after the change that ended the user's access is committed.
 AccessEndedHandler = Callable[[int], object]
+# context(): the variables of a dashboard panel's template, read at each page view.
+PanelContext = Callable[[], dict[str, Any]]
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Hooks:
     signing_out: list[SignOutHandler] = field(default_factory=list)
     start_pages: dict[str, str] = field(default_factory=dict)  # role → endpoint
     access_ended: list[AccessEndedHandler] = field(default_factory=list)
+    dashboard_panels: list[tuple[str, PanelContext]] = field(default_factory=list)
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -54,6 +59,11 @@ def on_sign_out(app: Flask, handler: SignOutHandler) -> None:
 
 def on_access_ended(app: Flask, handler: AccessEndedHandler) -> None:
     hooks_of(app).access_ended.append(handler)
+
+
+def add_dashboard_panel(app: Flask, template: str, context: PanelContext) -> None:
+    """Show `template`, with the variables `context()` gives, on IT's dashboard."""
+    hooks_of(app).dashboard_panels.append((template, context))
 
 
 def set_start_page(app: Flask, role: str, endpoint: str) -> None:
@@ -84,3 +94,8 @@ def access_ended(user_id: int) -> None:
     """Tell every registered party that `user_id` may no longer use anything of ours."""
     for handler in hooks_of(current_app).access_ended:
         handler(user_id)
+
+
+def dashboard_panels() -> list[tuple[str, dict[str, Any]]]:
+    """Each registered panel's template and its variables, in the order registered."""
+    return [(template, context()) for template, context in hooks_of(current_app).dashboard_panels]

@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from gateway.core import hooks
 from gateway.core.console import it_actor, it_console, refused
 from gateway.core.db import get_session
 from gateway.core.errors import ChangeRefused
@@ -47,6 +48,7 @@ def dashboard() -> ResponseReturnValue:
         chart=bar_chart,
         config=current_routing_config(db),
         pending=pending_changes(db),
+        panels=hooks.dashboard_panels(),
     )
 
 

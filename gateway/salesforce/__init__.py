@@ -14,12 +14,13 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Mount the console's runs page; schedule the sync when Salesforce is configured
-    and an interval is set."""
-    from gateway.core import jobs
+    """Mount the console's pages and the drift panel of IT's dashboard; schedule the
+    sync when Salesforce is configured and an interval is set."""
+    from gateway.core import hooks, jobs
     from gateway.salesforce import views
 
     app.register_blueprint(views.bp)
+    hooks.add_dashboard_panel(app, "salesforce/_drift_panel.html", views.drift_panel)
     settings = app.extensions["settings"]
     if settings.salesforce_login_url and settings.salesforce_sync_interval_seconds:
         jobs.register(

@@ -1,4 +1,5 @@
-"""`gateway sync salesforce [--full] [--watch INTERVAL]` and `gateway sync runs`."""
+"""`gateway sync salesforce [--full] [--watch INTERVAL]`, `gateway sync runs`, and the
+drift report `gateway report drift` (added to the report group by gateway.cli)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.progress import (
 )
 
 from gateway.core.commands import command_context as _context
+from gateway.salesforce.drift import CSV_HEADER, drift, drift_csv, drift_json
 from gateway.salesforce.service import Progress as ProgressCallback
 from gateway.salesforce.service import RunSummary, recent_runs, sync
 
@@ -115,3 +117,28 @@ def sync_runs(limit: int) -> None:
                 + (f"\t{run.note}" if run.note else "")
                 + (f"\t{run.error}" if run.error else "")
             )
+
+
+@click.command("drift")
+@click.option("--account", "account_number", help="Only this account (its number).")
+@click.option("--line", "line", metavar="CODE", help="Only this product line (its code).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on standard output.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on standard output.")
+def drift_command(
+    account_number: str | None, line: str | None, as_csv: bool, as_json: bool
+) -> None:
+    """Where Salesforce's assets and the license centers' entitlements disagree."""
+    if as_csv and as_json:
+        raise click.UsageError("choose one of --csv and --json")
+    with _context() as (_app, db):
+        rows = drift(db, account_number=account_number, line=line)
+    if as_csv:
+        click.echo(drift_csv(rows), nl=False)
+    elif as_json:
+        click.echo(drift_json(rows))
+    elif not rows:
+        click.echo("Salesforce and the license centers agree.")
+    else:
+        click.echo("\t".join(CSV_HEADER))
+        for row in rows:
+            click.echo("\t".join(str(cell) for cell in row.cells()))

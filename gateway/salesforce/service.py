@@ -662,3 +662,9 @@ def recent_runs(db: Session, limit: int = 20) -> list[SalesforceSyncRun]:
             .limit(limit)
         )
     )
+
+
+def has_synced(db: Session) -> bool:
+    """Whether any run has succeeded: before that, the synced tables say nothing."""
+    query = select(SalesforceSyncRun.id).where(SalesforceSyncRun.state == "succeeded").limit(1)
+    return db.scalar(query) is not None

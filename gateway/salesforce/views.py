@@ -1,19 +1,29 @@
-"""The console's page of Salesforce sync runs (/it/salesforce/runs): the history, newest
-first, with counts, cursors, notes, errors and the reasons records were rejected.
+"""The console's Salesforce pages: the sync runs (/it/salesforce/runs), the history,
+newest first, with counts, cursors, notes, errors and the reasons records were rejected;
+and the drift report (/it/salesforce/drift), filtered, with its CSV and JSON.
 
 Under /it/, with the IT role check of every console page; read-only."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import render_template, request
+from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 
 from gateway.core.console import it_console
 from gateway.core.db import get_session
 from gateway.core.settings import current_settings
-from gateway.salesforce.service import cursors, recent_runs
+from gateway.salesforce.drift import (
+    DRIFT_KINDS,
+    DriftRow,
+    counts_by_kind,
+    drift,
+    drift_csv,
+    drift_json,
+)
+from gateway.salesforce.service import cursors, has_synced, recent_runs
 
 bp = it_console("salesforce_console", __name__)
 PAGE_SIZES = (20, 50, 200)
@@ -37,3 +47,58 @@ def runs() -> ResponseReturnValue:
         limit=limit,
         page_sizes=PAGE_SIZES,
     )
+
+
+def _filtered_drift() -> tuple[list[DriftRow], dict[str, str]]:
+    """The report for the page's filters (account, line, kind), and those filters."""
+    filters = {name: request.args.get(name, "").strip() for name in ("account", "line", "kind")}
+    rows = drift(
+        get_session(), account_number=filters["account"] or None, line=filters["line"] or None
+    )
+    if filters["kind"] in DRIFT_KINDS:
+        rows = [row for row in rows if row.kind == filters["kind"]]
+    else:
+        filters["kind"] = ""
+    return rows, filters
+
+
+@bp.get("/salesforce/drift")
+def drift_page() -> ResponseReturnValue:
+    """Where Salesforce and the license centers disagree, with filters and downloads."""
+    rows, filters = _filtered_drift()
+    return render_template(
+        "salesforce/drift.html",
+        synced=has_synced(get_session()),
+        rows=rows,
+        counts=counts_by_kind(rows),
+        filters=filters,
+        kinds=DRIFT_KINDS,
+        query={name: value for name, value in filters.items() if value},
+    )
+
+
+@bp.get("/salesforce/drift.csv")
+def drift_download_csv() -> Response:
+    rows, _filters = _filtered_drift()
+    return Response(
+        drift_csv(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="salesforce-drift.csv"'},
+    )
+
+
+@bp.get("/salesforce/drift.json")
+def drift_download_json() -> Response:
+    rows, _filters = _filtered_drift()
+    return Response(drift_json(rows), mimetype="application/json")
+
+
+def drift_panel() -> dict[str, Any]:
+    """The dashboard's drift panel: the differences by kind (hooks.add_dashboard_panel).
+    Before any sync has succeeded, every entitlement would count as missing in
+    Salesforce: the panel says there is nothing to compare yet instead."""
+    db = get_session()
+    if not has_synced(db):
+        return {"synced": False, "counts": {}, "total": 0}
+    counts = counts_by_kind(drift(db))
+    return {"synced": True, "counts": counts, "total": sum(counts.values())}
