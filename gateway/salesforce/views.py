@@ -11,10 +11,14 @@ from typing import Any
 
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from gateway.core.console import it_console
 from gateway.core.db import get_session
+from gateway.core.models import DirectoryRevision, SalesforceSyncRun
 from gateway.core.settings import current_settings
+from gateway.core.store import get_store
 from gateway.salesforce.drift import (
     DRIFT_KINDS,
     DriftRow,
@@ -100,5 +104,27 @@ def drift_panel() -> dict[str, Any]:
     db = get_session()
     if not has_synced(db):
         return {"synced": False, "counts": {}, "total": 0}
-    counts = counts_by_kind(drift(db))
+    counts = _cached_counts(db)
     return {"synced": True, "counts": counts, "total": sum(counts.values())}
+
+
+DRIFT_COUNTS_KEY = "salesforce:drift-counts:"
+
+
+def _cached_counts(db: Session) -> dict[str, int]:
+    """The drift counts, computed once per state of their two inputs: the last finished
+    sync run (Salesforce's side changes only through runs) and the directory revision
+    (which database triggers move on every write to the license centers' entitlements).
+    The whole report reads every entitlement; the dashboard must not, on every view."""
+    last_run = db.scalar(
+        select(func.max(SalesforceSyncRun.id)).where(SalesforceSyncRun.finished_at.is_not(None))
+    )
+    revision = db.scalar(select(DirectoryRevision.revision))
+    key = f"{DRIFT_COUNTS_KEY}{last_run}:{revision}"
+    store = get_store()
+    cached = store.get(key)
+    if cached is not None:
+        return dict(json.loads(cached))
+    counts = counts_by_kind(drift(db))
+    store.set(key, json.dumps(counts), ex=24 * 3600)
+    return counts
