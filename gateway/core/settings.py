@@ -196,6 +196,20 @@ class Settings(BaseSettings):
     # The scheduled sync: an incremental run every this many seconds, by one instance
     # per slot. 0: none (run `gateway sync salesforce` from cron or --watch instead).
     salesforce_sync_interval_seconds: int = Field(default=0, ge=0, le=7 * 86400)
+    # The time zone (IANA name) whose "today" support eligibility is judged in: the
+    # Salesforce Account records the sync keeps carry none.
+    support_default_time_zone: str = "UTC"
+
+    @field_validator("support_default_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
