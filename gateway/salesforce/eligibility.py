@@ -3,9 +3,10 @@
 Salesforce decides support. An account is eligible for a line when one of its
 Salesforce entitlements, on an asset of that line, covers today: StartDate <= today <=
 EndDate, both ends inclusive, a missing date leaving that end open. "Today" is the date
-in the account's time zone (GATEWAY_SUPPORT_DEFAULT_TIME_ZONE: the Account records the
-sync keeps carry none), not the server's: at 23:30 UTC it is already tomorrow in
-Auckland and still today in Los Angeles.
+in the account's time zone, not the server's: at 23:30 UTC it is already tomorrow in
+Auckland and still today in Los Angeles. The zone is the Salesforce Account's (the field
+GATEWAY_SALESFORCE_TIME_ZONE_FIELD names, kept by the sync) when it names one we know,
+else GATEWAY_SUPPORT_DEFAULT_TIME_ZONE.
 
 Salesforce computes an entitlement's Status (Active, Expired, Inactive) from its dates,
 in the org's own time zone, so near midnight it can disagree with the account's today:
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,9 +51,23 @@ class Eligibility:
     product_line: str
 
 
-def account_today(now: datetime, settings: Settings) -> date:
-    """The date at `now` in the account's time zone."""
-    return now.astimezone(ZoneInfo(settings.support_default_time_zone)).date()
+def account_zone(db: Session, account_number: str, settings: Settings) -> ZoneInfo:
+    """The account's time zone as Salesforce has it, if it is a zone we know; else the
+    default."""
+    names = db.scalars(
+        select(SalesforceAccount.time_zone)
+        .where(
+            SalesforceAccount.account_number == account_number,
+            SalesforceAccount.time_zone.is_not(None),
+        )
+        .order_by(SalesforceAccount.id)
+    ).all()
+    for name in names:
+        try:
+            return ZoneInfo(name or "")
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            continue  # not a zone: Salesforce's field is free text
+    return ZoneInfo(settings.support_default_time_zone)
 
 
 def support_eligibility(
@@ -84,7 +99,7 @@ def eligibility_by_line(
     settings: Settings,
 ) -> dict[str, Eligibility]:
     """Eligibility for each of these lines of one account, in one query."""
-    today = account_today(now, settings)
+    today = now.astimezone(account_zone(db, account_number, settings)).date()
     if not settings.salesforce_login_url:
         return {
             code: Eligibility(False, NOT_CONNECTED, None, today, code)
