@@ -16,6 +16,7 @@ from gateway.insights.openapi import INSIGHTS_API
 from gateway.migration.openapi import MIGRATION_API
 from gateway.organisation.openapi import ORGANISATION_API
 from gateway.provider.api import MACHINE_API
+from gateway.salesforce.api import SUPPORT_API
 from gateway.systems.openapi import SYSTEMS_API
 
 DESCRIPTIONS: tuple[ApiDescription, ...] = (
@@ -26,6 +27,7 @@ DESCRIPTIONS: tuple[ApiDescription, ...] = (
     ME_API,
     ORGANISATION_API,
     ENTITLEMENTS_API,
+    SUPPORT_API,
 )
 # IT's API as (method, path, scope, summary, body schema) rows, for the access tests.
 OPERATIONS = it_operation_rows(DESCRIPTIONS)

@@ -10,7 +10,12 @@
   whoever holds something of theirs lets go (their sessions on every instance, their
   tokens, their license-center sessions);
 - dashboard panels: a section a capability adds to IT's dashboard (a template and a
-  function giving its variables), so the dashboard shows it without importing it.
+  function giving its variables), so the dashboard shows it without importing it;
+- support eligibility: whether Salesforce covers an account's product lines today (the
+  Salesforce capability provides it when Salesforce is connected; the customer's pages
+  show it);
+- machine clients' account allow-lists: whether an OAuth client may read an account
+  (the OIDC provider owns its clients; other capabilities' machine routes ask).
 
 Register in `init_app`; call from a request.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from flask import Flask, current_app, redirect, url_for
@@ -34,6 +40,27 @@ AccessEndedHandler = Callable[[int], object]
 PanelContext = Callable[[], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class SupportCoverage:
+    """Whether support covers one product line today, and why (for people)."""
+
+    covered: bool
+    reason: str
+    until: date | None = None
+
+    @property
+    def text(self) -> str:
+        if self.covered:
+            return f"Support: {self.reason}"
+        return f"Support: not covered \N{EM DASH} {self.reason}"
+
+
+# provider(account_number, line codes) -> line code → coverage.
+SupportEligibilityProvider = Callable[[str, list[str]], dict[str, SupportCoverage]]
+# check(db session, client_id, account id) -> whether that client may read that account.
+ClientAccountCheck = Callable[[Any, str, int], bool]
+
+
 @dataclass
 class Hooks:
     signed_in: list[SignedInHandler] = field(default_factory=list)
@@ -41,6 +68,8 @@ class Hooks:
     start_pages: dict[str, str] = field(default_factory=dict)  # role → endpoint
     access_ended: list[AccessEndedHandler] = field(default_factory=list)
     dashboard_panels: list[tuple[str, PanelContext]] = field(default_factory=list)
+    support_eligibility: SupportEligibilityProvider | None = None
+    client_account_check: ClientAccountCheck | None = None
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -68,6 +97,16 @@ def add_dashboard_panel(app: Flask, template: str, context: PanelContext) -> Non
 
 def set_start_page(app: Flask, role: str, endpoint: str) -> None:
     hooks_of(app).start_pages[role] = endpoint
+
+
+def set_support_eligibility(app: Flask, provider: SupportEligibilityProvider) -> None:
+    """`provider(account_number, line_codes)` tells the customer's pages about support."""
+    hooks_of(app).support_eligibility = provider
+
+
+def set_client_account_check(app: Flask, check: ClientAccountCheck) -> None:
+    """`check(db, client_id, account_id)`: a machine client's account allow-list."""
+    hooks_of(app).client_account_check = check
 
 
 def signed_in(user: SignedInUser, target: str | None) -> Response:
@@ -99,3 +138,20 @@ def access_ended(user_id: int) -> None:
 def dashboard_panels() -> list[tuple[str, dict[str, Any]]]:
     """Each registered panel's template and its variables, in the order registered."""
     return [(template, context()) for template, context in hooks_of(current_app).dashboard_panels]
+
+
+def support_eligibility_of(
+    account_number: str, line_codes: list[str]
+) -> dict[str, SupportCoverage]:
+    """Support coverage per line code; {} when nobody provides it (Salesforce is not
+    connected), and the pages then say nothing about support."""
+    provider = hooks_of(current_app).support_eligibility
+    if provider is None or not line_codes:
+        return {}
+    return provider(account_number, line_codes)
+
+
+def client_may_read_account(db: Any, client_id: str, account_id: int) -> bool:
+    """Whether this machine client may read that account; no one to ask: it may not."""
+    check = hooks_of(current_app).client_account_check
+    return check is not None and check(db, client_id, account_id)

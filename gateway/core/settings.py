@@ -183,6 +183,9 @@ class Settings(BaseSettings):
     salesforce_account_number_field: str = "AccountNumber"
     salesforce_product_line_field: str = "Product2.Family"
     salesforce_unit_field: str = "Unit_of_Measure__c"
+    # The Account field carrying the account's IANA time zone (support eligibility's
+    # "today"), e.g. Time_Zone__c. Unset: every account is in GATEWAY_SUPPORT_DEFAULT_TIME_ZONE.
+    salesforce_time_zone_field: str | None = None
     # One HTTP request's deadline; failed requests are tried this often in all, waiting
     # about retry_seconds, doubling with jitter, up to max_backoff_seconds.
     salesforce_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
@@ -196,6 +199,20 @@ class Settings(BaseSettings):
     # The scheduled sync: an incremental run every this many seconds, by one instance
     # per slot. 0: none (run `gateway sync salesforce` from cron or --watch instead).
     salesforce_sync_interval_seconds: int = Field(default=0, ge=0, le=7 * 86400)
+    # The time zone (IANA name) whose "today" support eligibility is judged in, for an
+    # account whose Salesforce Account names none (salesforce_time_zone_field).
+    support_default_time_zone: str = "UTC"
+
+    @field_validator("support_default_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -405,11 +422,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "salesforce_account_number_field", "salesforce_product_line_field", "salesforce_unit_field"
+        "salesforce_account_number_field",
+        "salesforce_product_line_field",
+        "salesforce_unit_field",
+        "salesforce_time_zone_field",
     )
     @classmethod
-    def _soql_field_name(cls, value: str) -> str:
-        if not SOQL_FIELD.fullmatch(value):
+    def _soql_field_name(cls, value: str | None) -> str | None:
+        if value is not None and not SOQL_FIELD.fullmatch(value):
             raise ValueError(
                 "must be a Salesforce field name such as Unit_of_Measure__c or Product2.Family"
             )

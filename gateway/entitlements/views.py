@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from gateway.core import hooks
 from gateway.core.csv_export import csv_text
 from gateway.core.db import get_session
 from gateway.core.models.directory import ENTITLEMENT_KINDS
@@ -100,13 +101,18 @@ def page() -> ResponseReturnValue:
         same = listing.sort == key and listing.direction == "asc"
         return link(sort=key, dir="desc" if same else "asc", page=None)
 
+    choices = service.filter_choices(db, user.account_id)
     return render_template(
         "entitlements/page.html",
         account=account,
         shown=shown,
         filters=filters,
         listing=listing,
-        choices=service.filter_choices(db, user.account_id),
+        choices=choices,
+        # Per line, whether Salesforce covers support today ({}: not connected).
+        support=hooks.support_eligibility_of(
+            account.account_number, [code for code, _ in choices.lines]
+        ),
         link=link,
         sort_link=sort_link,
         csv_link=url_for("entitlements.export", **_query(args, page=None, per_page=None)),

@@ -259,10 +259,17 @@ def no_entitlements() -> ResponseReturnValue:
     if decision.kind != "none":
         return redirect(url_for("landing.route"))
     settings, today = current_settings(), service.today_utc()
-    ended = service.inactive_entitlements(inputs, settings, today)
+    ended = pages.line_groups(
+        service.inactive_entitlements(inputs, settings, today), today, request_locale()
+    )
     return render_template(
         "landing/no_entitlements.html",
-        ended=pages.line_groups(ended, today, request_locale()),
+        ended=ended,
+        # Salesforce may still cover support for a line whose licences ended ({}: not
+        # connected).
+        support=hooks.support_eligibility_of(
+            user.account.account_number, [line.code for line in ended]
+        ),
         support_contact=settings.support_contact,
     )
 

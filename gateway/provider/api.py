@@ -11,7 +11,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Flask, current_app, jsonify
 from sqlalchemy import select
 
-from gateway.core import access
+from gateway.core import access, hooks
 from gateway.core.api_schemas import ACCOUNT, IDENTIFIER, STRINGS, answer
 from gateway.core.db import get_session
 from gateway.core.errors import GatewayError, problem
@@ -107,6 +107,8 @@ MACHINE_API = ApiDescription(
 def init_app(app: Flask) -> None:
     """Authenticate the machine API's scope with client_credentials tokens, and describe it."""
     access.add_token_verifier(app, READ_SCOPE, verify_client_token)
+    # Other capabilities' machine routes (support eligibility) keep to the allow-lists.
+    hooks.set_client_account_check(app, may_read_account)
     add_operations(app, MACHINE_API)
 
 

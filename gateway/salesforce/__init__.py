@@ -10,18 +10,24 @@ from contextlib import closing
 
 from flask import Flask
 
+from gateway.core import hooks
+
 log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Mount the console's pages and the drift panel of IT's dashboard; schedule the
-    sync when Salesforce is configured and an interval is set."""
-    from gateway.core import hooks, jobs
-    from gateway.salesforce import views
+    """Mount the console's pages, the drift panel of IT's dashboard and the support
+    eligibility API; when Salesforce is configured, tell the customer's pages about
+    support, and schedule the sync if an interval is set."""
+    from gateway.core import jobs
+    from gateway.salesforce import api, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
     hooks.add_dashboard_panel(app, "salesforce/_drift_panel.html", views.drift_panel)
     settings = app.extensions["settings"]
+    if settings.salesforce_login_url:
+        hooks.set_support_eligibility(app, support_coverage(app))
     if settings.salesforce_login_url and settings.salesforce_sync_interval_seconds:
         jobs.register(
             app, "salesforce-sync", settings.salesforce_sync_interval_seconds, sync_round(app)
@@ -45,3 +51,27 @@ def sync_round(app: Flask) -> Callable[[], None]:
             )
 
     return run
+
+
+def support_coverage(app: Flask) -> hooks.SupportEligibilityProvider:
+    """The customer's pages' view of support eligibility, for the lines they show."""
+    from gateway.core.db import get_session
+    from gateway.core.models.base import utcnow
+    from gateway.salesforce.eligibility import eligibility_by_line
+
+    def coverage(account_number: str, line_codes: list[str]) -> dict[str, hooks.SupportCoverage]:
+        found = eligibility_by_line(
+            get_session(),
+            account_number,
+            line_codes,
+            now=utcnow(),
+            settings=app.extensions["settings"],
+        )
+        return {
+            code: hooks.SupportCoverage(
+                e.eligible, e.reason, e.entitlement.end_date if e.entitlement else None
+            )
+            for code, e in found.items()
+        }
+
+    return coverage

@@ -93,11 +93,12 @@ class Counts:
 
 @dataclass(frozen=True)
 class Fields:
-    """The Salesforce fields read per object; three of them are settings."""
+    """The Salesforce fields read per object; four of them are settings."""
 
     account_number: str
     product_line: str
     unit: str
+    time_zone: str | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> Fields:
@@ -105,11 +106,13 @@ class Fields:
             settings.salesforce_account_number_field,
             settings.salesforce_product_line_field,
             settings.salesforce_unit_field,
+            settings.salesforce_time_zone_field,
         )
 
     def select(self, object_name: str) -> list[str]:
         names = {
-            "Account": ["Id", "Name", self.account_number],
+            "Account": ["Id", "Name", self.account_number]
+            + ([self.time_zone] if self.time_zone else []),
             "Asset": [
                 "Id",
                 "AccountId",
@@ -211,6 +214,9 @@ def to_row(
             "name": text_of("Name", 255),
             "account_number": number,
             "account_id": links.accounts.get(number),
+            # Kept as Salesforce has it; eligibility falls back to the default zone when
+            # it names none we know (rejecting the account would cost its links).
+            "time_zone": (text_of(fields.time_zone, 64) or None) if fields.time_zone else None,
         }
     elif object_name == "Asset":
         line = text_of(fields.product_line, 64) or None

@@ -64,7 +64,10 @@ def standin(tmp_path: Path, keys: Keys) -> Iterator[SalesforceStandIn]:
         public_key=keys.public_key,
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
-        custom_fields={"Account": ("Portal_Account__c",), "Asset": ("Product_Line__c", "UoM__c")},
+        custom_fields={
+            "Account": ("Portal_Account__c", "Time_Zone__c"),
+            "Asset": ("Product_Line__c", "UoM__c"),
+        },
     )
     server.start()
     yield server

@@ -1,4 +1,4 @@
-"""Migration 0012 makes exactly the tables the models describe, and undoes them."""
+"""Migrations 0012 and 0013 make exactly the tables the models describe, and undo them."""
 
 from __future__ import annotations
 
@@ -43,10 +43,29 @@ def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
 
 def test_the_migration_goes_down_and_up_again(database_url: str) -> None:
     config = db.alembic_config(database_url)
-    command.downgrade(config, "-1")
+    command.downgrade(config, "0011")  # before the Salesforce tables (0012)
     try:
         assert not SALESFORCE_TABLES & _tables(database_url)
     finally:
         command.upgrade(config, "head")
     assert _tables(database_url) >= SALESFORCE_TABLES
+    assert _differences(database_url) == []
+
+
+def _account_columns(url: str) -> set[str]:
+    engine = db.make_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns("salesforce_accounts")}
+    finally:
+        engine.dispose()
+
+
+def test_the_time_zone_migration_goes_down_and_up_again(database_url: str) -> None:
+    config = db.alembic_config(database_url)
+    command.downgrade(config, "0012")
+    try:
+        assert "time_zone" not in _account_columns(database_url)
+    finally:
+        command.upgrade(config, "head")
+    assert "time_zone" in _account_columns(database_url)
     assert _differences(database_url) == []

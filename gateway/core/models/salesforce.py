@@ -43,6 +43,9 @@ class SalesforceAccount(Base):
     account_number: Mapped[str] = mapped_column(String(64))
     # Ours, by account number, as of the last write of this record.
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    # The account's IANA time zone, from GATEWAY_SALESFORCE_TIME_ZONE_FIELD (None: not
+    # mapped, or empty): the "today" of its support eligibility.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     system_modstamp: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
