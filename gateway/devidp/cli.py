@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gateway.devidp.salesforce import DEMO_SYNC_INTERVAL_SECONDS
 from gateway.devidp.servers import DemoPorts, RunningDemo, start_demo
 
 DESTINATION_LABELS = {
@@ -47,8 +48,9 @@ def _default_port() -> int:
     "(line states IT changed, remembered choices, audit log); the secret key stays.",
 )
 def demo_command(port: int, host: str, instance: Path, reset: bool) -> None:
-    """Run the gateway with a development IdP, sample data and two stand-in license centers,
-    which sign users in through the gateway's OpenID Connect provider.
+    """Run the gateway with a development IdP, sample data, two stand-in license centers,
+    which sign users in through the gateway's OpenID Connect provider, and a stand-in
+    Salesforce that the gateway syncs from.
 
     Everything runs in this one process until Ctrl-C; it is never how production runs.
     """
@@ -84,6 +86,9 @@ def _banner(running: RunningDemo) -> str:
         f"  Legacy license center (relying party): {running.legacy_url}/",
         f"  New license center (relying party):    {running.new_url}/",
         f"  Mail the gateway sent (invitations):   {running.mailbox_url}",
+        f"  Stand-in Salesforce (HTTPS):           {running.salesforce_url}/",
+        f"  Its sync runs, every {DEMO_SYNC_INTERVAL_SECONDS} s (IT):        "
+        f"{running.gateway_url}/it/salesforce/runs",
         "",
         "Sign in at the development IdP as any of these sample users:",
         f"  {'email'.ljust(width)}  {'organisation':<20} will see",

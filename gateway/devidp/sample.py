@@ -8,6 +8,7 @@ centers can listen on any port.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -110,11 +111,8 @@ def load_sample_users(folder: Path = SAMPLE_DIR) -> tuple[SampleUser, ...]:
     )
 
 
-def render_sample(
-    target_dir: Path, *, legacy_url: str, new_url: str, today: date | None = None
-) -> list[tuple[str, Path]]:
-    """Write the sample files with URLs and dates filled in; (kind, path) in import order."""
-    today = today or date.today()
+def _filled(name: str, *, legacy_url: str, new_url: str, today: date) -> str:
+    """The sample file `name` with its URLs and dates filled in."""
     values = {"legacy_url": legacy_url.rstrip("/"), "new_url": new_url.rstrip("/")}
 
     def fill(match: re.Match[str]) -> str:
@@ -122,13 +120,28 @@ def render_sample(
             return (today + timedelta(days=int(match.group(2)))).isoformat()
         return values[match.group(1)]
 
+    return _PLACEHOLDER.sub(fill, (SAMPLE_DIR / f"{name}.csv").read_text())
+
+
+def render_sample(
+    target_dir: Path, *, legacy_url: str, new_url: str, today: date | None = None
+) -> list[tuple[str, Path]]:
+    """Write the sample files with URLs and dates filled in; (kind, path) in import order."""
+    today = today or date.today()
     target_dir.mkdir(parents=True, exist_ok=True)
     rendered = []
     for kind, name in IMPORT_ORDER:
         path = target_dir / f"{name}.csv"
-        path.write_text(_PLACEHOLDER.sub(fill, (SAMPLE_DIR / f"{name}.csv").read_text()))
+        path.write_text(_filled(name, legacy_url=legacy_url, new_url=new_url, today=today))
         rendered.append((kind, path))
     return rendered
+
+
+def sample_rows(name: str, today: date) -> list[dict[str, str]]:
+    """The rows of sample file `name` (e.g. "entitlements-legacy") with dates filled in,
+    for the demo's stand-ins that hold the same customers (no URLs are asked for)."""
+    text = _filled(name, legacy_url="", new_url="", today=today)
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def seed_sample(

@@ -1,11 +1,13 @@
 """Running the demo in one process: the gateway with its development IdP, two
-stand-in license centers, each on its own port, and a mailbox (SMTP on loopback).
+stand-in license centers, each on its own port, a mailbox (SMTP on loopback) and a
+stand-in Salesforce (HTTPS on loopback) that the gateway's sync reads.
 
 `gateway demo` and the browser tests both start it here and stop it afterwards.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -29,7 +31,10 @@ from gateway.devidp.idp import DemoConfig, prepare_saml_dir
 from gateway.devidp.license_centers import create_license_center
 from gateway.devidp.mailbox import Mailbox, MailboxServer
 from gateway.devidp.relying_party import RelyingParty
+from gateway.devidp.salesforce import DemoSalesforce
 from gateway.devidp.sample import SampleUser, load_sample_users, seed_sample
+
+log = logging.getLogger(__name__)
 
 LICENSE_CENTERS = (("legacy", "Legacy license center"), ("new", "New license center"))
 
@@ -60,6 +65,8 @@ class RunningDemo:
     servers: list[BaseWSGIServer]
     threads: list[threading.Thread] = field(default_factory=list)
     mailbox: MailboxServer | None = None
+    salesforce: DemoSalesforce | None = None
+    first_sync: threading.Thread | None = None
 
     def wait(self) -> None:
         """Block until the servers stop (or Ctrl-C)."""
@@ -70,12 +77,25 @@ class RunningDemo:
     def mailbox_url(self) -> str:
         return f"{self.gateway_url}/dev-idp/mail"
 
+    @property
+    def salesforce_url(self) -> str:
+        return self.salesforce.url if self.salesforce is not None else ""
+
+    def wait_for_first_sync(self, timeout: float) -> bool:
+        """Whether the sync run at start has finished within `timeout` seconds."""
+        if self.first_sync is None:
+            return False
+        self.first_sync.join(timeout)
+        return not self.first_sync.is_alive()
+
     def stop(self) -> None:
         from gateway.core import jobs
 
         for server in self.servers:
             if isinstance(server.app, Flask):
                 jobs.stop(server.app)
+        # The first sync finishes against a Salesforce still serving (it is short).
+        self.wait_for_first_sync(timeout=30)
         for server in self.servers:
             server.shutdown()
             server.server_close()
@@ -83,6 +103,8 @@ class RunningDemo:
             thread.join()
         if self.mailbox is not None:
             self.mailbox.stop()
+        if self.salesforce is not None:
+            self.salesforce.stop()
 
 
 def _not_ready(_environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -133,12 +155,14 @@ def build_demo_app(
     redis_url: str | None = None,
     reset: bool = False,
     mailbox: MailboxServer | None = None,
+    salesforce: DemoSalesforce | None = None,
 ) -> Flask:
     """The gateway with the development IdP: its own key, SQLite file and sample data.
 
     `database_url` and `redis_url` replace the instance's SQLite file and the
     embedded store (the tests run the demo on their servers). `reset` first wipes the
-    instance's SQLite file (see reset_instance). The gateway's mail goes to `mailbox`.
+    instance's SQLite file (see reset_instance). The gateway's mail goes to `mailbox`;
+    its Salesforce sync reads `salesforce`, every DEMO_SYNC_INTERVAL_SECONDS.
     Raises SettingsError or ImportRejected when the instance cannot be prepared.
     """
     instance_dir.mkdir(parents=True, exist_ok=True)
@@ -161,6 +185,7 @@ def build_demo_app(
         mail_interval_seconds=2,
         # Sample entitlements end within 90 days: their admins hear of it a minute in.
         renewal_interval_seconds=60,
+        **(salesforce.settings() if salesforce is not None else {}),
     )
     db.upgrade(database_url)
     demo = DemoConfig(
@@ -206,10 +231,14 @@ def start_demo(
     reset: bool = False,
 ) -> RunningDemo:
     """Bind all three ports, build the apps (they need each other's URLs), then serve;
-    with `reset`, from the sample data again (only once the ports are ours)."""
+    with `reset`, from the sample data again (only once the ports are ours). The stand-in
+    Salesforce listens on a free port; a full sync from it starts at once in the
+    background, and the scheduled one every DEMO_SYNC_INTERVAL_SECONDS."""
     servers: list[BaseWSGIServer] = []
     mailbox = MailboxServer(Mailbox()).start()
+    salesforce: DemoSalesforce | None = None
     try:
+        salesforce = DemoSalesforce.start(instance_dir / "salesforce")
         for port in (ports.gateway, ports.legacy, ports.new):
             servers.append(make_server(host, port, _not_ready, threaded=True))
         gateway_url, legacy_url, new_url = (public_url(host, server.port) for server in servers)
@@ -222,6 +251,7 @@ def start_demo(
             redis_url=redis_url,
             reset=reset,
             mailbox=mailbox,
+            salesforce=salesforce,
         )
         servers[0].app = gateway
         centers = license_center_apps(gateway, gateway_url, (legacy_url, new_url))
@@ -231,12 +261,39 @@ def start_demo(
         for server in servers:
             server.server_close()
         mailbox.stop()
+        if salesforce is not None:
+            salesforce.stop()
         raise
-    running = RunningDemo(
-        gateway_url, legacy_url, new_url, load_sample_users(), gateway, servers, mailbox=mailbox
+    first_sync = threading.Thread(
+        target=_first_sync, args=(gateway,), name="demo-salesforce-first-sync", daemon=True
     )
+    running = RunningDemo(
+        gateway_url,
+        legacy_url,
+        new_url,
+        load_sample_users(),
+        gateway,
+        servers,
+        mailbox=mailbox,
+        salesforce=salesforce,
+        first_sync=first_sync,
+    )
+    first_sync.start()
     for server, name in zip(servers, ("gateway", "legacy", "new"), strict=True):
         thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}", daemon=True)
         thread.start()
         running.threads.append(thread)
     return running
+
+
+def _first_sync(app: Flask) -> None:
+    """A full load at start, so IT sees a run (and the tables fill) at once rather than
+    one interval later; the scheduled runs after it are incremental."""
+    from gateway.salesforce.service import sync
+
+    try:
+        with closing(db.new_session(app)) as session:
+            summary = sync(session, app.extensions["settings"], full=True)
+        log.info(summary.lines()[0], extra={"event": f"salesforce.sync_{summary.state}"})
+    except Exception:  # the demo goes on; the console shows what was recorded
+        log.exception("the demo's first Salesforce sync failed", extra={"event": "demo.sync"})

@@ -1,4 +1,4 @@
-"""The stand-in Salesforce (tests/salesforce_standin.py) with keys made here, settings
+"""The stand-in Salesforce (gateway/devidp/salesforce.py) with keys made here, settings
 that point the gateway at it, a small org, and comparisons with a clean full load."""
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from gateway.core.models.salesforce import (
     SalesforceEntitlement,
 )
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from gateway.salesforce.service import RunSummary, sync
 from tests import factories
 from tests.it_console import admin_client, it_client, user_client
-from tests.salesforce_standin import SalesforceStandIn
 
 CONSUMER_KEY = "3MVG9standin.consumer.key"
 USERNAME = "integration@vendor.example"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.core.models.salesforce import SalesforceSyncRun
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from tests.conftest import SECRET
 from tests.salesforce.conftest import (
     Keys,
@@ -27,7 +28,6 @@ from tests.salesforce.conftest import (
     salesforce_settings,
     tables,
 )
-from tests.salesforce_standin import SalesforceStandIn
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from tests.salesforce.conftest import build_org, run
-from tests.salesforce_standin import SalesforceStandIn
 
 
 def test_it_sees_every_run_with_counts_errors_and_rejections(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models.salesforce import SalesforceAsset, SalesforceCursor, SalesforceSyncRun
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from gateway.salesforce.client import SalesforceClient
 from tests.salesforce.conftest import (
     CLIENT_ID,
@@ -27,7 +28,6 @@ from tests.salesforce.conftest import (
     salesforce_settings,
     tables,
 )
-from tests.salesforce_standin import SalesforceStandIn
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from gateway.core import db as database
 from gateway.core import jobs
 from gateway.core.models.salesforce import SalesforceSyncRun
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from gateway.salesforce.service import RunSummary, scheduled_sync, sync
 from tests.conftest import make_app
 from tests.salesforce.conftest import Keys, build_org, salesforce_settings
-from tests.salesforce_standin import SalesforceStandIn
 
 HOUR = 3600
 

@@ -19,9 +19,9 @@ from gateway.core.models.salesforce import (
     SalesforceSyncRun,
 )
 from gateway.core.settings import Settings
+from gateway.devidp.salesforce import SalesforceStandIn
 from gateway.salesforce.service import soql_datetime
 from tests.salesforce.conftest import build_org, clean_full_load, run, tables
-from tests.salesforce_standin import SalesforceStandIn
 
 
 def test_a_full_load_reads_every_record_through_bulk_jobs_page_by_page(
