@@ -21,6 +21,7 @@ SCRIPTS = (
     "token",
     "org_console",
     "entitlements_page",
+    "salesforce_sync",
     "memory",
     "cold_start",
 )

@@ -328,15 +328,20 @@ def apply_records(
     fields: Fields,
     counts: Counts,
     seen: dict[str, datetime],
+    *,
+    fresh: bool = False,
 ) -> None:
     """Upsert one page of records (already flat) into the object's table, in the caller's
     transaction. `seen` holds the Ids (and SystemModstamps) this run has applied: a record
     read twice with the same stamp (`>=` at the cursor, or a query restarted after its
-    locator expired) is applied once."""
+    locator expired) is applied once. `fresh`: the table held no rows when this run began
+    writing it (and the run lock keeps other runs out), so only Ids in `seen` can be
+    stored already, and only those are looked up."""
     model = MODELS[object_name]
     links = _links(db, object_name, fields, records)
     rows: dict[str, dict[str, Any]] = {}
     rejected: list[str] = []
+    again: list[str] = []  # Ids this run applied before this page
     for record in records:
         try:
             row = to_row(object_name, record, fields, links)
@@ -346,8 +351,11 @@ def apply_records(
             if record_id:
                 rejected.append(record_id)
             continue
-        if seen.get(row["id"]) == row["system_modstamp"]:
+        stamp = seen.get(row["id"])
+        if stamp == row["system_modstamp"]:
             continue
+        if stamp is not None:
+            again.append(row["id"])
         seen[row["id"]] = row["system_modstamp"]
         rows[row["id"]] = row
     # A record we kept before and reject now is not kept: as a full load would have it.
@@ -355,7 +363,7 @@ def apply_records(
         db.execute(delete(model).where(model.id.in_(chunk)))
     columns = [getattr(model, name) for name in _column_names(model)]
     existing: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(rows)):
+    for chunk in _chunks(sorted(again if fresh else rows)):
         for found in db.execute(select(*columns).where(model.id.in_(chunk))).mappings():
             existing[found["id"]] = dict(found)
     inserts, updates = [], []
@@ -369,10 +377,25 @@ def apply_records(
             updates.append(row)
     counts.created += len(inserts)
     counts.updated += len(updates)
-    for chunk in _chunks(inserts):
-        db.execute(insert(model), chunk)
+    if inserts and db.get_bind().dialect.name == "postgresql":
+        _copy_in(db, model, inserts)
+    else:
+        for chunk in _chunks(inserts):
+            db.execute(insert(model), chunk)
     for chunk in _chunks(updates):
         db.execute(update(model), chunk)
+
+
+def _copy_in(db: Session, model: Model, rows: list[dict[str, Any]]) -> None:
+    """New rows through PostgreSQL's COPY, on the session's connection and so in its
+    transaction. An executemany of INSERTs costs the server one statement per row: a
+    full load of a million records spent most of its time there (docs/performance.md)."""
+    names = _column_names(model)
+    connection: Any = db.connection().connection.driver_connection  # psycopg's
+    statement = f"COPY {model.__tablename__} ({', '.join(names)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in names])
 
 
 def delete_records(db: Session, object_name: str, ids: Iterable[str], counts: Counts) -> None:
@@ -528,13 +551,17 @@ def _full_load(
     for object_name in SALESFORCE_OBJECTS:
         seen: dict[str, datetime] = {}
         read = 0
+        model = MODELS[object_name]
+        # Into an empty table (a first load), nothing needs looking up but what this
+        # run wrote itself: a third of a full load's time on PostgreSQL.
+        fresh = db.scalar(select(model.id).limit(1)) is None
         for rows, total in client.bulk_query(full_query(fields, object_name)):
-            apply_records(db, object_name, [from_csv(r) for r in rows], fields, counts, seen)
+            records = [from_csv(r) for r in rows]
+            apply_records(db, object_name, records, fields, counts, seen, fresh=fresh)
             db.commit()
             read += len(rows)
             if progress is not None:
                 progress(object_name, read, total)
-        model = MODELS[object_name]
         gone = [i for i in db.scalars(select(model.id)) if i not in seen]
         delete_records(db, object_name, gone, counts)
 
