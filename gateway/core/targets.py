@@ -40,7 +40,10 @@ def safe_target(value: str | None, base_url: str, system_urls: Iterable[str]) ->
         return None
     if any(ord(ch) < 0x21 or ch == "\\" for ch in value):
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # "http://[::1" (an unbalanced bracket) is no URL at all
+        return None
     if not parts.scheme and not parts.netloc:
         # A path: "/x" is ours; "//host" and "/\host" are other origins in browsers.
         return value if value.startswith("/") and not value.startswith("//") else None

@@ -254,6 +254,31 @@ def test_foreign_next_is_refused_before_sign_in_and_starts_no_session(
     assert client.get("/api/v1/me").status_code == 401
 
 
+# Not URLs at all (tests/sso/oidc uses them too): urlsplit raises on them,
+# which must read as "refused", never a 500.
+MALFORMED_NEXT = ["http://[::1", "https://[::1/x", "http://]/", "http://[v1.x]:80"]
+
+
+@pytest.mark.parametrize("target", MALFORMED_NEXT)
+@pytest.mark.parametrize("entry", ["/login", "/saml/login", "/route", "/"])
+def test_a_malformed_next_is_refused_with_a_page_not_a_500(
+    entry: str,
+    target: str,
+    client: FlaskClient,
+    idp: PortalIdP,
+    dbs: Session,
+    acme: Account,
+    world: World,
+    plm: ProductLine,
+) -> None:
+    both_systems(dbs, acme, world, plm)
+    if entry in ("/route", "/"):
+        sign_in(client, idp, email=PAT, account=ACME)
+    reply = client.get(entry, query_string={"next": target})
+    assert reply.status_code == 400, reply.get_data(as_text=True)[:300]
+    assert "somewhere we do not send people" in reply.get_data(as_text=True)
+
+
 def test_signed_in_route_honours_a_deep_link_and_refuses_a_foreign_one(
     client: FlaskClient, idp: PortalIdP, dbs: Session, acme: Account, world: World, plm: ProductLine
 ) -> None:

@@ -34,7 +34,6 @@ def settings_overrides(op: PortalOP) -> dict[str, object]:
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": CLIENT_SECRET,
         "login_method": "oidc",
-        "oidc_http_deadline_seconds": 0.5,  # a held answer fails the sign-in soon
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.core.models import System
 from tests.conftest import BASE_URL
+from tests.flows.test_routing_flows import MALFORMED_NEXT
 from tests.signin import sign_in
 from tests.sso.portal_op import PortalOP
 from tests.sso.test_upstream_oidc import assert_refused
@@ -111,3 +112,13 @@ def test_auth_time_that_is_not_an_integer_is_refused(
 ) -> None:
     op.behaviour.claim_changes = {"auth_time": auth_time}
     assert_refused(sign_in(client, op), client, dbs, caplog, "id_token")
+
+
+@pytest.mark.parametrize("target", MALFORMED_NEXT)
+def test_a_malformed_next_is_refused_before_the_portal_is_asked(
+    target: str, client: FlaskClient, op: PortalOP
+) -> None:
+    reply = client.get("/sso/oidc/login", query_string={"next": target})
+    assert reply.status_code == 400
+    assert "somewhere we do not send people" in reply.get_data(as_text=True)
+    assert op.authorization_requests == []
