@@ -15,7 +15,10 @@
   Salesforce capability provides it when Salesforce is connected; the customer's pages
   show it);
 - machine clients' account allow-lists: whether an OAuth client may read an account
-  (the OIDC provider owns its clients; other capabilities' machine routes ask).
+  (the OIDC provider owns its clients; other capabilities' machine routes ask);
+- Salesforce agreement: which accounts' entitlements of a line in the new system agree
+  with Salesforce (the Salesforce capability compares; routing's readiness gate asks on
+  lines that require it).
 
 Register in `init_app`; call from a request.
 """
@@ -59,6 +62,10 @@ class SupportCoverage:
 SupportEligibilityProvider = Callable[[str, list[str]], dict[str, SupportCoverage]]
 # check(db session, client_id, account id) -> whether that client may read that account.
 ClientAccountCheck = Callable[[Any, str, int], bool]
+# check(db session, line code, account number or None) -> the account numbers whose
+# entitlements of that line in the new system agree with Salesforce: of that one
+# account, or of every account when None.
+AgreementCheck = Callable[[Any, str, "str | None"], frozenset[str]]
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Hooks:
     dashboard_panels: list[tuple[str, PanelContext]] = field(default_factory=list)
     support_eligibility: SupportEligibilityProvider | None = None
     client_account_check: ClientAccountCheck | None = None
+    agreement_check: AgreementCheck | None = None
 
 
 def hooks_of(app: Flask) -> Hooks:
@@ -107,6 +115,11 @@ def set_support_eligibility(app: Flask, provider: SupportEligibilityProvider) ->
 def set_client_account_check(app: Flask, check: ClientAccountCheck) -> None:
     """`check(db, client_id, account_id)`: a machine client's account allow-list."""
     hooks_of(app).client_account_check = check
+
+
+def set_agreement_check(app: Flask, check: AgreementCheck) -> None:
+    """The one comparison of a line's new-system data with Salesforce."""
+    hooks_of(app).agreement_check = check
 
 
 def signed_in(user: SignedInUser, target: str | None) -> Response:
@@ -155,3 +168,11 @@ def client_may_read_account(db: Any, client_id: str, account_id: int) -> bool:
     """Whether this machine client may read that account; no one to ask: it may not."""
     check = hooks_of(current_app).client_account_check
     return check is not None and check(db, client_id, account_id)
+
+
+def accounts_in_agreement(db: Any, line_code: str, account_number: str | None) -> frozenset[str]:
+    """The accounts whose new-system data of the line agrees with Salesforce (just
+    `account_number`'s answer when given); no one to ask: none agree, so a line that
+    requires agreement keeps its accounts on legacy rather than guess."""
+    check = hooks_of(current_app).agreement_check
+    return frozenset() if check is None else check(db, line_code, account_number)

@@ -176,6 +176,30 @@ def pilot_accounts(code: str) -> ResponseReturnValue:
     return jsonify(audit_event=event_json(event))
 
 
+@bp.post("/product-lines/<code>/salesforce-agreement/preview")
+def preview_agreement(code: str) -> ResponseReturnValue:
+    api_caller("rollout:read")
+    body, (config, current) = json_body("AgreementSetting"), _current(code)
+    return _previewed(config, proposals.agreement_proposal(current, bool(body["require"])))
+
+
+@bp.put("/product-lines/<code>/salesforce-agreement")
+def put_agreement(code: str) -> ResponseReturnValue:
+    actor, body = api_actor("rollout:write"), json_body("Agreement")
+    event = service.set_salesforce_agreement(
+        get_session(),
+        get_store(),
+        code,
+        bool(body["require"]),
+        reason=body.get("reason"),
+        actor=actor,
+        now=utcnow(),
+        revision=_revision(body.get("expected_revision")),
+        back_to_legacy=_return_check(body.get(CONFIRM_BACK_FIELD)),
+    )
+    return jsonify(audit_event=event_json(event))
+
+
 @bp.post("/product-lines/<code>/overrides/<account>/preview")
 def preview_override(code: str, account: str) -> ResponseReturnValue:
     api_caller("rollout:read")

@@ -17,6 +17,7 @@ def line_json(line: LineConfig) -> dict[str, Any]:
         "state": line.state,
         "percent": str(line.percent),
         "pilot_accounts": sorted(line.pilot_accounts),
+        "require_salesforce_agreement": line.require_salesforce_agreement,
         "overrides": {
             number: {
                 "system": o.system,

@@ -23,7 +23,12 @@ from gateway.migration.cli_preview import (
     show_preview,
 )
 from gateway.migration.guard import ReturnCheck
-from gateway.migration.proposals import override_proposal, pilot_proposal, removal_proposal
+from gateway.migration.proposals import (
+    agreement_proposal,
+    override_proposal,
+    pilot_proposal,
+    removal_proposal,
+)
 from gateway.migration.scheduler import (
     apply_due_changes,
     cancel_change,
@@ -36,6 +41,7 @@ from gateway.migration.service import (
     rollback,
     set_override,
     set_pilot_accounts,
+    set_salesforce_agreement,
 )
 from gateway.routing.config import load_routing_config
 
@@ -176,6 +182,47 @@ def pilot(
         )
         after = event.after or {}
         click.echo(f"{code} pilot: {', '.join(after.get('pilot_accounts', [])) or 'none'}")
+
+
+@product_line_group.command("salesforce-agreement")
+@click.argument("code")
+@click.argument("setting", type=click.Choice(["required", "not-required"]))
+@reason_option
+@actor_option
+@preview_options
+def salesforce_agreement(
+    code: str,
+    setting: str,
+    reason: str,
+    actor: str,
+    yes: bool,
+    preview_only: bool,
+    confirm_back: bool,
+) -> None:
+    """Preview, confirm, then make CODE's accounts wait (or stop waiting) on legacy until
+    their entitlements in the new system agree with Salesforce."""
+    required = setting == "required"
+    with _context() as (app, db):
+        preview = show_preview(app, db, code, lambda line: agreement_proposal(line, required))
+        options = {"preview_only": preview_only, "yes": yes, "confirm_back": confirm_back}
+        check = go_ahead(app, preview, **options, question="Change the setting?")
+        if check is None:
+            return
+        set_salesforce_agreement(
+            db,
+            _store(app),
+            code,
+            required,
+            reason=reason,
+            actor=_actor(actor),
+            now=utcnow(),
+            revision=preview.revision,
+            back_to_legacy=check,
+        )
+        click.echo(
+            f"{code}: Salesforce's agreement is {'required' if required else 'not required'} "
+            "before accounts move to new"
+        )
 
 
 @product_line_group.command("override")

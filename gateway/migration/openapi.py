@@ -39,6 +39,12 @@ PERCENT: dict[str, Any] = {
 PERCENT_TEXT: dict[str, Any] = {"type": "string", "pattern": r"^[0-9]{1,3}\.[0-9]{2}$"}
 ACCOUNTS: dict[str, Any] = {"type": "array", "maxItems": 1000, "items": IDENTIFIER}
 OVERRIDE_SYSTEM: dict[str, Any] = {"type": "string", "enum": list(OVERRIDE_SYSTEMS)}
+REQUIRED_AGREEMENT: dict[str, Any] = {
+    "type": "boolean",
+    "description": "true: an account moves to new only once its entitlements of the line "
+    "there agree with Salesforce (no difference in the drift report); false: once the new "
+    "system holds them",
+}
 
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "Setting": strict(["state"], state=STATE, percent=PERCENT),
@@ -58,6 +64,14 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ["reason"],
         add=ACCOUNTS,
         remove=ACCOUNTS,
+        reason=REASON,
+        expected_revision=REVISION,
+        confirm_back_to_legacy=CONFIRM_BACK,
+    ),
+    "AgreementSetting": strict(["require"], require=REQUIRED_AGREEMENT),
+    "Agreement": strict(
+        ["require", "reason"],
+        require=REQUIRED_AGREEMENT,
         reason=REASON,
         expected_revision=REVISION,
         confirm_back_to_legacy=CONFIRM_BACK,
@@ -88,6 +102,7 @@ _LINE = answer(
     state=STATE,
     percent=PERCENT_TEXT,
     pilot_accounts=STRINGS,
+    require_salesforce_agreement={"type": "boolean"},
     overrides={
         "type": "object",
         "additionalProperties": answer(
@@ -223,6 +238,26 @@ OPERATIONS: tuple[Operation, ...] = (
         IT_TOKEN,
         "rollout:write",
         body="Pilots",
+        answer="Audited",
+        refusals=("409",),
+    ),
+    Operation(
+        "post",
+        _LINE_PATH + "/salesforce-agreement/preview",
+        "Who would wait on legacy (or move on) if the line required Salesforce's agreement "
+        "(nothing changes)",
+        IT_TOKEN,
+        "rollout:read",
+        body="AgreementSetting",
+        answer="Preview",
+    ),
+    Operation(
+        "put",
+        _LINE_PATH + "/salesforce-agreement",
+        "Require (or stop requiring) Salesforce's agreement before accounts move to new; audited",
+        IT_TOKEN,
+        "rollout:write",
+        body="Agreement",
         answer="Audited",
         refusals=("409",),
     ),

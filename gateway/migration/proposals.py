@@ -46,6 +46,12 @@ def state_proposal(current: LineConfig, state: str, percent: Decimal) -> LineCon
     return replace(current, state=state, percent=percent)
 
 
+def agreement_proposal(current: LineConfig, required: bool) -> LineConfig:
+    """The line requiring (or no longer requiring) Salesforce's agreement before an
+    account moves to new, everything else as it is."""
+    return replace(current, require_salesforce_agreement=required)
+
+
 def pilot_proposal(
     db: Session, current: LineConfig, *, add: list[str], remove: list[str]
 ) -> LineConfig:

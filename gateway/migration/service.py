@@ -37,6 +37,7 @@ from gateway.core.store import Store
 from gateway.migration.guard import ReturnCheck, refuse_unconfirmed_return
 from gateway.migration.proposals import (
     account,
+    agreement_proposal,
     check_revision,
     override_proposal,
     pilot_proposal,
@@ -167,6 +168,40 @@ def rollback(
         actor=actor,
         action="product_line.rollback",
         now=now,
+    )
+    db.commit()
+    return event
+
+
+def set_salesforce_agreement(
+    db: Session,
+    store: Store,
+    code: str,
+    required: bool,
+    *,
+    reason: str | None,
+    actor: Actor,
+    now: datetime,
+    revision: str | None = None,
+    back_to_legacy: ReturnCheck | None = None,
+) -> AuditEvent:
+    """Make the line's readiness gate wait (or stop waiting) until an account's
+    entitlements of the line in the new system agree with Salesforce. Turning it on
+    sends accounts whose data disagrees back to legacy: the guard asks to confirm that."""
+    line, text = product_line(db, code), checked_reason(reason)
+    current = load_line_config(db, line)
+    check_revision(current, revision)
+    proposed = agreement_proposal(current, required)
+    refuse_unconfirmed_return(db, store, proposed, back_to_legacy, now=now)
+    line.require_salesforce_agreement, line.updated_at = required, now
+    event = record(
+        db,
+        actor,
+        "product_line.salesforce_agreement",
+        f"product_line:{code}",
+        {"require_salesforce_agreement": current.require_salesforce_agreement},
+        {"require_salesforce_agreement": required},
+        text,
     )
     db.commit()
     return event

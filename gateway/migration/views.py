@@ -5,6 +5,8 @@ request (gateway.core.console)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -38,6 +40,7 @@ LINE_FORMS = {
     "migration_console.preview": "change",
     "migration_console.pilots_preview": "pilot",
     "migration_console.override_preview": "override",
+    "migration_console.agreement_preview": "agreement",
     "migration_console.schedule": "schedule",
 }
 
@@ -201,6 +204,50 @@ def pilots(code: str) -> ResponseReturnValue:
         back_to_legacy=return_check(request.form),
     )
     flash(f"Pilot of {code} updated.", "info")
+    return redirect(url_for("migration_console.line_page", code=code))
+
+
+def _agreement_wanted(form: Mapping[str, str]) -> bool:
+    """The agreement form's choice: "required" or "not-required", nothing else."""
+    wanted = form.get("agreement", "")
+    if wanted not in ("required", "not-required"):
+        raise InvalidChange("Choose whether the line requires Salesforce's agreement.")
+    return wanted == "required"
+
+
+@bp.post("/lines/<code>/agreement/preview")
+def agreement_preview(code: str) -> ResponseReturnValue:
+    """Who would wait on legacy (or move on) once the line does (or no longer does)
+    require Salesforce's agreement, with a confirm form."""
+    _, config, current = _current(code)
+    required = _agreement_wanted(request.form)
+    proposed = proposals.agreement_proposal(current, required)
+    fields = {"agreement": "required" if required else "not-required"}
+    return _preview_page(
+        config, proposed, url_for("migration_console.agreement", code=code), fields
+    )
+
+
+@bp.post("/lines/<code>/agreement")
+def agreement(code: str) -> ResponseReturnValue:
+    """Apply a previewed agreement setting (the preview's revision is required)."""
+    required = _agreement_wanted(request.form)
+    service.set_salesforce_agreement(
+        get_session(),
+        get_store(),
+        code,
+        required,
+        reason=request.form.get("reason"),
+        actor=it_actor(),
+        now=utcnow(),
+        revision=request.form.get("expected_revision", ""),
+        back_to_legacy=return_check(request.form),
+    )
+    flash(
+        f"{code} now {'requires' if required else 'does not require'} Salesforce's agreement "
+        "before accounts move to new.",
+        "info",
+    )
     return redirect(url_for("migration_console.line_page", code=code))
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -53,6 +53,7 @@ class LineConfig:
     percent: Decimal
     pilot_accounts: frozenset[str]
     overrides: Mapping[str, Override]
+    require_salesforce_agreement: bool = False
 
     @property
     def revision(self) -> str:
@@ -67,6 +68,7 @@ class LineConfig:
             str(Decimal(self.percent).quantize(Decimal("0.01"))),
             sorted(self.pilot_accounts),
             overrides,
+            self.require_salesforce_agreement,
         ]
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -108,8 +110,16 @@ class RoutingConfig:
     def down_systems(self) -> frozenset[str]:
         return frozenset(key for key, status in self.systems.items() if status.down)
 
-    def line_state(self, code: str, name: str, account_number: str) -> LineState:
-        """The line as one account sees it; an unconfigured line is plain legacy."""
+    def line_state(
+        self,
+        code: str,
+        name: str,
+        account_number: str,
+        agreeing: Container[str] = frozenset(),
+    ) -> LineState:
+        """The line as one account sees it; an unconfigured line is plain legacy.
+        `agreeing` holds the accounts whose new-system data of the line agrees with
+        Salesforce (read only when the line requires it: see agreements_needed)."""
         line = self.lines.get(code)
         if line is None:
             return LineState(code, name, "legacy")
@@ -120,7 +130,24 @@ class RoutingConfig:
             line.percent,
             pilot=account_number in line.pilot_accounts,
             override=line.overrides.get(account_number),
+            salesforce_agrees=(
+                account_number in agreeing if line.require_salesforce_agreement else None
+            ),
         )
+
+    def agreements_needed(self, codes: Iterable[str], account_number: str) -> list[str]:
+        """Of `codes`, the lines whose readiness gate asks about Salesforce's agreement
+        for this account: they require it, and the account could be routed to new there
+        (an account on a legacy line with no override to new never reaches the gate)."""
+        needed = []
+        for code in codes:
+            line = self.lines.get(code)
+            if line is None or not line.require_salesforce_agreement:
+                continue
+            override = line.overrides.get(account_number)
+            if line.state != "legacy" or (override is not None and override.system == "new"):
+                needed.append(code)
+        return needed
 
 
 def load_routing_config(db: Session, store: Store, version: int) -> RoutingConfig:
@@ -166,6 +193,7 @@ def _line_configs(db: Session, lines: list[ProductLine]) -> dict[str, LineConfig
             line.rollout_percent,
             frozenset(pilots.get(line.id, ())),
             MappingProxyType(overrides.get(line.id, {})),
+            line.require_salesforce_agreement,
         )
         for line in lines
     }

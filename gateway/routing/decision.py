@@ -12,7 +12,8 @@ database. The service loads the inputs; the views act on the RouteDecision.
 Each line resolves by an active account override, else by its state's rule (a pilot
 account stays on new when its line moves on to rollout); then
 the readiness gate (new only when the new system holds the account's data for the
-line) and the health gate (never a system that is down) apply, in that order.
+line and, where the line asks for it, that data agrees with Salesforce) and the
+health gate (never a system that is down) apply, in that order.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class LineState:
     percent: Decimal = Decimal(0)
     pilot: bool = False
     override: Override | None = None
+    # None: the line does not ask; else whether the account's entitlements of the line
+    # in the new system agree with Salesforce (unknown counts as not agreeing).
+    salesforce_agrees: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -283,16 +287,25 @@ def resolve_line(
         trace = LineTrace(code, line.state, resolution.system, resolution.reason, place)
     # Traces are built once and copied only when a gate changes them: the preview runs
     # this for every account of a line (hundreds of thousands of calls).
-    return _health_gate(_readiness_gate(trace, active), active, down_systems)
+    return _health_gate(_readiness_gate(trace, line, active), active, down_systems)
 
 
-def _readiness_gate(trace: LineTrace, active: list[EntitlementView]) -> LineTrace:
+WAITING_FOR_DATA = "waiting for data in new system"
+WAITING_FOR_AGREEMENT = "waiting for the new system's data to agree with Salesforce"
+
+
+def _readiness_gate(
+    trace: LineTrace, line: LineState | None, active: list[EntitlementView]
+) -> LineTrace:
     """New only when the new system exports at least one of the account's entitlements
-    of this line; until then the line waits on legacy."""
-    if trace.system == NEW and not _holds_line(trace.line_code, NEW, active):
-        return replace(
-            trace, system=LEGACY, reason="waiting for data in new system", gate="readiness"
-        )
+    of this line and, on a line that asks for it, they agree with Salesforce; until then
+    the line waits on legacy."""
+    if trace.system != NEW:
+        return trace
+    if not _holds_line(trace.line_code, NEW, active):
+        return replace(trace, system=LEGACY, reason=WAITING_FOR_DATA, gate="readiness")
+    if line is not None and line.salesforce_agrees is False:
+        return replace(trace, system=LEGACY, reason=WAITING_FOR_AGREEMENT, gate="readiness")
     return trace
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from gateway.core import hooks
 from gateway.core.models import (
     Account,
     Entitlement,
@@ -148,6 +150,12 @@ def describe_change(before: LineConfig, after: LineConfig) -> tuple[str, ...]:
         phrases.append(f"add {', '.join(added)} to the pilot")
     if dropped := sorted(before.pilot_accounts - after.pilot_accounts):
         phrases.append(f"take {', '.join(dropped)} off the pilot")
+    if after.require_salesforce_agreement != before.require_salesforce_agreement:
+        phrases.append(
+            "require Salesforce's agreement before accounts move to new"
+            if after.require_salesforce_agreement
+            else "stop requiring Salesforce's agreement"
+        )
     for number in sorted(set(before.overrides) | set(after.overrides)):
         old, new = before.overrides.get(number), after.overrides.get(number)
         if new is None and old is not None:
@@ -241,21 +249,45 @@ def _add_user_counts(db: Session, accounts: dict[int, AccountLines], line_id: in
             accounts[account_id].users = count
 
 
+# Per line that requires Salesforce's agreement: the accounts whose data agrees.
+Agreements = Mapping[str, frozenset[str]]
+NONE_AGREE: frozenset[str] = frozenset()
+
+
+def agreements(db: Session, lines: Iterable[LineConfig]) -> dict[str, frozenset[str]]:
+    """For each of `lines` that requires it, every account whose new-system data of the
+    line agrees with Salesforce: one comparison per line, not one per account."""
+    return {
+        line.code: hooks.accounts_in_agreement(db, line.code, None)
+        for line in lines
+        if line.require_salesforce_agreement
+    }
+
+
 def account_trace(
-    lines: AccountLines, config: RoutingConfig, now: datetime, down: frozenset[str]
+    lines: AccountLines,
+    config: RoutingConfig,
+    now: datetime,
+    down: frozenset[str],
+    agreeing: Agreements,
 ) -> tuple[LineTrace, ...]:
     """The routing rule over one account's lines (one stand-in entitlement per line)."""
     active = [_stand_in(code, held) for code, held in lines.held_by.items()]
-    states = [config.line_state(code, code, lines.number) for code in lines.held_by]
+    states = [
+        config.line_state(code, code, lines.number, agreeing.get(code, NONE_AGREE))
+        for code in lines.held_by
+    ]
     user = UserView(ROUTING_PERMISSIONS, None, lines.number)
     return route_lines(user, active, states, now=now, down_systems=down)
 
 
-def changed_line(lines: AccountLines, config: RoutingConfig, code: str, now: datetime) -> LineTrace:
+def changed_line(
+    lines: AccountLines, config: RoutingConfig, code: str, now: datetime, agreeing: Agreements
+) -> LineTrace:
     """The rule for one line of one account: the only line a change can move."""
     active = [_stand_in(code, lines.held_by[code])]
     user = UserView(ROUTING_PERMISSIONS, None, lines.number)
-    state = config.line_state(code, code, lines.number)
+    state = config.line_state(code, code, lines.number, agreeing.get(code, NONE_AGREE))
     return resolve_line(code, state, active, user, now=now, down_systems=frozenset())
 
 
@@ -285,14 +317,15 @@ def preview_change(
     line_id = db.scalar(select(ProductLine.id).where(ProductLine.code == code))
     accounts = load_accounts(db, today=today, grace_days=grace_days, line_id=line_id)
     after = with_line(config, proposed)
+    agreeing = agreements(db, [config.lines[code], proposed])
     moves: dict[tuple[str, str], _Tally] = {}
     new_choice: list[str] = []
     waiting: list[str] = []
     for lines in accounts.values():
         if code not in lines.held_by:
             continue
-        old = account_trace(lines, config, now, frozenset())
-        new_line = changed_line(lines, after, code, now)
+        old = account_trace(lines, config, now, frozenset(), agreeing)
+        new_line = changed_line(lines, after, code, now, agreeing)
         old_line = _line_of(old, code)
         if old_line.system != new_line.system:
             tally = moves.setdefault((old_line.system, new_line.system), _Tally())
@@ -344,8 +377,9 @@ def line_sides(
     accounts: dict[str, Counter[str]] = {code: Counter() for code in config.lines}
     entitlements: dict[str, Counter[str]] = {code: Counter() for code in config.lines}
     waiting: dict[str, list[str]] = {code: [] for code in config.lines}
+    agreeing = agreements(db, config.lines.values())
     for lines in load_accounts(db, today=today, grace_days=grace_days).values():
-        for trace in account_trace(lines, config, now, config.down_systems):
+        for trace in account_trace(lines, config, now, config.down_systems, agreeing):
             code = trace.line_code
             accounts.setdefault(code, Counter())[trace.system] += 1
             entitlements.setdefault(code, Counter())[trace.system] += lines.entitlements[code]

@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from gateway.core import hooks
 from gateway.core.models import (
     Entitlement,
     EntitlementHolding,
@@ -94,9 +95,25 @@ def load_route_summary(
     cutoff = today - timedelta(days=grace_days)
     rows = account_line_systems(db, user.account_id, cutoff, user.directory_revision)
     stand_ins = tuple(_stand_in(code, name, key) for code, name, key in rows)
-    lines = {code: config.line_state(code, name, number) for code, name, _ in rows}
+    lines = line_states(db, config, {code: name for code, name, _ in rows}, number)
     view = UserView(user.permission_names, user.remembered_system, number)
-    return RouteInputs(view, stand_ins, tuple(lines[c] for c in sorted(lines)), config.down_systems)
+    return RouteInputs(view, stand_ins, lines, config.down_systems)
+
+
+def line_states(
+    db: Session, config: RoutingConfig, names: Mapping[str, str], account_number: str
+) -> tuple[LineState, ...]:
+    """The account's lines (code → name) as routing sees them, in code order. Salesforce's
+    agreement is asked only for lines that require it and could send the account to new,
+    so other accounts and lines pay nothing for the setting."""
+    agreeing = {
+        code: hooks.accounts_in_agreement(db, code, account_number)
+        for code in config.agreements_needed(names, account_number)
+    }
+    return tuple(
+        config.line_state(code, names[code], account_number, agreeing.get(code, frozenset()))
+        for code in sorted(names)
+    )
 
 
 def account_line_systems(
@@ -188,8 +205,9 @@ def account_entitlements(
     for row in rows:
         rows_by_entitlement.setdefault(row.external_id, []).append(row)
     entitlements = tuple(_entitlement_view(group) for group in rows_by_entitlement.values())
-    lines = {row.code: config.line_state(row.code, row.name, account_number) for row in rows}
-    return entitlements, tuple(lines[code] for code in sorted(lines))
+    return entitlements, line_states(
+        db, config, {row.code: row.name for row in rows}, account_number
+    )
 
 
 def _entitlement_view(rows: list[Any]) -> EntitlementView:

@@ -20,11 +20,14 @@ def init_app(app: Flask) -> None:
     eligibility API; when Salesforce is configured, tell the customer's pages about
     support, and schedule the sync if an interval is set."""
     from gateway.core import jobs
-    from gateway.salesforce import api, views
+    from gateway.salesforce import api, drift, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     hooks.add_dashboard_panel(app, "salesforce/_drift_panel.html", views.drift_panel)
+    # Always: without Salesforce's records nothing agrees, so lines that require
+    # agreement wait, as they should, until a sync has brought them.
+    hooks.set_agreement_check(app, drift.accounts_in_agreement)
     settings = app.extensions["settings"]
     if settings.salesforce_login_url:
         hooks.set_support_eligibility(app, support_coverage(app))

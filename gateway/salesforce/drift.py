@@ -31,6 +31,8 @@ from gateway.core.csv_export import csv_text
 from gateway.core.models import Account, Entitlement, EntitlementHolding, ProductLine, System
 from gateway.core.models.salesforce import SalesforceAccount, SalesforceAsset
 
+# The license center a line moves to: the one whose data must agree before it does.
+NEW_SYSTEM = "new"
 MISSING_IN_SALESFORCE = "missing_in_salesforce"
 MISSING_IN_LICENSE_CENTERS = "missing_in_license_centers"
 # Every kind of difference, in the order the report and the dashboard list them.
@@ -247,11 +249,33 @@ def drift(
     db: Session, *, account_number: str | None = None, line: str | None = None
 ) -> list[DriftRow]:
     """Every difference, by account, line, kind and ids; optionally one account or line."""
+    return _compare(_load_ours(db, account_number, line), _load_theirs(db, account_number, line))
+
+
+def accounts_in_agreement(
+    db: Session, line: str, account_number: str | None, system: str = NEW_SYSTEM
+) -> frozenset[str]:
+    """The accounts (or just `account_number`, if it qualifies) whose entitlements of
+    `line` held by `system` agree with Salesforce's assets of that line: each side has a
+    partner for every record, and no pair differs. Entitlements only the other system
+    holds do not count, so an asset whose only match is still on legacy is missing from
+    the new system. An account with nothing of the line in `system` is not listed.
+
+    The readiness gate of a line that requires agreement asks this (hooks.AgreementCheck):
+    for one account when it routes a user, for every account when IT previews a change."""
+    ours = [o for o in _load_ours(db, account_number, line) if system in o.systems]
+    differing = {
+        row.account_number for row in _compare(ours, _load_theirs(db, account_number, line))
+    }
+    return frozenset({o.account_number for o in ours} - differing)
+
+
+def _compare(all_ours: list[_Ours], all_theirs: list[_Theirs]) -> list[DriftRow]:
     ours_by_group: dict[tuple[str, str], list[_Ours]] = defaultdict(list)
-    for ours in sorted(_load_ours(db, account_number, line), key=lambda o: o.external_id):
+    for ours in sorted(all_ours, key=lambda o: o.external_id):
         ours_by_group[ours.account_number, ours.line].append(ours)
     rows: list[DriftRow] = []
-    for theirs in sorted(_load_theirs(db, account_number, line), key=lambda t: t.id):
+    for theirs in sorted(all_theirs, key=lambda t: t.id):
         group = ours_by_group[theirs.account_number, theirs.line]
         candidates = [o for o in group if _key(o.product) in theirs.names]
         if not candidates:

@@ -28,7 +28,13 @@ from gateway.core.models import AuditEvent, System
 from gateway.core.store import Store
 from gateway.routing.config import RoutingConfig
 from gateway.routing.decision import LineTrace
-from gateway.routing.preview import LISTED, AccountLines, account_trace, load_accounts
+from gateway.routing.preview import (
+    LISTED,
+    AccountLines,
+    account_trace,
+    agreements,
+    load_accounts,
+)
 
 MAX_CUSTOMER_MESSAGE = 500
 
@@ -123,8 +129,9 @@ def preview_maintenance(
     downs = (config.down_systems, down_after(config, key, down))
     groups = tuple(AccountGroup() for _ in range(4))
     accounts = load_accounts(db, today=today, grace_days=grace_days)
+    agreeing = agreements(db, config.lines.values())
     for lines in accounts.values():
-        before, after = (account_trace(lines, config, now, systems) for systems in downs)
+        before, after = (account_trace(lines, config, now, systems, agreeing) for systems in downs)
         for group in _groups_of(before, after, downs):
             groups[group].add(lines)
     elapsed = round((time.perf_counter() - started) * 1000, 1)

@@ -69,3 +69,22 @@ def test_the_time_zone_migration_goes_down_and_up_again(database_url: str) -> No
         command.upgrade(config, "head")
     assert "time_zone" in _account_columns(database_url)
     assert _differences(database_url) == []
+
+
+def _line_columns(url: str) -> set[str]:
+    engine = db.make_engine(url)
+    try:
+        return {column["name"] for column in inspect(engine).get_columns("product_lines")}
+    finally:
+        engine.dispose()
+
+
+def test_the_agreement_migration_goes_down_and_up_again(database_url: str) -> None:
+    config = db.alembic_config(database_url)
+    command.downgrade(config, "0013")
+    try:
+        assert "require_salesforce_agreement" not in _line_columns(database_url)
+    finally:
+        command.upgrade(config, "head")
+    assert "require_salesforce_agreement" in _line_columns(database_url)
+    assert _differences(database_url) == []

@@ -128,6 +128,11 @@ class ProductLine(Timestamped, Base):
     rollout_percent: Mapped[Decimal] = mapped_column(
         Numeric(5, 2), default=Decimal(0), server_default="0"
     )
+    # The readiness gate also waits until the account's entitlements of this line in the
+    # new system agree with Salesforce (docs/migration.md, "Salesforce agreement").
+    require_salesforce_agreement: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class System(Timestamped, Base):
