@@ -1,6 +1,8 @@
 """SAML sign-in: full POST /saml/acs (replay cache, user upsert, routing, session write,
-routed 302) with a fresh signed response per request, against python3-saml's own
-`is_valid` of the same responses in a loop (the floor).
+routed 302) with a fresh signed response per request, against two floors: python3-saml's
+own `is_valid` of the same responses in a loop, and a minimal strict python3-saml
+service provider (bench/minimal_sp.py: validation, a shared replay check, a server-side
+session, a 302) under the same gunicorn, sent the same responses.
 
 Responses are IdP-initiated (unsolicited, GATEWAY_SAML_IDP_INITIATED=true in this run),
 each with fresh Response and Assertion IDs, pre-generated and signed before the load.
@@ -22,6 +24,7 @@ from gateway.sso.config import load_saml_config
 
 PER_CORE_TARGET = 250.0
 RATIO_TARGET = 0.6
+MINIMAL_SP_RATIO_TARGET = 0.9
 
 
 def signed_responses(bench: harness.Bench, base_url: str, count: int) -> list[str]:
@@ -81,6 +84,19 @@ def main() -> None:
             [("", f"SAMLResponse={quote(r, safe='')}") for r in responses],
         )
         load = harness.Load(lines, method="POST", path="/saml/acs", cycle=False)
+        # Both on the same port (the responses name it), one after the other; each keeps
+        # its own replay cache, so every response is fresh to each.
+        minimal_env = harness.gateway_env(
+            bench,
+            port,
+            BENCH_SAML_DIR=str(bench.saml_dir),
+            BENCH_BASE_URL=base_url,
+            BENCH_REDIS_URL=bench.redis_url,
+        )
+        with harness.gunicorn(bench, "bench.minimal_sp:app", minimal_env) as server:
+            minimal = harness.run_wrk(
+                server.url, load, seconds=sizes.seconds, connections=sizes.connections
+            )
         environment = harness.gateway_env(bench, port, GATEWAY_SAML_IDP_INITIATED="true")
         with harness.gunicorn(bench, "wsgi:app", environment) as server:
             result = harness.run_wrk(
@@ -88,14 +104,30 @@ def main() -> None:
             )
         per_core = result["rate"] / bench.workers
         per_session = session_bytes(bench)
-        harness.report(bench, "saml_signin", figures(result, floor, per_core, per_session))
+        harness.report(bench, "saml_signin", figures(result, floor, minimal, per_core, per_session))
 
 
 def figures(
-    result: dict[str, float], floor: float, per_core: float, per_session: float
+    result: dict[str, float],
+    floor: float,
+    minimal: dict[str, float],
+    per_core: float,
+    per_session: float,
 ) -> list[harness.Figure]:
     ratio = harness.rate_ratio(per_core, floor)
     return [
+        harness.Figure(
+            "SAML sign-in vs a minimal strict SP",
+            result["rate"],
+            minimal["rate"],
+            "/s",
+            harness.rate_ratio(result["rate"], minimal["rate"]),
+            f">= {MINIMAL_SP_RATIO_TARGET} of the minimal SP (same gunicorn, same responses)",
+            harness.rate_ratio(result["rate"], minimal["rate"]) >= MINIMAL_SP_RATIO_TARGET
+            and result["bad"] == 0
+            and minimal["bad"] == 0,
+            {"minimal_sp": dict(minimal)},
+        ),
         harness.Figure(
             "SAML sign-in (per worker core)",
             per_core,

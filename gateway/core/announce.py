@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, has_app_context
 from sqlalchemy import Delete, Insert, Update, event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -28,10 +28,24 @@ _WATCHED = "announce_tables"
 _CHANGED = "announce_changed"
 
 
+_PREFETCHED = "announce_prefetched_version"
+
+
 def current_version(store: Store) -> int:
-    """The configuration version all instances agree on (0 before the first change)."""
-    raw = store.get(VERSION_KEY)
+    """The configuration version all instances agree on (0 before the first change).
+
+    A request's first call may take the version its session check read moments ago in
+    the same round trip (prefetched); later calls read it again, so a change this
+    request commits is seen by what it reads afterwards."""
+    raw = g.pop(_PREFETCHED, None) if has_app_context() else None
+    if raw is None:
+        raw = store.get(VERSION_KEY)
     return int(raw) if raw is not None else 0
+
+
+def prefetched(raw: bytes | str | None) -> None:
+    """The version as just read alongside other keys (None: no change announced yet)."""
+    g.setdefault(_PREFETCHED, raw if raw is not None else b"0")
 
 
 def announce(store: Store) -> int:

@@ -22,6 +22,7 @@ from flask import Flask, g, request, session
 from redis.client import Pipeline
 from sqlalchemy import Row, Table, bindparam, func, select
 
+from gateway.core import announce
 from gateway.core.db import get_session, single_statements
 from gateway.core.errors import GatewayError
 from gateway.core.models import Account, DirectoryRevision, Permission, User
@@ -287,6 +288,21 @@ def end_sessions_of(user_id: int) -> None:
     )
 
 
+def _generation_prefetching_version(user_id: int) -> int:
+    """session_generation(), with the routing configuration's version read in the same
+    round trip: nearly every signed-in request needs both (announce.current_version
+    takes it from here once). Raises StoreUnavailable."""
+    pipe = get_store().pipeline(transaction=False)
+    pipe.hget(generation_key(user_id), "generation")
+    pipe.get(announce.VERSION_KEY)
+    try:
+        generation, version = pipe.execute()
+    except redis.RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    announce.prefetched(version)
+    return int(generation or 0)
+
+
 def check_session() -> None:
     """Before every request: a session past its absolute lifetime, or of a generation
     that was ended since (end_sessions_of), ends here, so the request runs signed out
@@ -308,7 +324,7 @@ def check_session() -> None:
         )
         session.clear()
         return
-    current = session_generation(get_store(), user_id) if isinstance(user_id, int) else -1
+    current = _generation_prefetching_version(user_id) if isinstance(user_id, int) else -1
     if recorded_generation(session) == current:
         return
     log.info(
