@@ -119,9 +119,6 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
         "SECRET_KEY": keys.cookie_signing,
         "WTF_CSRF_SECRET_KEY": keys.csrf,
         "PERMANENT_SESSION_LIFETIME": settings.session_minutes * 60,
-        # A session's lifetime is absolute (gateway.core.session): rewriting it on every
-        # request would only cost a Redis SET and a Set-Cookie on the hot path.
-        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_NAME": SESSION_COOKIE,
         "SESSION_COOKIE_SECURE": settings.is_https,
         "SESSION_COOKIE_HTTPONLY": True,

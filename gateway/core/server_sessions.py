@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import Any
 
 import flask
@@ -110,6 +111,8 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
             if CSRF_FIELD in session and g.get(CSRF_FIELD):  # a form was rendered
                 self._write_csrf_cookie(app, session[CSRF_FIELD], response)
             return
+        if not _refresh_due(session):
+            return  # unchanged and renewed moments ago: no Redis write, no Set-Cookie
         super().save_session(app, session, response)
 
     def _write_csrf_cookie(self, app: Flask, token: str, response: Response) -> None:
@@ -123,6 +126,28 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
             domain=self.get_cookie_domain(app),
         )
         response.vary.add("Cookie")
+
+
+# A session slides (it ends GATEWAY_SESSION_MINUTES after its last use), renewed at most
+# this often, since renewing it on every request costs a Redis write and a Set-Cookie.
+RENEW_SECONDS = 60
+RENEWED_AT = "_renewed_at"
+
+
+def _refresh_due(session: ServerSideSession) -> bool:
+    """Whether to write the session: it changed, is new, or was renewed over a minute ago
+    (then it is marked renewed now, which is the change written)."""
+    if not session:
+        return True  # emptied (signed out): the write deletes it
+    now = int(time.time())
+    renewed_at = session.get(RENEWED_AT)
+    if session.new or session.modified or not isinstance(renewed_at, int):
+        session[RENEWED_AT] = now
+        return True
+    if now - renewed_at < RENEW_SECONDS:
+        return False
+    session[RENEWED_AT] = now
+    return True
 
 
 def _csrf_cookie_signer(app: Flask) -> URLSafeTimedSerializer:
