@@ -52,10 +52,10 @@ def test_the_migration_goes_down_and_up_again(database_url: str) -> None:
     assert _differences(database_url) == []
 
 
-def _account_columns(url: str) -> set[str]:
+def _columns(url: str, table: str) -> set[str]:
     engine = db.make_engine(url)
     try:
-        return {column["name"] for column in inspect(engine).get_columns("salesforce_accounts")}
+        return {column["name"] for column in inspect(engine).get_columns(table)}
     finally:
         engine.dispose()
 
@@ -64,27 +64,19 @@ def test_the_time_zone_migration_goes_down_and_up_again(database_url: str) -> No
     config = db.alembic_config(database_url)
     command.downgrade(config, "0012")
     try:
-        assert "time_zone" not in _account_columns(database_url)
+        assert "time_zone" not in _columns(database_url, "salesforce_accounts")
     finally:
         command.upgrade(config, "head")
-    assert "time_zone" in _account_columns(database_url)
+    assert "time_zone" in _columns(database_url, "salesforce_accounts")
     assert _differences(database_url) == []
-
-
-def _line_columns(url: str) -> set[str]:
-    engine = db.make_engine(url)
-    try:
-        return {column["name"] for column in inspect(engine).get_columns("product_lines")}
-    finally:
-        engine.dispose()
 
 
 def test_the_agreement_migration_goes_down_and_up_again(database_url: str) -> None:
     config = db.alembic_config(database_url)
     command.downgrade(config, "0013")
     try:
-        assert "require_salesforce_agreement" not in _line_columns(database_url)
+        assert "require_salesforce_agreement" not in _columns(database_url, "product_lines")
     finally:
         command.upgrade(config, "head")
-    assert "require_salesforce_agreement" in _line_columns(database_url)
+    assert "require_salesforce_agreement" in _columns(database_url, "product_lines")
     assert _differences(database_url) == []
