@@ -129,6 +129,9 @@ def accept_response(
     assertion_irt = _assertion_in_response_to(document)
     request_id = _correlate(envelope_irt, assertion_irt, idp_initiated)
 
+    # Times first, on the unverified document: they can only refuse (the signature is
+    # checked next), and a response refused for its clock gets a reason that says so.
+    _check_times(document, now, clock_skew)
     response = _library_validate(config, xml, request_id)
     _check_envelope(document, config, now, clock_skew)
     try:
@@ -291,17 +294,47 @@ def _check_envelope(document: Any, config: SamlConfig, now: datetime, skew: time
     if config.endpoints.entity_id not in audiences:
         raise SamlResponseRejected("The assertion is meant for another service (Audience).")
     conditions = assertion.xpath("saml:Conditions", namespaces=NS)[0]
-    not_before, not_after = conditions.get("NotBefore"), conditions.get("NotOnOrAfter")
-    if not_after is None:
+    if conditions.get("NotOnOrAfter") is None:
         raise SamlResponseRejected("The assertion has no expiry (Conditions NotOnOrAfter).")
-    if _time(not_after) + skew <= now:
-        raise SamlResponseRejected("The sign-in response has expired.")
-    if not_before is not None and _time(not_before) - skew > now:
-        raise SamlResponseRejected("The sign-in response is not valid yet.")
+    # Its NotBefore and NotOnOrAfter were checked before the library's validation.
     for element in (document, assertion):
         issued = _time(element.get("IssueInstant"))
         if issued - skew > now or issued + PENDING_TTL + skew < now:
-            raise SamlResponseRejected("The sign-in response was issued at an implausible time.")
+            raise SamlResponseRejected(
+                "The sign-in response was issued at an implausible time (its IssueInstant is "
+                "too far from this server's clock). Check the portal's and this server's clocks."
+            )
+
+
+def _check_times(document: Any, now: datetime, skew: timedelta) -> None:
+    """The assertion's validity (Conditions NotBefore and NotOnOrAfter) within the allowed
+    clock skew either way; its delivery window (SubjectConfirmationData NotOnOrAfter)
+    exactly, as python3-saml holds it (the library allows that one no skew)."""
+    for conditions in document.xpath(
+        "/samlp:Response/saml:Assertion/saml:Conditions", namespaces=NS
+    ):
+        not_before, not_after = conditions.get("NotBefore"), conditions.get("NotOnOrAfter")
+        if not_after is not None and _time(not_after) + skew <= now:
+            raise SamlResponseRejected(
+                "The sign-in response has expired (its NotOnOrAfter is past, beyond the "
+                "allowed clock difference). Check the portal's and this server's clocks."
+            )
+        if not_before is not None and _time(not_before) - skew > now:
+            raise SamlResponseRejected(
+                "The sign-in response is not yet valid (its NotBefore is ahead, beyond the "
+                "allowed clock difference). Check the portal's and this server's clocks."
+            )
+    windows = document.xpath(
+        "/samlp:Response/saml:Assertion/saml:Subject/saml:SubjectConfirmation"
+        "/saml:SubjectConfirmationData/@NotOnOrAfter",
+        namespaces=NS,
+    )
+    if windows and all(_time(value) <= now for value in windows):
+        raise SamlResponseRejected(
+            "The sign-in response has expired (its delivery window, SubjectConfirmationData "
+            "NotOnOrAfter, is past). Sign in again; if it keeps happening, check the "
+            "portal's and this server's clocks."
+        )
 
 
 def _assertion_expiry(document: Any, now: datetime) -> datetime:
