@@ -32,10 +32,13 @@ bench: $(STAMP)  ## benchmarks against their floors (PostgreSQL db `bench`, Redi
 
 # Fault scenarios on real processes (docs/resilience.md): own PostgreSQL (initdb) and
 # Redis, two gateway instances, nginx for the rolling restart. SOAK=1 adds the soak.
+# Each scenario's logs and samples.jsonl stay in $TMPDIR/switchyard-resilience until
+# the next run.
 SOAK ?= 0
 SOAK_SECONDS ?= 1800
 RESILIENCE_RUN = PATH="$(CURDIR)/$(BIN):$$PATH" RESILIENCE_FULL=1 \
-	RESILIENCE_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider -m resilience
+	RESILIENCE_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider -m resilience \
+	--basetemp="$${TMPDIR:-/tmp}/switchyard-resilience"
 
 resilience: $(STAMP)  ## every fault scenario, then the table (also bench/results/resilience.md)
 	RESILIENCE_SOAK=$(SOAK) RESILIENCE_TABLE=$(CURDIR)/bench/results/resilience.md \

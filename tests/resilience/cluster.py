@@ -370,7 +370,13 @@ class Nginx:
         self.work.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        servers = "".join(f"server 127.0.0.1:{port};\n        " for port in upstreams)
+        # RESILIENCE_NGINX_SERVER_OPTIONS (e.g. "max_fails=0") tries another upstream
+        # setting than the shipped one, to see what a change to deploy/nginx.conf does.
+        options = os.environ.get("RESILIENCE_NGINX_SERVER_OPTIONS", "").strip()
+        servers = "".join(
+            f"server 127.0.0.1:{port}{' ' + options if options else ''};\n        "
+            for port in upstreams
+        )
         conf = (ROOT / "deploy" / "nginx.conf").read_text()
         conf = conf.replace("server gateway:8000;", servers.rstrip())
         conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")

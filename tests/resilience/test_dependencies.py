@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 
 from gateway.devidp.keys import SigningKey
 from tests.resilience import cluster
@@ -26,7 +27,7 @@ from tests.resilience.scenario import (
     record,
     run_fault,
 )
-from tests.resilience.traffic import Account
+from tests.resilience.traffic import SESSION_COOKIE, Account
 
 pytestmark = [pytest.mark.resilience, pytest.mark.shared_store]
 FAULT_SECONDS = 5.0
@@ -97,7 +98,10 @@ def test_redis_restarted_empty(
     with deployment(postgres, tmp_path, resilience_key, accounts) as dep:
         traffic = dep.traffic(browsers=8)
 
+        old_cookies: dict[str, str] = {}
+
         def restart_empty() -> None:
+            old_cookies.update({b.email: b.cookie for b in traffic.browsers if b.cookie})
             dep.redis.kill()
             dep.redis.start()
 
@@ -107,6 +111,32 @@ def test_redis_restarted_empty(
         expect.healthz_throughout(run)
         expect.own_503_only(run)
         expect.recovered(run)
+        # Every cookie from before the restart, replayed at both instances after it.
+        replayed = [
+            (
+                email,
+                requests.get(
+                    f"{g.url}/api/v1/me",
+                    cookies={SESSION_COOKIE: cookie},
+                    headers={"Accept": "application/json"},
+                    timeout=15,
+                ),
+            )
+            for email, cookie in old_cookies.items()
+            for g in dep.gateways
+        ]
+        expect.check(bool(replayed), "no session cookie to replay")
+        wrong = [
+            f"{email}: {reply.status_code} {reply.text[:80]}"
+            for email, reply in replayed
+            if reply.status_code != 401
+            and not (reply.status_code == 200 and reply.json().get("email") == email)
+        ]
+        expect.check(not wrong, f"an old cookie got something else than 401 or itself: {wrong[:3]}")
+        revived = [email for email, reply in replayed if reply.status_code == 200]
+        expect.check(
+            not revived, f"old cookies still signed in after Redis lost them: {revived[:3]}"
+        )
         resigned = [b for b in traffic.browsers if b.cookie is not None]
         expect.check(
             len(traffic.signed_in) > len(traffic.browsers),
