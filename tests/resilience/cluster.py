@@ -68,9 +68,19 @@ def end_process_group(process: subprocess.Popen[bytes], first: int, grace: float
         process.wait(timeout=30)
 
 
-def postgres_program(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"the resilience scenarios need PostgreSQL's {name} on PATH"
+# Debian puts nginx in /usr/sbin, which is not on every user's PATH.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"])
+PROGRAMS = ("initdb", "postgres", "redis-server")
+
+
+def missing_programs() -> list[str]:
+    """The programs the scenarios start that are not installed."""
+    return [name for name in PROGRAMS if shutil.which(name, path=SEARCH_PATH) is None]
+
+
+def program(name: str) -> str:
+    found = shutil.which(name, path=SEARCH_PATH)
+    assert found, f"the resilience scenarios need {name} on PATH"
     return found
 
 
@@ -96,7 +106,7 @@ class Postgres:
             os.chown(self.home, account.pw_uid, account.pw_gid)
         subprocess.run(  # noqa: S603 - PostgreSQL's own initdb
             [
-                postgres_program("initdb"),
+                program("initdb"),
                 "-D",
                 str(self.data),
                 "-U",
@@ -123,7 +133,7 @@ class Postgres:
         log = self._log.open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - PostgreSQL's own server
             [
-                postgres_program("postgres"),
+                program("postgres"),
                 "-D",
                 str(self.data),
                 "-p",
@@ -193,7 +203,7 @@ class Redis:
         log = (self.work / "redis.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603 - Debian's redis-server
             [
-                "/usr/bin/redis-server",
+                program("redis-server"),
                 "--port",
                 str(self.port),
                 "--bind",
@@ -343,9 +353,7 @@ class Gateway:
 
 def nginx_binary() -> str | None:
     """Debian's nginx, installed with apt-get when missing and we are root."""
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    found = shutil.which("nginx", path=SEARCH_PATH)
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
     print("resilience: installing Debian's nginx-light with apt-get", file=sys.stderr)
@@ -356,9 +364,7 @@ def nginx_binary() -> str | None:
         check=False,
         timeout=600,
     )
-    return shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    return shutil.which("nginx", path=SEARCH_PATH)
 
 
 class Nginx:
