@@ -27,6 +27,7 @@ from contextlib import closing, suppress
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 
 from tests.ops.processes import BIN
@@ -84,12 +85,13 @@ def program(name: str) -> str:
     return found
 
 
-def _as_postgres() -> dict[str, object]:
-    """PostgreSQL refuses to run as root: drop to the postgres account when we are root."""
-    if os.geteuid() != 0:
-        return {}
-    account = pwd.getpwnam(POSTGRES_USER)
-    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+def postgres_account() -> int | None:
+    """PostgreSQL refuses to run as root: the postgres account's uid when we are root."""
+    return pwd.getpwnam(POSTGRES_USER).pw_uid if os.geteuid() == 0 else None
+
+
+def postgres_group() -> int | None:
+    return pwd.getpwnam(POSTGRES_USER).pw_gid if os.geteuid() == 0 else None
 
 
 class Postgres:
@@ -120,7 +122,9 @@ class Postgres:
             check=True,
             capture_output=True,
             timeout=120,
-            **_as_postgres(),  # type: ignore[arg-type]
+            user=postgres_account(),
+            group=postgres_group(),
+            extra_groups=[] if os.geteuid() == 0 else None,
         )
 
     def url(self, database: str) -> str:
@@ -154,7 +158,9 @@ class Postgres:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **_as_postgres(),  # type: ignore[arg-type]
+            user=postgres_account(),
+            group=postgres_group(),
+            extra_groups=[] if os.geteuid() == 0 else None,
         )
         log.close()
         wait_for(self.answers, STARTUP_SECONDS, f"PostgreSQL on port {self.port}")
@@ -223,22 +229,16 @@ class Redis:
         log.close()
         wait_for(self.answers, STARTUP_SECONDS, f"Redis on port {self.port}")
 
-    def client(self) -> object:
-        import redis
-
+    def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=2)
 
     def answers(self) -> bool:
-        import redis
-
         try:
             return bool(redis.Redis.from_url(self.url, socket_timeout=2).ping())
         except redis.RedisError:
             return False
 
     def info_clients(self) -> int:
-        import redis
-
         client = redis.Redis.from_url(self.url, socket_timeout=5)
         try:
             return int(client.info("clients")["connected_clients"])
@@ -286,7 +286,12 @@ class Gateway:
     def start(self) -> None:
         self.starts += 1
         log = (self.work / f"gunicorn-{self.starts}.log").open("ab")
-        command = [BIN / "gunicorn", "-c", "python:gateway.gunicorn_conf", "gateway.wsgi:app"]
+        command: list[str | Path] = [
+            BIN / "gunicorn",
+            "-c",
+            "python:gateway.gunicorn_conf",
+            "gateway.wsgi:app",
+        ]
         self.process = subprocess.Popen(  # noqa: S603 - our own gunicorn
             command,
             cwd=self.work,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -52,9 +53,9 @@ def cases(skew: timedelta) -> list[Case]:
     ]
 
 
-def spec_times(case: Case, now: datetime) -> dict[str, object]:
+def spec_times(case: Case, now: datetime) -> dict[str, Any]:
     """The ResponseSpec fields for one case: times shifted from the SP's `now`."""
-    values: dict[str, object] = {"now": now + case.shift.get("now", timedelta())}
+    values: dict[str, Any] = {"now": now + case.shift.get("now", timedelta())}
     for field in ("issue_instant", "not_before", "not_on_or_after"):
         if field in case.shift:
             values[field] = now + case.shift[field]

@@ -21,6 +21,7 @@ from gateway.devidp.keys import SigningKey
 from tests.resilience import cluster
 from tests.resilience.scenario import (
     Expectations,
+    Run,
     data_check,
     deployment,
     dump_samples,
@@ -34,12 +35,12 @@ FAULT_SECONDS = 5.0
 
 
 def finish(
-    name: str, run: object, expect: Expectations, data: tuple[str, list[str]], tmp_path: Path
+    name: str, run: Run, expect: Expectations, data: tuple[str, list[str]], tmp_path: Path
 ) -> None:
-    row = record(name, run, data, expect)  # type: ignore[arg-type]
-    dump_samples(tmp_path / "samples.jsonl", run.traffic, run)  # type: ignore[attr-defined]
-    failed = row.failed
-    assert not failed, "\n".join(failed)
+    """The scenario's row in the table; then every failed expectation, at once."""
+    row = record(name, run, data, expect)
+    dump_samples(tmp_path / "samples.jsonl", run.traffic, run)
+    assert not row.failed, "\n".join(row.failed)
 
 
 def test_redis_killed_then_restarted(
@@ -243,7 +244,7 @@ def test_license_center_probe_hangs(
             store = dep.redis.client()
 
             def state() -> str:
-                raw = store.get("health:probe:legacy")  # type: ignore[attr-defined]
+                raw = store.get("health:probe:legacy")
                 return json.loads(raw)["state"] if raw else "unknown"
 
             def hang() -> None:
@@ -263,7 +264,7 @@ def test_license_center_probe_hangs(
 
             run = run_fault(traffic, hang, answer_again, fault=FAULT_SECONDS, recovery_limit=30)
             back_up = state()
-            store.close()  # type: ignore[attr-defined]
+            store.close()
             expect = Expectations()
             expect.fail_closed(traffic)
             expect.healthz_throughout(run)

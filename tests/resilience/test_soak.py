@@ -10,6 +10,7 @@ import os
 import statistics
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from tests.resilience.scenario import (
     p99,
     seen,
 )
-from tests.resilience.traffic import USER_FACING, Account
+from tests.resilience.traffic import USER_FACING, Account, Sample
 
 pytestmark = [
     pytest.mark.resilience,
@@ -57,11 +58,13 @@ def connections(postgres: cluster.Postgres, database: str) -> int:
         " AND pid <> pg_backend_pid()",
         database,
     )
-    return int(found[0][0])  # type: ignore[call-overload]
+    count = found[0][0]
+    assert isinstance(count, int)
+    return count
 
 
-def good_rate(samples: list[object], seconds: float) -> float:
-    return sum(1 for s in samples if s.kind in USER_FACING and s.good) / seconds  # type: ignore[attr-defined]
+def good_rate(samples: Sequence[Sample], seconds: float) -> float:
+    return sum(1 for s in samples if s.kind in USER_FACING and s.good) / seconds
 
 
 def test_soak(

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import requests
 
@@ -153,13 +154,13 @@ class Traffic:
         target: str,
         *,
         check: Callable[[requests.Response], None] | None = None,
-        **options: object,
+        **options: Any,
     ) -> requests.Response | None:
         started = time.monotonic()
         sample = Sample(kind, target, started, 0.0)
         reply: requests.Response | None = None
         try:
-            reply = requests.request(  # type: ignore[misc]
+            reply = requests.request(
                 method, url, timeout=REQUEST_TIMEOUT, allow_redirects=False, **options
             )
             sample.status = reply.status_code
