@@ -28,7 +28,7 @@ def test_one_instance_killed(
     postgres: cluster.Postgres, accounts: list[Account], resilience_key: SigningKey, tmp_path: Path
 ) -> None:
     """SIGKILL one instance's master and workers mid-load; 5 s later start it again.
-    Requests to the surviving instance: zero 5xx, zero failures, zero slow answers."""
+    Requests to the surviving instance: zero 5xx, zero failures, none over 2 s."""
     with deployment(postgres, tmp_path, resilience_key, accounts) as dep:
         killed, survivor = dep.gateways
         traffic = dep.traffic()
@@ -38,7 +38,8 @@ def test_one_instance_killed(
         expect.healthz_throughout(run, [survivor.url])
         on_survivor = [s for s in traffic.samples if s.target == survivor.url]
         expect.no_5xx(on_survivor, "failed requests to the surviving instance")
-        slow = [s for s in on_survivor if s.seconds > 1.0]
+        # Generous: the killed instance's replacement boots on the same cores meanwhile.
+        slow = [s for s in on_survivor if s.seconds > 2.0]
         expect.check(not slow, f"slow answers from the survivor: {seen(slow)}")
         on_killed = [s for s in traffic.samples if s.target == killed.url]
         bare = [s for s in on_killed if s.status is not None and s.status >= 500]
