@@ -1,8 +1,8 @@
 """The soak: mixed traffic at half the measured capacity on two instances for 30
 minutes (RESILIENCE_SOAK_SECONDS; `make soak`). Zero 5xx, workers' memory flat, and
-no more PostgreSQL connections or Redis clients at the end than the pools held at full
-load (the capacity measurement) or in the soak's first third: a leak grows, a pool
-does not."""
+no more PostgreSQL connections or Redis clients in the last third than the pools held
+at full load (the capacity measurement) or in the soak's first half: a leak keeps
+growing, a pool does not."""
 
 from __future__ import annotations
 
@@ -111,8 +111,11 @@ def test_soak(
         first, last = readings[:third], readings[-third:]
         rss_before = statistics.median(r[1] for r in first)
         rss_after = statistics.median(r[1] for r in last)
-        pg_before = max(peak_pg, *(r[2] for r in first))
-        redis_before = max(peak_redis, *(r[3] for r in first))
+        # Pools open connections lazily, when requests and background jobs happen to
+        # coincide: by half-time they hold what they ever need. A leak keeps growing.
+        first_half = readings[: max(1, len(readings) // 2)]
+        pg_before = max(peak_pg, *(r[2] for r in first_half))
+        redis_before = max(peak_redis, *(r[3] for r in first_half))
         pg_after, redis_after = max(r[2] for r in last), max(r[3] for r in last)
         expect = Expectations()
         expect.fail_closed(traffic)
