@@ -27,7 +27,7 @@ nginx=$(command -v nginx || echo /usr/sbin/nginx)
 
 gateway db upgrade   # once, as a release step, not from every instance
 conf=$(mktemp -d)/nginx.conf
-sed -e "s/server gateway:8000;/server 127.0.0.1:$port_a;\n        server 127.0.0.1:$port_b;/" \
+sed -e "s/server gateway:8000 max_fails=0;/server 127.0.0.1:$port_a max_fails=0;\n        server 127.0.0.1:$port_b max_fails=0;/" \
     -e "s/listen 8080;/listen 127.0.0.1:$public_port;/" deploy/nginx.conf > "$conf"
 
 pids=()

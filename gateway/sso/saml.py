@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,8 +132,8 @@ def accept_response(
 
     # Times first, on the unverified document: they can only refuse (the signature is
     # checked next), and a response refused for its clock gets a reason that says so.
-    _check_times(document, now, clock_skew)
-    response = _library_validate(config, xml, request_id)
+    window_end = _check_times(document, now, clock_skew)
+    response = _library_validate(config, xml, request_id, window_end)
     _check_envelope(document, config, now, clock_skew)
     try:
         identity = _identity(response, config.idp_entity_id, attribute_map)
@@ -258,10 +259,33 @@ def _correlate(
     return assertion_irt
 
 
+# python3-saml holds SubjectConfirmationData's NotOnOrAfter to its own clock with no
+# allowance at all, so a portal whose clock is a little behind ours would have its
+# responses refused near the end of their delivery window. To allow the configured skew
+# there too, the library reads its clock through this offset (seconds, 0 but while one
+# response is validated; per thread and task, being a context variable).
+_LIBRARY_CLOCK_OFFSET: ContextVar[int] = ContextVar("saml_library_clock_offset", default=0)
+_library_clock = OneLogin_Saml2_Utils.now
+
+
+def _offset_library_clock() -> int:
+    return int(_library_clock()) + _LIBRARY_CLOCK_OFFSET.get()
+
+
+OneLogin_Saml2_Utils.now = staticmethod(_offset_library_clock)
+
+
 def _library_validate(
-    config: SamlConfig, xml: bytes, request_id: str | None
+    config: SamlConfig, xml: bytes, request_id: str | None, window_end: datetime | None
 ) -> OneLogin_Saml2_Response:
+    """python3-saml's strict validation, signature included. `window_end`: the delivery
+    window's end, when it is past but within the allowed skew (see _check_times); the
+    library then validates as of one second before it."""
     request_data = config.endpoints.request_data("/saml/acs")
+    offset = 0
+    if window_end is not None:
+        offset = int(window_end.timestamp()) - 1 - int(_library_clock())
+    token = _LIBRARY_CLOCK_OFFSET.set(min(offset, 0))  # only ever back, never ahead
     try:
         response = OneLogin_Saml2_Response(config.login, base64.b64encode(xml).decode())
         response.is_valid(request_data, request_id=request_id, raise_exceptions=True)
@@ -269,6 +293,8 @@ def _library_validate(
         raise
     except Exception as error:  # python3-saml and lxml raise many types; all mean "invalid"
         raise SamlResponseRejected(f"The sign-in response failed validation: {error}") from None
+    finally:
+        _LIBRARY_CLOCK_OFFSET.reset(token)
     return response
 
 
@@ -306,10 +332,11 @@ def _check_envelope(document: Any, config: SamlConfig, now: datetime, skew: time
             )
 
 
-def _check_times(document: Any, now: datetime, skew: timedelta) -> None:
-    """The assertion's validity (Conditions NotBefore and NotOnOrAfter) within the allowed
-    clock skew either way; its delivery window (SubjectConfirmationData NotOnOrAfter)
-    exactly, as python3-saml holds it (the library allows that one no skew)."""
+def _check_times(document: Any, now: datetime, skew: timedelta) -> datetime | None:
+    """The assertion's validity (Conditions NotBefore and NotOnOrAfter) and its delivery
+    window (SubjectConfirmationData NotOnOrAfter), each within the allowed clock skew
+    either way. Returns the delivery window's end when it is past by no more than the
+    skew (the library must then be told: see _library_validate), else None."""
     for conditions in document.xpath(
         "/samlp:Response/saml:Assertion/saml:Conditions", namespaces=NS
     ):
@@ -329,12 +356,16 @@ def _check_times(document: Any, now: datetime, skew: timedelta) -> None:
         "/saml:SubjectConfirmationData/@NotOnOrAfter",
         namespaces=NS,
     )
-    if windows and all(_time(value) <= now for value in windows):
+    window_end = max((_time(value) for value in windows), default=None)
+    if window_end is None or window_end > now:
+        return None
+    if window_end + skew <= now:
         raise SamlResponseRejected(
             "The sign-in response has expired (its delivery window, SubjectConfirmationData "
-            "NotOnOrAfter, is past). Sign in again; if it keeps happening, check the "
-            "portal's and this server's clocks."
+            "NotOnOrAfter, is past, beyond the allowed clock difference). Sign in again; if "
+            "it keeps happening, check the portal's and this server's clocks."
         )
+    return window_end
 
 
 def _assertion_expiry(document: Any, now: datetime) -> datetime:

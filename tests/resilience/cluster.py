@@ -381,15 +381,17 @@ class Nginx:
         self.work.mkdir()
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
-        # RESILIENCE_NGINX_SERVER_OPTIONS (e.g. "max_fails=0") tries another upstream
-        # setting than the shipped one, to see what a change to deploy/nginx.conf does.
-        options = os.environ.get("RESILIENCE_NGINX_SERVER_OPTIONS", "").strip()
+        conf = (ROOT / "deploy" / "nginx.conf").read_text()
+        shipped = re.search(r"server gateway:8000([^;]*);", conf)
+        assert shipped is not None, "deploy/nginx.conf names no upstream server"
+        # RESILIENCE_NGINX_SERVER_OPTIONS (e.g. "max_fails=1") tries other upstream
+        # options than the shipped ones, to see what a change to deploy/nginx.conf does.
+        options = os.environ.get("RESILIENCE_NGINX_SERVER_OPTIONS", shipped.group(1)).strip()
         servers = "".join(
             f"server 127.0.0.1:{port}{' ' + options if options else ''};\n        "
             for port in upstreams
         )
-        conf = (ROOT / "deploy" / "nginx.conf").read_text()
-        conf = conf.replace("server gateway:8000;", servers.rstrip())
+        conf = conf.replace(shipped.group(0), servers.rstrip())
         conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")
         conf = conf.replace(NGINX_TEMP_PREFIX, str(self.work / "nginx"))
         assert str(self.work) in conf and f"127.0.0.1:{upstreams[0]}" in conf

@@ -48,7 +48,7 @@ def cases(skew: timedelta) -> list[Case]:
         Case("NotOnOrAfter passed, inside", True, "", {"not_on_or_after": -inside}),
         Case("IdP clock ahead, beyond", False, "implausible time", {"now": outside}),
         Case("IssueInstant ahead, beyond", False, "implausible time", {"issue_instant": outside}),
-        Case("NotBefore ahead, beyond", False, "not valid yet", {"not_before": outside}),
+        Case("NotBefore ahead, beyond", False, "not yet valid", {"not_before": outside}),
         Case("NotOnOrAfter passed, beyond", False, "has expired", {"not_on_or_after": -outside}),
     ]
 
