@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Flask, g
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,9 @@ from gateway.core.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The driver could not connect or talk to the server (a failing migration is a bug, not this).
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
+# Session.info key of a session opened by new_session: background work and commands,
+# whose transactions run without the statement and lock deadlines of requests.
+UNHURRIED = "gateway.unhurried"
 log = logging.getLogger(__name__)
 
 
@@ -56,13 +60,89 @@ def describe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for its backend: pooled PostgreSQL, or SQLite with FKs enforced."""
+def where(url: str) -> str:
+    """Where `url`'s database is, for messages: host:port, or the SQLite file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+@dataclass(frozen=True)
+class DatabaseLimits:
+    """How long PostgreSQL work may wait before it fails (a 503 for a request) rather
+    than hold a worker thread: connecting, a pooled connection, a statement, a lock.
+    A limit of None or 0 is no limit. SQLite has none of these (its busy timeout, 30 s,
+    is the one wait it knows)."""
+
+    connect_seconds: int | None = None
+    pool_seconds: float | None = None
+    statement_seconds: float | None = None
+    lock_seconds: float | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> DatabaseLimits:
+        return cls(
+            settings.database_connect_timeout_seconds,
+            settings.database_pool_timeout_seconds,
+            settings.database_statement_timeout_seconds,
+            settings.database_lock_timeout_seconds,
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq parameters: connect_timeout, and the two deadlines as server settings
+        of every connection (`options`, so they cost no round trip)."""
+        args: dict[str, Any] = {}
+        if self.connect_seconds:
+            args["connect_timeout"] = self.connect_seconds
+        options = [
+            f"-c {name}={round(seconds * 1000)}"
+            for name, seconds in (
+                ("statement_timeout", self.statement_seconds),
+                ("lock_timeout", self.lock_seconds),
+            )
+            if seconds
+        ]
+        if options:
+            args["options"] = " ".join(options)
+        return args
+
+
+def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
+    """An engine tuned for its backend: pooled PostgreSQL (with `limits`, when given),
+    or SQLite with FKs enforced."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    limits = limits or DatabaseLimits()
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=limits.pool_seconds or 30,  # SQLAlchemy's default
+        connect_args=limits.connect_args(),
+    )
+
+
+def without_deadlines(connection: Connection) -> None:
+    """Lift the statement and lock deadlines for the rest of `connection`'s current
+    transaction (SET LOCAL): for long work (a full load, an import, waiting for another
+    run's lock) that no request waits on. Nothing to do on SQLite."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
+
+
+@event.listens_for(Session, "after_begin")
+def _unhurried_transaction(session: Session, _transaction: object, connection: Connection) -> None:
+    """Every transaction of a new_session() session runs without the request deadlines."""
+    if session.info.get(UNHURRIED) and not _autocommit(connection):
+        without_deadlines(connection)
+
+
+def _autocommit(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
@@ -73,9 +153,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, url: str) -> None:
+def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None:
     """Create the engine once and close each request's session when the request ends."""
-    engine = make_engine(url)
+    engine = make_engine(url, limits)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
@@ -87,17 +167,20 @@ def engine_of(app: Flask) -> Engine:
 
 
 def new_session(app: Flask) -> Session:
-    """A fresh session outside any request (CLI commands, background work)."""
+    """A fresh session outside any request (CLI commands, background work): its
+    transactions have no statement or lock deadline."""
     sessions: sessionmaker[Session] = app.extensions["db_sessions"]
-    return sessions()
+    return sessions(info={UNHURRIED: True})
 
 
 def get_session() -> Session:
-    """The current request's session, opened on first use."""
+    """The current request's session, opened on first use; its statements and lock
+    waits have the deadlines of DatabaseLimits."""
     from flask import current_app
 
     if "db_session" not in g:
-        g.db_session = new_session(current_app)
+        sessions: sessionmaker[Session] = current_app.extensions["db_sessions"]
+        g.db_session = sessions()
     session: Session = g.db_session
     return session
 

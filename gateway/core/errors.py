@@ -85,13 +85,26 @@ class ConflictingChange(ChangeRefused):
 
 
 class ServiceUnavailable(GatewayError):
+    # Neutral: the IT API, SCIM and the console fail for the same reasons sign-in does.
     status = 503
-    title = "Sign-in is temporarily unavailable"
+    title = "Service temporarily unavailable"
     event = "dependency.unavailable"
 
 
+# Machine clients (the IT API, customers' SCIM provisioning) read problem+json.
+PROBLEM_JSON_PATHS = ("/api/", "/scim/")
+
+
 def wants_problem_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(PROBLEM_JSON_PATHS)
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def unavailable_part(error: Exception) -> str:
+    """What failed, as the person or client is told it."""
+    return "The database" if isinstance(error, SQLAlchemyError) else "The session store"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -160,7 +173,8 @@ def init_app(app: Flask) -> None:
         return render_error(
             503,
             ServiceUnavailable.title,
-            "A service we depend on is not answering. Please try again in a minute.",
+            f"{unavailable_part(error)} is not answering. Please try again in a minute.",
+            unavailable=True,  # the page's masthead must not ask it again (a 500)
         )
 
     @app.errorhandler(HTTPException)
