@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.metrics import count_dependency_error
-from gateway.core.store import StoreUnavailable
+from gateway.core.store import StoreUnavailable, mark_failed
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,8 @@ def init_app(app: Flask) -> None:
     def _dependency_down(error: Exception) -> Any:
         # Fail closed: without the shared store or the database nobody is let in.
         count_dependency_error(error)
+        if not isinstance(error, SQLAlchemyError):
+            mark_failed()  # what runs after this (hooks) does not wait on the store again
         log.error(
             "dependency unavailable",
             extra={"event": ServiceUnavailable.event, "error": type(error).__name__},

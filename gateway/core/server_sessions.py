@@ -26,7 +26,7 @@ from flask_session.base import Serializer, ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from gateway.core.store import Store, StoreUnavailable
+from gateway.core.store import Store, StoreUnavailable, failed_in_this_request, mark_failed
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
             # Flask opens the session before any error handler is in place, and an
             # error here would leave no session for the error page (a bare 500):
             # remember the failure, and refuse_without_store answers 503.
+            mark_failed()
             return self._new_session({}, unavailable=type(error).__name__)
         if stored is not None:
             return self.session_class(stored, sid=sid)
@@ -112,13 +113,26 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
         if getattr(session, "store_unavailable", "") or getattr(session, "unread", False):
             return  # nothing can be stored, or was read: the old session stays as it was
+        if failed_in_this_request():
+            return  # the store failed after the session was read: its 503 goes out as is
         if session.new and set(session) <= ANONYMOUS_KEYS:
             if session.accessed:
                 response.vary.add("Cookie")
             if CSRF_FIELD in session and g.get(CSRF_FIELD):  # a form was rendered
                 self._write_csrf_cookie(app, session[CSRF_FIELD], response)
             return
-        super().save_session(app, session, response)
+        try:
+            super().save_session(app, session, response)
+        except redis.RedisError as error:
+            # After the view, nothing can refuse the request any more: its answer goes
+            # out (not a 500) and the session stays as the store last had it.
+            mark_failed()
+            digest = _digest(self._get_store_id(session.sid))
+            log.error(
+                "session not saved: %s",
+                type(error).__name__,
+                extra={"event": "session.not_saved", "session_digest": digest},
+            )
 
     def _write_csrf_cookie(self, app: Flask, token: str, response: Response) -> None:
         response.set_cookie(

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import fakeredis
 import redis
 import redis.sentinel
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -51,6 +51,38 @@ def client_options(timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> dict[str
     }
 
 
+# flask.g: this request already found the store failing (mark_failed).
+FAILED_FLAG = "store_failed"
+
+
+def mark_failed() -> None:
+    """This request found the store failing: its later commands (an error counter in an
+    after_request hook, say) fail at once instead of waiting out the deadline again."""
+    if has_request_context():
+        setattr(g, FAILED_FLAG, True)
+
+
+def failed_in_this_request() -> bool:
+    return has_request_context() and bool(g.get(FAILED_FLAG))
+
+
+class _FailsFastInAFailedRequest:
+    """A connection pool that hands a request no connection once it is marked failed."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if failed_in_this_request():
+            raise redis.ConnectionError("the shared store already failed in this request")
+        return super().get_connection(*args, **kwargs)  # type: ignore[misc]
+
+
+class StorePool(_FailsFastInAFailedRequest, redis.ConnectionPool):
+    pass
+
+
+class SentinelStorePool(_FailsFastInAFailedRequest, redis.sentinel.SentinelConnectionPool):
+    pass
+
+
 def make_store(url: str | None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
     """A Redis client for `url`, or an embedded in-process store when it is None.
 
@@ -62,7 +94,7 @@ def make_store(url: str | None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     if urlsplit(url).scheme == SENTINEL_SCHEME:
         return sentinel_master(url, timeout_seconds)
-    return redis.Redis.from_url(url, **client_options(timeout_seconds))
+    return redis.Redis(connection_pool=StorePool.from_url(url, **client_options(timeout_seconds)))
 
 
 def sentinel_master(url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
@@ -83,7 +115,9 @@ def sentinel_master(url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) 
     sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         sentinels, sentinel_kwargs={**auth, **options}, **auth, **options
     )
-    master: Store = sentinel.master_for(service)  # type: ignore[no-untyped-call]
+    master: Store = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service, connection_pool_class=SentinelStorePool
+    )
     return master
 
 

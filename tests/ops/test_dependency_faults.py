@@ -8,18 +8,12 @@ connection holding LOCK TABLE in an open transaction."""
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, func, select, text
@@ -33,6 +27,7 @@ from gateway.core.secret_keys import secret_keys
 from gateway.core.settings import Settings
 from tests.conftest import BASE_URL, DATABASE_URL, https_client, make_app
 from tests.it_console import ACTOR, NOW, bearer
+from tests.ops.redis_server import RedisServer, free_port, running_redis
 from tests.saml_idp import PortalIdP
 from tests.signin import sign_in
 from tests.world import World
@@ -43,75 +38,10 @@ REDIS_TIMEOUT = 0.3  # GATEWAY_REDIS_TIMEOUT_SECONDS of the paused-Redis tests
 LOCK_TIMEOUT = 0.5  # GATEWAY_DATABASE_LOCK_TIMEOUT_SECONDS of the held-lock test
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (it was free a moment ago)."""
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class RedisServer:
-    """A redis-server of this test's own, to pause (SIGSTOP) and let go (SIGCONT)."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        self.process.send_signal(signal.SIGSTOP)
-        try:
-            yield
-        finally:
-            self.process.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - the test machine's redis-server
-        [  # noqa: S607
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    server = RedisServer(process, port)
-    try:
-        _wait_until_it_answers(server)
+    with running_redis(tmp_path) as server:
         yield server
-    finally:
-        process.send_signal(signal.SIGCONT)  # a failed test may have left it paused
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_until_it_answers(server: RedisServer, deadline_seconds: float = 15.0) -> None:
-    client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=1)
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        try:
-            if client.ping():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.05)  # polling a starting process, bounded by the deadline
-    pytest.fail(f"redis-server on port {server.port} did not start")
 
 
 def answer_within(bound: float, request: Callable[[], TestResponse]) -> TestResponse:
