@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Flask, g
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,9 +23,6 @@ from gateway.core.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The driver could not connect or talk to the server (a failing migration is a bug, not this).
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
-# Session.info key of a session opened by new_session: background work and commands,
-# whose transactions run without the statement and lock deadlines of requests.
-UNHURRIED = "gateway.unhurried"
 log = logging.getLogger(__name__)
 
 
@@ -107,8 +104,15 @@ class DatabaseLimits:
             args["options"] = " ".join(options)
         return args
 
+    def unhurried(self) -> DatabaseLimits:
+        """The same without the statement and lock deadlines: for long work no request
+        waits on (a full load, an import, a run waiting for another's lock)."""
+        return DatabaseLimits(self.connect_seconds, self.pool_seconds)
 
-def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
+
+def make_engine(
+    url: str, limits: DatabaseLimits | None = None, *, pool_size: int = 10, max_overflow: int = 10
+) -> Engine:
     """An engine tuned for its backend: pooled PostgreSQL (with `limits`, when given),
     or SQLite with FKs enforced."""
     if url.startswith("sqlite"):
@@ -118,31 +122,12 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
     limits = limits or DatabaseLimits()
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_timeout=limits.pool_seconds or 30,  # SQLAlchemy's default
         connect_args=limits.connect_args(),
     )
-
-
-def without_deadlines(connection: Connection) -> None:
-    """Lift the statement and lock deadlines for the rest of `connection`'s current
-    transaction (SET LOCAL): for long work (a full load, an import, waiting for another
-    run's lock) that no request waits on. Nothing to do on SQLite."""
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0")
-
-
-@event.listens_for(Session, "after_begin")
-def _unhurried_transaction(session: Session, _transaction: object, connection: Connection) -> None:
-    """Every transaction of a new_session() session runs without the request deadlines."""
-    if session.info.get(UNHURRIED) and not _autocommit(connection):
-        without_deadlines(connection)
-
-
-def _autocommit(connection: Connection) -> bool:
-    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
@@ -154,23 +139,39 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 
 def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None:
-    """Create the engine once and close each request's session when the request ends."""
+    """Create the engines once and close each request's session when the request ends.
+
+    Requests get `limits`. Background work and commands (new_session) get an engine of
+    their own without the statement and lock deadlines, rather than a SET LOCAL round
+    trip per transaction; it is disposed of with the requests' engine."""
     engine = make_engine(url, limits)
     app.extensions["db_engine"] = engine
+    background = engine
+    if limits is not None and engine.dialect.name == "postgresql":
+        background = make_engine(url, limits.unhurried(), pool_size=2, max_overflow=8)
+        event.listen(engine, "engine_disposed", lambda _engine: background.dispose())
+    app.extensions["db_background_engine"] = background
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 
 def engine_of(app: Flask) -> Engine:
+    """The requests' engine (background work has its own: engines_of)."""
     engine: Engine = app.extensions["db_engine"]
     return engine
 
 
+def engines_of(app: Flask) -> list[Engine]:
+    """Every engine of `app`: the requests' and, on PostgreSQL, background work's."""
+    engines: list[Engine] = [app.extensions["db_engine"], app.extensions["db_background_engine"]]
+    return engines[:1] if engines[0] is engines[1] else engines
+
+
 def new_session(app: Flask) -> Session:
     """A fresh session outside any request (CLI commands, background work): its
-    transactions have no statement or lock deadline."""
+    statements and lock waits have no deadline."""
     sessions: sessionmaker[Session] = app.extensions["db_sessions"]
-    return sessions(info={UNHURRIED: True})
+    return sessions(bind=app.extensions["db_background_engine"])
 
 
 def get_session() -> Session:

@@ -33,7 +33,6 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.core.db import without_deadlines
 from gateway.core.models import Account, ProductLine
 from gateway.core.models.base import utcnow
 from gateway.core.models.salesforce import (
@@ -673,7 +672,6 @@ SYNC_LOCK_KEY = 0x5F5F_5346  # "SF": the sync's advisory lock
 
 
 def _advisory(connection: Connection, function: str) -> None:
-    without_deadlines(connection)  # a second run waits for the first, however long
     connection.execute(text(f"SELECT {function}(:key)"), {"key": SYNC_LOCK_KEY})
     connection.commit()
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -228,3 +230,25 @@ def test_a_change_that_times_out_is_not_half_applied(
     dbs.expire_all()
     assert dbs.scalar(select(System.maintenance).where(System.key == "new")) is False
     assert dbs.scalar(select(func.count()).select_from(AuditEvent)) == audited
+
+
+STATEMENT_TIMEOUT = 0.3
+
+
+@needs_postgresql
+@pytest.mark.parametrize(
+    "settings_overrides", [{"database_statement_timeout_seconds": STATEMENT_TIMEOUT}]
+)
+def test_only_requests_have_the_statement_deadline(app: Flask) -> None:
+    """A request's statement ends at the deadline; the same statement in background work
+    or a command (db.new_session: a full load, an import) runs to its end."""
+    slow = text("SELECT pg_sleep(:seconds)").bindparams(seconds=3 * STATEMENT_TIMEOUT)
+    with (
+        app.test_request_context("/"),
+        pytest.raises(OperationalError, match="statement timeout"),
+    ):
+        db.get_session().execute(slow)
+    with closing(db.new_session(app)) as background:
+        background.execute(slow)  # no deadline
+        background.commit()
+        background.execute(slow)  # nor in its next transaction
