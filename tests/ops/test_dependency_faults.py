@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from gateway.core import db
-from gateway.core.api_tokens import create_token
+from gateway.core.api_tokens import TOKEN_PREFIX, create_token
 from gateway.core.models import AuditEvent, System
 from gateway.core.secret_keys import secret_keys
 from gateway.core.settings import Settings
@@ -252,3 +252,26 @@ def test_only_requests_have_the_statement_deadline(app: Flask) -> None:
         background.execute(slow)  # no deadline
         background.commit()
         background.execute(slow)  # nor in its next transaction
+
+
+@needs_postgresql
+@pytest.mark.parametrize("settings_overrides", [{"database_pool_timeout_seconds": 0.5}])
+def test_a_full_pool_is_a_clear_503_within_the_pool_timeout(app: Flask) -> None:
+    """Every pooled connection taken (10, plus 10 more): a request waits for one at most
+    GATEWAY_DATABASE_POOL_TIMEOUT_SECONDS, then answers 503."""
+    engine = db.engine_of(app)
+    held = [engine.connect() for _ in range(20)]
+    try:
+        client = https_client(app)
+        reply = answer_within(2.0, lambda: client.get("/readyz"))
+        assert reply.status_code == 503
+        assert reply.get_json()["failing"] == {"database": "TimeoutError"}
+        # A bearer token is looked up in the database: no connection, no answer but 503.
+        token = bearer(f"{TOKEN_PREFIX}not-a-token-but-it-must-be-looked-up")
+        reply = answer_within(2.0, lambda: client.get("/api/v1/product-lines", headers=token))
+        assert_gateway_503(reply, machine=True, part="database")
+        assert answer_within(0.5, lambda: client.get("/healthz")).status_code == 200
+    finally:
+        for connection in held:
+            connection.close()
+    assert https_client(app).get("/readyz").status_code == 200
