@@ -125,7 +125,7 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": 3600,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
-        "RATELIMIT_STORAGE_OPTIONS": _rate_limit_storage_options(settings),
+        "RATELIMIT_STORAGE_OPTIONS": rate_limit_storage_options(settings),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
@@ -133,7 +133,7 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
     }
 
 
-def _rate_limit_storage_options(settings: Settings) -> dict[str, Any]:
+def rate_limit_storage_options(settings: Settings) -> dict[str, Any]:
     """The limiter's Redis connections fail as fast as the store's (limits passes these
     to redis-py); with Sentinel it counts on the master only: a replica's copy may lag."""
     if not settings.redis_url:
