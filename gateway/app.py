@@ -41,9 +41,9 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     app.config.update(_flask_config(settings, keys))
 
     database_url = db.database_url_of(settings)
-    db.init_app(app, database_url)
+    db.init_app(app, database_url, db.DatabaseLimits.of(settings))
     app.extensions["database_url"] = database_url
-    store.init_app(app, settings.redis_url)
+    store.init_app(app, settings.redis_url, settings.redis_timeout_seconds)
     ops_logging.init_app(app)  # first, so every later hook logs with the request id
     ops_metrics.init_app(app)  # next, so the latency covers every later hook
     server_sessions.init_app(app, store.get_store(app))
@@ -125,17 +125,23 @@ def _flask_config(settings: Settings, keys: secret_keys.SecretKeys) -> dict[str,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": 3600,
         "RATELIMIT_STORAGE_URI": settings.redis_url or "memory://",
-        # With Sentinel, count on the master only: a replica's copy may lag.
-        "RATELIMIT_STORAGE_OPTIONS": (
-            {"use_replicas": False}
-            if settings.redis_url and settings.redis_url.startswith("redis+sentinel:")
-            else {}
-        ),
+        "RATELIMIT_STORAGE_OPTIONS": rate_limit_storage_options(settings),
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "PREFERRED_URL_SCHEME": "https" if settings.is_https else "http",
     }
+
+
+def rate_limit_storage_options(settings: Settings) -> dict[str, Any]:
+    """The limiter's Redis connections fail as fast as the store's (limits passes these
+    to redis-py); with Sentinel it counts on the master only: a replica's copy may lag."""
+    if not settings.redis_url:
+        return {}
+    options = store.client_options(settings.redis_timeout_seconds)
+    if settings.redis_url.startswith("redis+sentinel:"):
+        return {**options, "use_replicas": False, "sentinel_kwargs": options}
+    return options
 
 
 def _idp_origins(app: Flask) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,77 @@ def describe(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for its backend: pooled PostgreSQL, or SQLite with FKs enforced."""
+def where(url: str) -> str:
+    """Where `url`'s database is, for messages: host:port, or the SQLite file."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+
+
+@dataclass(frozen=True)
+class DatabaseLimits:
+    """How long PostgreSQL work may wait before it fails (a 503 for a request) rather
+    than hold a worker thread: connecting, a pooled connection, a statement, a lock.
+    A limit of None or 0 is no limit. SQLite has none of these (its busy timeout, 30 s,
+    is the one wait it knows)."""
+
+    connect_seconds: int | None = None
+    pool_seconds: float | None = None
+    statement_seconds: float | None = None
+    lock_seconds: float | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> DatabaseLimits:
+        return cls(
+            settings.database_connect_timeout_seconds,
+            settings.database_pool_timeout_seconds,
+            settings.database_statement_timeout_seconds,
+            settings.database_lock_timeout_seconds,
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        """libpq parameters: connect_timeout, and the two deadlines as server settings
+        of every connection (`options`, so they cost no round trip)."""
+        args: dict[str, Any] = {}
+        if self.connect_seconds:
+            args["connect_timeout"] = self.connect_seconds
+        options = [
+            f"-c {name}={round(seconds * 1000)}"
+            for name, seconds in (
+                ("statement_timeout", self.statement_seconds),
+                ("lock_timeout", self.lock_seconds),
+            )
+            if seconds
+        ]
+        if options:
+            args["options"] = " ".join(options)
+        return args
+
+    def unhurried(self) -> DatabaseLimits:
+        """The same without the statement and lock deadlines: for long work no request
+        waits on (a full load, an import, a run waiting for another's lock)."""
+        return DatabaseLimits(self.connect_seconds, self.pool_seconds)
+
+
+def make_engine(
+    url: str, limits: DatabaseLimits | None = None, *, pool_size: int = 10, max_overflow: int = 10
+) -> Engine:
+    """An engine tuned for its backend: pooled PostgreSQL (with `limits`, when given),
+    or SQLite with FKs enforced."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    limits = limits or DatabaseLimits()
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=limits.pool_seconds or 30,  # SQLAlchemy's default
+        connect_args=limits.connect_args(),
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
@@ -73,31 +138,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def init_app(app: Flask, url: str) -> None:
-    """Create the engine once and close each request's session when the request ends."""
-    engine = make_engine(url)
+def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None:
+    """Create the engines once and close each request's session when the request ends.
+
+    Requests get `limits`. Background work and commands (new_session) get an engine of
+    their own without the statement and lock deadlines, rather than a SET LOCAL round
+    trip per transaction; it is disposed of with the requests' engine."""
+    engine = make_engine(url, limits)
     app.extensions["db_engine"] = engine
+    background = engine
+    if limits is not None and engine.dialect.name == "postgresql":
+        background = make_engine(url, limits.unhurried(), pool_size=2, max_overflow=8)
+        event.listen(engine, "engine_disposed", lambda _engine: background.dispose())
+    app.extensions["db_background_engine"] = background
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
 
 def engine_of(app: Flask) -> Engine:
+    """The requests' engine (background work has its own: engines_of)."""
     engine: Engine = app.extensions["db_engine"]
     return engine
 
 
+def engines_of(app: Flask) -> list[Engine]:
+    """Every engine of `app`: the requests' and, on PostgreSQL, background work's."""
+    engines: list[Engine] = [app.extensions["db_engine"], app.extensions["db_background_engine"]]
+    return engines[:1] if engines[0] is engines[1] else engines
+
+
 def new_session(app: Flask) -> Session:
-    """A fresh session outside any request (CLI commands, background work)."""
+    """A fresh session outside any request (CLI commands, background work): its
+    statements and lock waits have no deadline."""
     sessions: sessionmaker[Session] = app.extensions["db_sessions"]
-    return sessions()
+    return sessions(bind=app.extensions["db_background_engine"])
 
 
 def get_session() -> Session:
-    """The current request's session, opened on first use."""
+    """The current request's session, opened on first use; its statements and lock
+    waits have the deadlines of DatabaseLimits."""
     from flask import current_app
 
     if "db_session" not in g:
-        g.db_session = new_session(current_app)
+        sessions: sessionmaker[Session] = current_app.extensions["db_sessions"]
+        g.db_session = sessions()
     session: Session = g.db_session
     return session
 

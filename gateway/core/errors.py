@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.metrics import count_dependency_error
-from gateway.core.store import StoreUnavailable
+from gateway.core.store import StoreUnavailable, mark_failed
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,26 @@ class ConflictingChange(ChangeRefused):
 
 
 class ServiceUnavailable(GatewayError):
+    # Neutral: the IT API, SCIM and the console fail for the same reasons sign-in does.
     status = 503
-    title = "Sign-in is temporarily unavailable"
+    title = "Service temporarily unavailable"
     event = "dependency.unavailable"
 
 
+# Machine clients (the IT API, customers' SCIM provisioning) read problem+json.
+PROBLEM_JSON_PATHS = ("/api/", "/scim/")
+
+
 def wants_problem_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith(PROBLEM_JSON_PATHS)
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def unavailable_part(error: Exception) -> str:
+    """What failed, as the person or client is told it."""
+    return "The database" if isinstance(error, SQLAlchemyError) else "The session store"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
@@ -153,6 +166,8 @@ def init_app(app: Flask) -> None:
     def _dependency_down(error: Exception) -> Any:
         # Fail closed: without the shared store or the database nobody is let in.
         count_dependency_error(error)
+        if not isinstance(error, SQLAlchemyError):
+            mark_failed()  # what runs after this (hooks) does not wait on the store again
         log.error(
             "dependency unavailable",
             extra={"event": ServiceUnavailable.event, "error": type(error).__name__},
@@ -160,7 +175,8 @@ def init_app(app: Flask) -> None:
         return render_error(
             503,
             ServiceUnavailable.title,
-            "A service we depend on is not answering. Please try again in a minute.",
+            f"{unavailable_part(error)} is not answering. Please try again in a minute.",
+            unavailable=True,  # the page's masthead must not ask it again (a 500)
         )
 
     @app.errorhandler(HTTPException)

@@ -27,7 +27,7 @@ from flask_session.base import Serializer, ServerSideSession
 from flask_session.redis import RedisSessionInterface
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from gateway.core.store import Store, StoreUnavailable
+from gateway.core.store import Store, StoreUnavailable, failed_in_this_request, mark_failed
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ CSRF_COOKIE = "switchyard_csrf"
 ANONYMOUS_KEYS = frozenset({"_permanent", CSRF_FIELD})
 # Answer even while the store is down: liveness, and readiness saying what is down.
 STORELESS_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "static"})
+# The same by path: the session is opened before the request's endpoint is known, and
+# these never read it, so they never wait on the store either (a cookie or not).
+STORELESS_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 class UnreadableSession(ValueError):
@@ -84,27 +87,35 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
 
     def open_session(self, app: Flask, request: Request) -> ServerSideSession:
         sid = request.cookies.get(self.get_cookie_name(app))
+        if sid and _storeless(app, request):
+            return self._new_session({}, unread=True)
         try:
             stored = self._retrieve_session_data(self._get_store_id(sid)) if sid else None
-        except redis.RedisError as error:
-            # Flask opens the session before any error handler is in place: remember
-            # the failure, and refuse_without_store answers 503 for the request.
+        except (redis.RedisError, OSError) as error:
+            # Flask opens the session before any error handler is in place, and an
+            # error here would leave no session for the error page (a bare 500):
+            # remember the failure, and refuse_without_store answers 503.
+            mark_failed()
             return self._new_session({}, unavailable=type(error).__name__)
         if stored is not None:
             return self.session_class(stored, sid=sid)
         token = _read_csrf_cookie(app, request)
         return self._new_session({CSRF_FIELD: token} if token else {})
 
-    def _new_session(self, initial: dict[str, str], unavailable: str = "") -> ServerSideSession:
+    def _new_session(
+        self, initial: dict[str, str], unavailable: str = "", *, unread: bool = False
+    ) -> ServerSideSession:
         fresh = self.session_class(
             initial, sid=self._generate_sid(self.sid_length), permanent=self.permanent
         )
-        fresh.new, fresh.store_unavailable = True, unavailable
+        fresh.new, fresh.store_unavailable, fresh.unread = True, unavailable, unread
         return fresh
 
     def save_session(self, app: Flask, session: ServerSideSession, response: Response) -> None:
-        if getattr(session, "store_unavailable", ""):
-            return  # nothing can be stored, and the old session must stay as it was
+        if getattr(session, "store_unavailable", "") or getattr(session, "unread", False):
+            return  # nothing can be stored, or was read: the old session stays as it was
+        if failed_in_this_request():
+            return  # the store failed after the session was read: its 503 goes out as is
         if session.new and set(session) <= ANONYMOUS_KEYS:
             if session.accessed:
                 response.vary.add("Cookie")
@@ -113,7 +124,18 @@ class JsonRedisSessionInterface(RedisSessionInterface):  # type: ignore[misc]
             return
         if not _refresh_due(session):
             return  # unchanged and renewed moments ago: no Redis write, no Set-Cookie
-        super().save_session(app, session, response)
+        try:
+            super().save_session(app, session, response)
+        except redis.RedisError as error:
+            # After the view, nothing can refuse the request any more: its answer goes
+            # out (not a 500) and the session stays as the store last had it.
+            mark_failed()
+            digest = _digest(self._get_store_id(session.sid))
+            log.error(
+                "session not saved: %s",
+                type(error).__name__,
+                extra={"event": "session.not_saved", "session_digest": digest},
+            )
 
     def _write_csrf_cookie(self, app: Flask, token: str, response: Response) -> None:
         response.set_cookie(
@@ -166,6 +188,11 @@ def _read_csrf_cookie(app: Flask, request: Request) -> str | None:
     except BadData:
         return None
     return token if isinstance(token, str) else None
+
+
+def _storeless(app: Flask, request: Request) -> bool:
+    static = f"{app.static_url_path}/"
+    return request.path in STORELESS_PATHS or request.path.startswith(static)
 
 
 def _digest(store_id: str) -> str:

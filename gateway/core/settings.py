@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Shared short-lived state. Unset: an embedded in-process store (single instance only).
     redis_url: str | None = None
+    # Connect and read deadline of every Redis command (sessions, store, rate limits):
+    # past it the request answers 503 instead of holding a worker thread.
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # PostgreSQL deadlines (not applied to SQLite): connecting (libpq counts whole
+    # seconds, at least 2), waiting for a pooled connection, one statement of a request,
+    # and one wait for a lock (0: none). Past any of them the request answers 503.
+    # Background jobs and commands get no statement or lock deadline (db.new_session).
+    database_connect_timeout_seconds: int = Field(default=3, ge=2, le=60)
+    database_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_statement_timeout_seconds: float = Field(default=5.0, ge=0, le=3600)
+    database_lock_timeout_seconds: float = Field(default=2.0, ge=0, le=3600)
     # python3-saml settings folder (settings.json, advanced_settings.json, certs/).
     saml_dir: Path = Path("idp_config")
     # The root of the keys that sign cookies and CSRF tokens and hash API tokens (one

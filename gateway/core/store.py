@@ -14,7 +14,9 @@ from urllib.parse import unquote, urlsplit
 import fakeredis
 import redis
 import redis.sentinel
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,62 @@ class StoreUnavailable(Exception):
     """The shared store could not be reached; callers fail closed."""
 
 
-# Fail fast (a 503, fail closed) rather than hang a worker thread on a dead server.
-CLIENT_OPTIONS: dict[str, Any] = {
-    "socket_timeout": 2,
-    "socket_connect_timeout": 2,
-    "health_check_interval": 30,
-}
+# GATEWAY_REDIS_TIMEOUT_SECONDS' default: a healthy Redis answers in a millisecond.
+DEFAULT_TIMEOUT_SECONDS = 0.5
 SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
 
 
-def make_store(url: str | None) -> Store:
+def client_options(timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """The connection options of every Redis client the gateway makes (the store, the
+    Sentinels, the rate limiter's storage): fail fast (a 503, fail closed) rather than
+    hold a worker thread on a server that does not answer.
+
+    redis-py would otherwise try each command four times with backoff, multiplying the
+    wait. A timeout is never tried again; a refused or reset connection is, once and at
+    once (what a connection the server closed since, after a restart, needs), which
+    costs a refused connect and no wait."""
+    return {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
+
+
+# flask.g: this request already found the store failing (mark_failed).
+FAILED_FLAG = "store_failed"
+
+
+def mark_failed() -> None:
+    """This request found the store failing: its later commands (an error counter in an
+    after_request hook, say) fail at once instead of waiting out the deadline again."""
+    if has_request_context():
+        setattr(g, FAILED_FLAG, True)
+
+
+def failed_in_this_request() -> bool:
+    return has_request_context() and bool(g.get(FAILED_FLAG))
+
+
+class _FailsFastInAFailedRequest:
+    """A connection pool that hands a request no connection once it is marked failed."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if failed_in_this_request():
+            raise redis.ConnectionError("the shared store already failed in this request")
+        return super().get_connection(*args, **kwargs)  # type: ignore[misc]
+
+
+class StorePool(_FailsFastInAFailedRequest, redis.ConnectionPool):
+    pass
+
+
+class SentinelStorePool(_FailsFastInAFailedRequest, redis.sentinel.SentinelConnectionPool):
+    pass
+
+
+def make_store(url: str | None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
     """A Redis client for `url`, or an embedded in-process store when it is None.
 
     `redis://`, `rediss://` and `unix://` URLs name one server; a
@@ -46,11 +93,11 @@ def make_store(url: str | None) -> Store:
     if url is None:
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     if urlsplit(url).scheme == SENTINEL_SCHEME:
-        return sentinel_master(url)
-    return redis.Redis.from_url(url, **CLIENT_OPTIONS)
+        return sentinel_master(url, timeout_seconds)
+    return redis.Redis(connection_pool=StorePool.from_url(url, **client_options(timeout_seconds)))
 
 
-def sentinel_master(url: str) -> Store:
+def sentinel_master(url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Store:
     """A client of the current master: it asks the Sentinels again whenever its
     connection fails, so a failover costs the requests in flight, not a restart."""
     parts = urlsplit(url)
@@ -64,10 +111,13 @@ def sentinel_master(url: str) -> Store:
         if value
     }
     # redis-py ships these two without annotations.
+    options = client_options(timeout_seconds)
     sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        sentinels, sentinel_kwargs={**auth, **CLIENT_OPTIONS}, **auth, **CLIENT_OPTIONS
+        sentinels, sentinel_kwargs={**auth, **options}, **auth, **options
     )
-    master: Store = sentinel.master_for(service)  # type: ignore[no-untyped-call]
+    master: Store = sentinel.master_for(  # type: ignore[no-untyped-call]
+        service, connection_pool_class=SentinelStorePool
+    )
     return master
 
 
@@ -76,8 +126,16 @@ def _host_port(location: str) -> tuple[str, int]:
     return host, int(port) if port else SENTINEL_PORT
 
 
-def init_app(app: Flask, url: str | None) -> None:
-    app.extensions["store"] = make_store(url)
+def describe(url: str) -> str:
+    """Where `url`'s Redis (or Sentinels) listen, for messages: host:port, no password."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return parts.netloc.rpartition("@")[2] or "localhost:6379"
+
+
+def init_app(app: Flask, url: str | None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    app.extensions["store"] = make_store(url, timeout_seconds)
     app.extensions["store_embedded"] = url is None
     if url is None:
         log.warning(

@@ -19,6 +19,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
+from gateway.app import rate_limit_storage_options
 from gateway.core.settings import Settings
 from gateway.core.store import make_store
 
@@ -86,12 +87,14 @@ def test_the_store_finds_the_master_through_the_sentinel(sentinel_url: str, redi
 
 
 def test_the_rate_limiter_counts_on_the_master_through_the_sentinel(sentinel_url: str) -> None:
-    """flask-limiter reads the same URL (create_app passes it through, replicas off).
+    """flask-limiter reads the same URL (create_app passes it through, replicas off,
+    with the store's deadlines for the Sentinels and the master).
 
     Its storage is checked directly: the extension is process-global, so an app built
     here would leave later tests counting against this module's Sentinel.
     """
-    storage = storage_from_string(sentinel_url, use_replicas=False)
+    settings = Settings(redis_url=sentinel_url, redis_timeout_seconds=0.5)
+    storage = storage_from_string(sentinel_url, **rate_limit_storage_options(settings))
     limit = parse("2/minute")
     limiter = MovingWindowRateLimiter(storage)
     key = secrets.token_hex(8)

@@ -15,7 +15,7 @@ from gateway.routing.config import RoutingConfig, load_routing_config
 
 
 class StatementCounter:
-    """Counts statements executed on the app's engine while `counting` is on."""
+    """Counts statements executed on the app's engines while `counting` is on."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -29,10 +29,12 @@ class StatementCounter:
 @pytest.fixture
 def statements(app: Flask) -> Iterator[StatementCounter]:
     counter = StatementCounter()
-    engine = db.engine_of(app)
-    event.listen(engine, "before_cursor_execute", counter)
+    engines = db.engines_of(app)  # `dbs` is a background session: on its own engine
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", counter)
     yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", counter)
 
 
 @pytest.fixture

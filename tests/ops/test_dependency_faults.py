@@ -1,0 +1,277 @@
+"""When Redis or PostgreSQL misbehave the gateway fails closed and keeps answering:
+its own 503 (a page for people, problem+json for the IT API and SCIM) within short
+deadlines, /healthz at once, /readyz naming what is down.
+
+"Down" is a closed loopback port; "paused" is a redis-server of our own stopped with
+SIGSTOP (and always let go in a finally); a held lock is a second PostgreSQL
+connection holding LOCK TABLE in an open transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from gateway.core import db
+from gateway.core.api_tokens import TOKEN_PREFIX, create_token
+from gateway.core.models import AuditEvent, System
+from gateway.core.secret_keys import secret_keys
+from gateway.core.settings import Settings
+from tests.conftest import BASE_URL, DATABASE_URL, https_client, make_app
+from tests.it_console import ACTOR, NOW, bearer
+from tests.ops.redis_server import RedisServer, free_port, running_redis
+from tests.saml_idp import PortalIdP
+from tests.signin import sign_in
+from tests.world import World
+
+SESSION_COOKIE = "switchyard_session"
+TITLE = "Service temporarily unavailable"
+REDIS_TIMEOUT = 0.3  # GATEWAY_REDIS_TIMEOUT_SECONDS of the paused-Redis tests
+LOCK_TIMEOUT = 0.5  # GATEWAY_DATABASE_LOCK_TIMEOUT_SECONDS of the held-lock test
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_redis(tmp_path) as server:
+        yield server
+
+
+def answer_within(bound: float, request: Callable[[], TestResponse]) -> TestResponse:
+    """`request`'s answer, which must come within `bound` seconds: the test never waits
+    longer than that on a gateway that hangs (the thread is let go with the server)."""
+    answers: list[TestResponse] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answers.append(request())
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=bound)
+    took = time.monotonic() - started
+    assert not worker.is_alive(), f"no answer within {bound} s"
+    if errors:
+        raise errors[0]
+    assert took < bound
+    return answers[0]
+
+
+def with_session_cookie(client: FlaskClient) -> FlaskClient:
+    client.set_cookie(SESSION_COOKIE, "a-session-id-from-an-earlier-visit", domain="sso.test")
+    return client
+
+
+def assert_gateway_503(reply: TestResponse, *, machine: bool, part: str) -> None:
+    """The gateway's own 503 (not a bare server error), naming what is not answering."""
+    assert reply.status_code == 503
+    if machine:
+        assert reply.mimetype == "application/problem+json"
+        document = reply.get_json()
+        assert document["title"] == TITLE
+        assert part in document["detail"]
+    else:
+        assert reply.mimetype == "text/html"
+        page = reply.get_data(as_text=True)
+        assert TITLE in page
+        assert part in page
+
+
+@pytest.fixture
+def app_without_redis(settings: Settings) -> Iterator[Flask]:
+    app = make_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    yield app
+    db.engine_of(app).dispose()
+
+
+@pytest.mark.parametrize("cookie", [False, True], ids=["no cookie", "session cookie"])
+def test_redis_down_every_answer_is_the_gateways_own(
+    app_without_redis: Flask, cookie: bool
+) -> None:
+    client = app_without_redis.test_client()
+    if cookie:
+        with_session_cookie(client)
+    assert client.get("/healthz", base_url=BASE_URL).get_json() == {"status": "ok"}
+    ready = client.get("/readyz", base_url=BASE_URL)
+    assert ready.status_code == 503
+    assert set(ready.get_json()["failing"]) == {"redis"}
+    assert_gateway_503(client.get("/login", base_url=BASE_URL), machine=False, part="session store")
+    for machine_path in ("/api/v1/product-lines", "/scim/v2/Users"):
+        if cookie:  # without a session, the bearer-token APIs need no store to refuse
+            reply = client.get(machine_path, base_url=BASE_URL)
+            assert_gateway_503(reply, machine=True, part="session store")
+
+
+def test_readyz_names_redis_when_it_is_down(app_without_redis: Flask) -> None:
+    reply = app_without_redis.test_client().get("/readyz", base_url=BASE_URL)
+    assert reply.status_code == 503
+    assert reply.get_json() == {"status": "unavailable", "failing": {"redis": "ConnectionError"}}
+
+
+@pytest.fixture
+def app_on_own_redis(settings: Settings, own_redis: RedisServer) -> Iterator[Flask]:
+    update = {"redis_url": own_redis.url, "redis_timeout_seconds": REDIS_TIMEOUT}
+    app = make_app(settings.model_copy(update=update))
+    yield app
+    db.engine_of(app).dispose()
+
+
+def test_redis_paused_every_answer_comes_within_the_deadline(
+    app_on_own_redis: Flask, own_redis: RedisServer
+) -> None:
+    signed_out, returning = https_client(app_on_own_redis), https_client(app_on_own_redis)
+    with_session_cookie(returning)
+    assert returning.get("/healthz").status_code == 200  # connections pooled before the pause
+    # One deadline per Redis command and no retry after a timeout: well under a second.
+    bound = 4 * REDIS_TIMEOUT
+    with own_redis.paused():
+        for client in (signed_out, returning):
+            reply = answer_within(0.2, lambda c=client: c.get("/healthz"))  # type: ignore[misc]
+            assert reply.get_json() == {"status": "ok"}
+            ready = answer_within(bound, lambda c=client: c.get("/readyz"))  # type: ignore[misc]
+            assert ready.status_code == 503
+            assert ready.get_json()["failing"] == {"redis": "TimeoutError"}
+        # The rate limiter counts sign-ins in Redis: its client has the deadline too.
+        reply = answer_within(bound, lambda: signed_out.get("/login"))
+        assert_gateway_503(reply, machine=False, part="session store")
+        # The session of a returning visitor is read from Redis.
+        reply = answer_within(bound, lambda: returning.get("/api/v1/product-lines"))
+        assert_gateway_503(reply, machine=True, part="session store")
+    # Let go, it answers again at once.
+    assert signed_out.get("/readyz").get_json() == {"status": "ok"}
+
+
+def lock_holder(app: Flask) -> Engine:
+    """A second client of the app's database, which never waits long for its own lock."""
+    url = db.database_url_of(app.extensions["settings"])
+    return create_engine(url, connect_args={"options": "-c lock_timeout=5000"})
+
+
+needs_postgresql = pytest.mark.skipif(
+    not DATABASE_URL, reason="statement and lock timeouts are PostgreSQL's (SQLite has none)"
+)
+
+
+@needs_postgresql
+@pytest.mark.parametrize("settings_overrides", [{"database_lock_timeout_seconds": LOCK_TIMEOUT}])
+def test_a_held_lock_is_a_clear_503_within_the_lock_timeout(
+    app: Flask, idp: PortalIdP, world: World, dbs: Session
+) -> None:
+    hash_key = secret_keys(app).api_token
+    support_token = create_token(
+        dbs, "support", ["support:read"], actor=ACTOR, now=NOW, hash_key=hash_key
+    ).secret
+    client = https_client(app)
+    sign_in(client, idp, email="pat@ready.example", account="100001")
+    assert client.get("/").status_code in (200, 302)
+    holder = lock_holder(app)
+    try:
+        with holder.connect() as connection:
+            connection.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            # The routed request reads its user: it waits for the lock, then gives up.
+            reply = answer_within(2 * LOCK_TIMEOUT + 1, lambda: client.get("/"))
+            assert_gateway_503(reply, machine=False, part="database")
+            # IT's route trace reads users too.
+            trace = {"path": "/api/v1/route-trace", "query_string": {"q": "pat@ready.example"}}
+            reply = answer_within(
+                2 * LOCK_TIMEOUT + 1, lambda: client.get(**trace, headers=bearer(support_token))
+            )
+            assert_gateway_503(reply, machine=True, part="database")
+            # Neither probe reads a table: both answer at once.
+            assert answer_within(0.5, lambda: client.get("/healthz")).status_code == 200
+            assert answer_within(0.5, lambda: client.get("/readyz")).status_code == 200
+            connection.rollback()
+    finally:
+        holder.dispose()
+    assert client.get("/").status_code in (200, 302)  # the lock gone, it is served again
+
+
+@needs_postgresql
+@pytest.mark.parametrize("settings_overrides", [{"database_lock_timeout_seconds": LOCK_TIMEOUT}])
+def test_a_change_that_times_out_is_not_half_applied(
+    app: Flask, world: World, dbs: Session
+) -> None:
+    hash_key = secret_keys(app).api_token
+    token = create_token(
+        dbs, "release", ["rollout:write"], actor=ACTOR, now=NOW, hash_key=hash_key
+    ).secret
+    audited = dbs.scalar(select(func.count()).select_from(AuditEvent))
+    dbs.rollback()  # its read lock would keep the LOCK TABLE below waiting
+    client = https_client(app)
+    change = {"down": True, "reason": "Planned upgrade of the new license center"}
+    holder = lock_holder(app)
+    try:
+        with holder.connect() as connection:
+            # The switch itself can be written; its audit record waits for the lock.
+            connection.execute(text("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE"))
+            reply = answer_within(
+                2 * LOCK_TIMEOUT + 1,
+                lambda: client.post(
+                    "/api/v1/systems/new/maintenance", json=change, headers=bearer(token)
+                ),
+            )
+            assert_gateway_503(reply, machine=True, part="database")
+            connection.rollback()
+    finally:
+        holder.dispose()
+    dbs.expire_all()
+    assert dbs.scalar(select(System.maintenance).where(System.key == "new")) is False
+    assert dbs.scalar(select(func.count()).select_from(AuditEvent)) == audited
+
+
+STATEMENT_TIMEOUT = 0.3
+
+
+@needs_postgresql
+@pytest.mark.parametrize(
+    "settings_overrides", [{"database_statement_timeout_seconds": STATEMENT_TIMEOUT}]
+)
+def test_only_requests_have_the_statement_deadline(app: Flask) -> None:
+    """A request's statement ends at the deadline; the same statement in background work
+    or a command (db.new_session: a full load, an import) runs to its end."""
+    slow = text("SELECT pg_sleep(:seconds)").bindparams(seconds=3 * STATEMENT_TIMEOUT)
+    with (
+        app.test_request_context("/"),
+        pytest.raises(OperationalError, match="statement timeout"),
+    ):
+        db.get_session().execute(slow)
+    with closing(db.new_session(app)) as background:
+        background.execute(slow)  # no deadline
+        background.commit()
+        background.execute(slow)  # nor in its next transaction
+
+
+@needs_postgresql
+@pytest.mark.parametrize("settings_overrides", [{"database_pool_timeout_seconds": 0.5}])
+def test_a_full_pool_is_a_clear_503_within_the_pool_timeout(app: Flask) -> None:
+    """Every pooled connection taken (10, plus 10 more): a request waits for one at most
+    GATEWAY_DATABASE_POOL_TIMEOUT_SECONDS, then answers 503."""
+    engine = db.engine_of(app)
+    held = [engine.connect() for _ in range(20)]
+    try:
+        client = https_client(app)
+        reply = answer_within(2.0, lambda: client.get("/readyz"))
+        assert reply.status_code == 503
+        assert reply.get_json()["failing"] == {"database": "TimeoutError"}
+        # A bearer token is looked up in the database: no connection, no answer but 503.
+        token = bearer(f"{TOKEN_PREFIX}not-a-token-but-it-must-be-looked-up")
+        reply = answer_within(2.0, lambda: client.get("/api/v1/product-lines", headers=token))
+        assert_gateway_503(reply, machine=True, part="database")
+        assert answer_within(0.5, lambda: client.get("/healthz")).status_code == 200
+    finally:
+        for connection in held:
+            connection.close()
+    assert https_client(app).get("/readyz").status_code == 200
