@@ -17,10 +17,13 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 from gateway.core.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Pooled PostgreSQL connections are replaced after this long (see make_engine).
+RECYCLE_SECONDS = 900
 # The driver could not connect or talk to the server (a failing migration is a bug, not this).
 CONNECTION_ERRORS = (OperationalError, InterfaceError)
 log = logging.getLogger(__name__)
@@ -124,7 +127,13 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a SELECT 1 round trip at every checkout, on every request.
+        # A connection the database dropped (a restart) fails its first statement
+        # instead; SQLAlchemy then discards the whole pool, and routing's read tries
+        # once more on a fresh connection (read_once_more). Recycling connections idle
+        # for a quarter of an hour keeps firewalls and poolers from dropping them first.
+        pool_pre_ping=False,
+        pool_recycle=RECYCLE_SECONDS,
         pool_timeout=limits.pool_seconds or 30,  # SQLAlchemy's default
         connect_args=limits.connect_args(),
     )
@@ -184,6 +193,19 @@ def get_session() -> Session:
         g.db_session = sessions()
     session: Session = g.db_session
     return session
+
+
+def read_once_more(db: Session, statement: Executable, parameters: dict[str, Any]) -> Any:
+    """Run a read-only `statement` in single_statements; when its pooled connection was
+    dead (the database restarted since it was opened), once more on a fresh one. What
+    pool_pre_ping would do, without its round trip on every request."""
+    try:
+        return single_statements(db).execute(statement, parameters)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        db.rollback()
+        return single_statements(db).execute(statement, parameters)
 
 
 def single_statements(db: Session) -> Session:
