@@ -89,7 +89,7 @@ def arguments(description: str) -> argparse.Namespace:
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
     )
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (one per core)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GATEWAY_THREADS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GATEWAY_THREADS", "8")))
     return parser.parse_args()
 
 

@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.core import (
+    admission,
     announce,
     db,
     errors,
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+    if settings.active_requests:
+        app.wsgi_app = admission.Admission(  # type: ignore[method-assign]
+            app.wsgi_app, active=settings.active_requests, wait_seconds=settings.queue_seconds
         )
 
     errors.init_app(app)

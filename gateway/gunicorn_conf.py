@@ -2,7 +2,7 @@
 
 Read from the environment (gateway.core.settings.ServerSettings names each): PORT (8000),
 GATEWAY_BIND_HOST (0.0.0.0), GATEWAY_WORKERS (2 x cores + 1; 1 without
-GATEWAY_REDIS_URL), GATEWAY_THREADS (2), GATEWAY_TIMEOUT (30 s), GATEWAY_MAX_REQUESTS
+GATEWAY_REDIS_URL), GATEWAY_THREADS (8), GATEWAY_TIMEOUT (30 s), GATEWAY_MAX_REQUESTS
 (5000; 0 never recycles a worker), FORWARDED_ALLOW_IPS (127.0.0.1). Access logs are
 JSON lines on stdout.
 
@@ -75,9 +75,12 @@ if not os.environ.get("GATEWAY_REDIS_URL"):
     # sessions, pending sign-ins or replay cache. Real concurrency needs Redis.
     workers = 1
 worker_class = "gthread"
-# Two threads overlap one request's database and Redis waits with another's Python
+# Two requests at once overlap one's database and Redis waits with the other's Python
 # work; more only add GIL hand-offs (measured: 4 threads gave 10 % fewer routing
-# requests per second and a 30 % higher p99 than 2; see docs/performance.md).
+# requests per second and a 30 % higher p99 than 2; see docs/performance.md). So the
+# app runs two at once (GATEWAY_ACTIVE_REQUESTS) and the other threads wait for a turn,
+# a bounded time: a stuck dependency cannot take every thread, and the health checks,
+# which never wait, always find one (gateway.core.admission).
 threads = server_settings.threads
 timeout = server_settings.timeout
 graceful_timeout = 30

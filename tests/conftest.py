@@ -120,6 +120,9 @@ def settings(
         "health_check_enabled": False,
         "mail_delivery_enabled": False,  # tests call deliver_due themselves
         "renewal_reminders_enabled": False,  # tests call send_due_reminders themselves
+        # In-process tests run their own concurrency; tests/ops/test_admission.py and the
+        # gunicorn-based tests check the shipped limit.
+        "active_requests": 0,
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     database_statement_timeout_seconds: float = Field(default=5.0, ge=0, le=3600)
     database_lock_timeout_seconds: float = Field(default=2.0, ge=0, le=3600)
+    # Requests one worker process runs at once (0: as many as it has threads); the others
+    # wait for a turn at most queue_seconds, then answer 503 (gateway.core.admission).
+    active_requests: int = Field(default=2, ge=0, le=256)
+    queue_seconds: float = Field(default=1.0, gt=0, le=60)
     # python3-saml settings folder (settings.json, advanced_settings.json, certs/).
     saml_dir: Path = Path("idp_config")
     # The root of the keys that sign cookies and CSRF tokens and hash API tokens (one
@@ -476,7 +480,9 @@ class ServerSettings(BaseSettings):
     bind_host: str = Field(default="0.0.0.0", min_length=1)  # noqa: S104 - behind a proxy
     # Unset: 2 x cores + 1 (always 1 without GATEWAY_REDIS_URL).
     workers: int | None = Field(default=None, ge=1, le=256)
-    threads: int = Field(default=2, ge=1, le=64)
+    # More threads than GATEWAY_ACTIVE_REQUESTS (2): the others wait for a turn, so the
+    # health checks always find a free one (gateway.core.admission).
+    threads: int = Field(default=8, ge=1, le=64)
     timeout: int = Field(default=30, ge=1, le=3600)
     # A worker is replaced after about this many requests; 0 never.
     max_requests: int = Field(default=5000, ge=0)

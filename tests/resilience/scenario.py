@@ -137,9 +137,9 @@ class Deployment:
                 "GATEWAY_BASE_URL": PUBLIC_URL,
                 "GATEWAY_SAML_IDP_INITIATED": "true",
                 "GATEWAY_BIND_HOST": "127.0.0.1",
-                # The shipped settings: 2 workers x 2 threads per instance.
+                # 2 workers per instance, with the shipped threads (8, of which 2 run a
+                # request at once: GATEWAY_ACTIVE_REQUESTS).
                 "GATEWAY_WORKERS": "2",
-                "GATEWAY_THREADS": "2",
                 # The load comes from one address: the limits count, never refuse.
                 "GATEWAY_SIGNIN_RATE_LIMIT": "1000000/minute",
                 "GATEWAY_CREDENTIAL_FAILURE_RATE_LIMIT": "1000000/minute",
