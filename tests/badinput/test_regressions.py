@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 from tests.badinput.harness import answered_safely
 from tests.provider.conftest import RelyingParty
 
+SCIM_JSON = "application/scim+json"
+
 
 @pytest.mark.parametrize("authorization", ["Basic ", "Basic \t "])
 def test_a_basic_scheme_with_nothing_after_it_is_invalid_client(
@@ -26,3 +28,34 @@ def test_a_basic_scheme_with_nothing_after_it_is_invalid_client(
     )
     assert reply.status_code == 401
     assert reply.get_json()["error"] == "invalid_client"
+
+
+def test_a_post_to_a_scim_path_with_a_line_break_is_a_scim_error(
+    app: Flask, client: FlaskClient, scim_token: str
+) -> None:
+    # /Users/%0A matched only /Users/<public_id> (werkzeug's path converter stops at a
+    # newline), so a POST there was the app's HTML 405, not SCIM's Error message.
+    reply = answered_safely(
+        app,
+        lambda: client.post(
+            "/scim/v2/Users/%0A%27",
+            data=b"{}",
+            headers={"Authorization": f"Bearer {scim_token}", "Content-Type": SCIM_JSON},
+        ),
+    )
+    assert reply.status_code == 404
+    assert reply.mimetype == SCIM_JSON
+
+
+def test_scim_paging_beyond_any_integer_column_is_answered(
+    app: Flask, client: FlaskClient, scim_token: str
+) -> None:
+    reply = answered_safely(
+        app,
+        lambda: client.get(
+            "/scim/v2/Users",
+            query_string={"startIndex": str(10**20), "count": str(10**20)},
+            headers={"Authorization": f"Bearer {scim_token}"},
+        ),
+    )
+    assert reply.status_code < 500
