@@ -3,12 +3,17 @@ used to be a 500 (or an ERROR in the log) and what it is now."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
-from tests.badinput.harness import answered_safely
+from gateway.directory.service import ImportRejected, import_file
+from tests.badinput.harness import answered_safely, snapshot
 from tests.provider.conftest import RelyingParty
+from tests.world import World
 
 SCIM_JSON = "application/scim+json"
 
@@ -59,3 +64,26 @@ def test_scim_paging_beyond_any_integer_column_is_answered(
         ),
     )
     assert reply.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("nul.csv", b"account_number,name\n100100,Ac\x00me\n", "line 2: name: holds a NUL"),
+        ("nul.jsonl", b'{"account_number": "1001\\u00000", "name": "A"}\n', "account_number"),
+        ("deep.jsonl", b"[" * 100_000 + b"\n", "line 1: not valid JSON: nested too deeply"),
+    ],
+)
+def test_an_import_file_with_nul_or_deep_nesting_is_refused_whole(
+    app: Flask, dbs: Session, world: World, tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
+    # NUL: a psycopg DataError out of the import on PostgreSQL (and stored on SQLite);
+    # deep nesting: a RecursionError out of the JSON decoder.
+    path = tmp_path / name
+    path.write_bytes(data)
+    before = snapshot(app)
+    with pytest.raises(ImportRejected) as refused:
+        import_file(dbs, "accounts", path)
+    assert reason in str(refused.value.errors[0])
+    dbs.rollback()
+    assert snapshot(app) == before
