@@ -540,6 +540,9 @@ class AnyPath(PathConverter):
     regex = "(?s:[^/].*?)"
 
 
+@bp.route(  # the root too, which no converter matches: /scim/v2/ is SCIM's 404 as well
+    "/", defaults={"anything": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+)
 @bp.route(
     "/<scim_path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], endpoint="unknown"
 )

@@ -87,3 +87,12 @@ def test_an_import_file_with_nul_or_deep_nesting_is_refused_whole(
     assert reason in str(refused.value.errors[0])
     dbs.rollback()
     assert snapshot(app) == before
+
+
+def test_the_scim_root_is_a_scim_error(app: Flask, client: FlaskClient, scim_token: str) -> None:
+    # No converter matches an empty path: /scim/v2/ was the app's HTML 404.
+    reply = answered_safely(
+        app, lambda: client.get("/scim/v2/", headers={"Authorization": f"Bearer {scim_token}"})
+    )
+    assert reply.status_code == 404
+    assert reply.mimetype == SCIM_JSON
