@@ -122,7 +122,7 @@ def send(callers: Callers, method: str, path: str, **kwargs: Any) -> Callable[[]
 def test_write_operations_refuse_bodies_that_are_not_what_they_read(
     app: Flask, callers: Callers
 ) -> None:
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(
         operation=st.sampled_from(WRITES),
         body=raw_bodies,
@@ -144,7 +144,7 @@ def test_write_operations_refuse_bodies_that_are_not_what_they_read(
 def test_write_operations_refuse_json_of_the_wrong_types(app: Flask, callers: Callers) -> None:
     fields = {name: json_values for name in BODY_FIELDS}
 
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(operation=st.sampled_from(WRITES), document=json_objects_with(fields))
     def write(operation: tuple[str, str], document: Any) -> None:
         method, template = operation
@@ -160,7 +160,7 @@ def test_write_operations_refuse_json_of_the_wrong_types(app: Flask, callers: Ca
 
 
 def test_read_operations_take_any_query(app: Flask, callers: Callers) -> None:
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(
         read=st.sampled_from(READS),
         data=st.data(),

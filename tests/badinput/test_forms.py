@@ -65,7 +65,7 @@ def page_queries(names: list[str]) -> st.SearchStrategy[list[tuple[str, str]]]:
 
 
 def test_org_console_pages_take_any_query(app: Flask, admin_client: FlaskClient) -> None:
-    @fuzz(examples=120)
+    @fuzz(examples=100)
     @given(path=st.sampled_from(ORG_PAGES), query=page_queries(ORG_PARAMS))
     def page(path: str, query: list[tuple[str, str]]) -> None:
         answered_safely(app, lambda: admin_client.get(path, query_string=MultiDict(query)))
@@ -74,7 +74,7 @@ def test_org_console_pages_take_any_query(app: Flask, admin_client: FlaskClient)
 
 
 def test_entitlement_pages_take_any_query(app: Flask, user_client: FlaskClient) -> None:
-    @fuzz(examples=120)
+    @fuzz(examples=100)
     @given(path=st.sampled_from(ENTITLEMENT_PAGES), query=page_queries(ENTITLEMENT_PARAMS))
     def page(path: str, query: list[tuple[str, str]]) -> None:
         answered_safely(app, lambda: user_client.get(path, query_string=MultiDict(query)))
@@ -126,7 +126,7 @@ def test_org_console_forms_refuse_any_values_cleanly(
     ]
     names = ["email", "permissions", "permission", "name", "scope", "active", "reason", "back"]
 
-    @fuzz(examples=120)
+    @fuzz(examples=100)
     @given(path=st.sampled_from(forms), form=form_fields(names))
     def post(path: str, form: list[tuple[str, str]]) -> None:
         answered_safely(app, lambda: posted(admin_client, "/org/", path, form))  # type: ignore[arg-type, return-value]
@@ -199,7 +199,7 @@ def test_it_console_forms_refuse_any_values_cleanly(app: Flask, it_client: Flask
         "rollback",
     ]
 
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(path=st.sampled_from(forms), form=form_fields(names))
     def post(path: str, form: list[tuple[str, str]]) -> None:
         answered_safely(app, lambda: posted(it_client, "/it/", path, form))  # type: ignore[arg-type, return-value]

@@ -123,7 +123,7 @@ def import_files(draw: st.DrawFn) -> tuple[str, str, bytes]:
 def test_an_import_is_all_or_nothing_whatever_the_file(
     app: Flask, dbs: Session, world: World, tmp_path: Path
 ) -> None:
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(file=import_files())
     def imported(file: tuple[str, str, bytes]) -> None:
         kind, suffix, data = file

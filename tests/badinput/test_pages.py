@@ -69,7 +69,7 @@ def test_invitation_links_refuse_any_token_cleanly(
 def test_any_path_with_any_method_is_answered(
     app: Flask, client: FlaskClient, it_client: FlaskClient, world: World
 ) -> None:
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(
         signed_in=st.booleans(),
         method=st.sampled_from(METHODS),

@@ -86,7 +86,7 @@ def test_authorize_takes_any_query(
     attempt = AuthorizationAttempt()
     good = rp.authorize_query(attempt)
 
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(
         signed_in=st.booleans(),
         replaced=st.dictionaries(st.sampled_from(AUTHORIZE_PARAMS), value_text, max_size=3),
@@ -109,7 +109,7 @@ def test_authorize_takes_any_query(
 def test_token_refuses_any_body_cleanly(
     app: Flask, client: FlaskClient, user_client: FlaskClient, rp: RelyingParty
 ) -> None:
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(
         real_code=st.booleans(),
         grant_type=st.one_of(st.sampled_from(GRANT_TYPES), value_text),

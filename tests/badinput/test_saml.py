@@ -84,7 +84,7 @@ mutations = st.builds(
     # Mostly a letter for a letter; sometimes any byte anywhere, sometimes a cut.
     flips=st.lists(
         st.tuples(
-            st.integers(0, 10**6),
+            st.integers(0, 200_000),
             st.one_of(
                 st.sampled_from(b"AZaz09"), st.sampled_from(b"+/= \"'<>&"), st.integers(0, 255)
             ),
@@ -178,7 +178,7 @@ def test_single_logout_refuses_any_message_cleanly(
         st.sampled_from(real),
         st.sampled_from(XML_SNIPPETS).map(deflate_encode),
         any_text.map(deflate_encode),
-        st.builds(lambda size: deflate_encode("<a>" + "x" * size + "</a>"), st.integers(0, 10**6)),
+        st.integers(0, 200_000).map(lambda size: deflate_encode("<a>" + "x" * size + "</a>")),
         st.sampled_from(real).map(lambda text: text[: len(text) // 2]),
         st.binary(max_size=200).map(lambda raw: base64.b64encode(raw).decode() + "=="),
     )

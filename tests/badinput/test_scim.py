@@ -153,7 +153,7 @@ def pat_id(dbs: Session) -> str:
 def test_lists_and_searches_take_any_query(
     app: Flask, client: FlaskClient, scim_token: str, world: World
 ) -> None:
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(path=st.sampled_from(["/Users", "/Groups", "/Users/.search"]), query=list_queries())
     def listing(path: str, query: list[tuple[str, str]]) -> None:
         if path.endswith(".search"):
@@ -188,7 +188,7 @@ def test_resource_bodies_of_any_shape_are_refused_cleanly(
 ) -> None:
     target = pat_id(dbs)
 
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(
         call=st.sampled_from(
             [
@@ -218,7 +218,7 @@ def test_patches_of_any_shape_are_refused_cleanly(
 ) -> None:
     target = pat_id(dbs)
 
-    @fuzz(examples=200)
+    @fuzz(examples=120)
     @given(
         path=st.sampled_from([f"/Users/{target}", "/Groups/admin", "/Groups/downloads"]),
         body=patch_bodies,
@@ -239,7 +239,7 @@ def test_raw_bodies_and_unknown_ids_are_refused_cleanly(
 ) -> None:
     target = pat_id(dbs)
 
-    @fuzz(examples=150)
+    @fuzz(examples=100)
     @given(
         method=st.sampled_from(["POST", "PUT", "PATCH", "DELETE", "GET"]),
         resource=st.sampled_from(["Users", "Groups", "Schemas", "ResourceTypes"]),
