@@ -38,9 +38,6 @@ SHOW_ANSWERS = os.environ.get("BADINPUT_STATS") == "1"
 KNOWN_ROWS = "badinput.rows"
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
-# Columns a refused request may still touch: none today. Kept as the one place to say so.
-VOLATILE_COLUMNS: dict[str, frozenset[str]] = {}
-
 
 def register_profiles() -> None:
     suppressed = [
@@ -102,9 +99,7 @@ def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     rows: dict[str, list[tuple[Any, ...]]] = {}
     with db.engine_of(app).connect() as connection:
         for table in Base.metadata.sorted_tables:
-            skipped = VOLATILE_COLUMNS.get(table.name, frozenset())
-            columns = [column for column in table.columns if column.name not in skipped]
-            found = connection.execute(select(*columns)).all()
+            found = connection.execute(select(table)).all()
             rows[table.name] = sorted((tuple(row) for row in found), key=repr)
     return rows
 
