@@ -185,7 +185,10 @@ def _root() -> str:
 def _body() -> Any:
     if not request.is_json:
         raise ScimRefused(415, f"Send the body as {SCIM_JSON} (or application/json).")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # `silent` covers ValueError only; the decoder recurses per level
+        body = None
     if body is None:
         raise ScimRefused(400, "The body is not JSON.", "invalidSyntax")
     return body

@@ -27,6 +27,7 @@ from gateway.core.secret_keys import secret_keys
 from tests.badinput.harness import answered_safely, fuzz
 from tests.badinput.strategies import (
     content_types,
+    deep_documents,
     json_objects_with,
     json_values,
     query_params,
@@ -50,6 +51,7 @@ READS = [
     if method == "GET"
 ]
 # Members the write bodies name across the document, for objects of the right shape.
+SCIM_JSON = "application/scim+json"
 BODY_FIELDS = sorted(
     {
         name
@@ -113,7 +115,7 @@ path_junk = st.dictionaries(
 )
 
 
-def send(callers: Callers, method: str, path: str, **kwargs: Any) -> Callable[[], Any]:
+def send_to(callers: Callers, method: str, path: str, **kwargs: Any) -> Callable[[], Any]:
     client, headers = callers.client_and_headers(path)
     headers = {**headers, **kwargs.pop("headers", {})}
     return lambda: client.open(path, method=method, headers=headers, **kwargs)
@@ -135,7 +137,7 @@ def test_write_operations_refuse_bodies_that_are_not_what_they_read(
         method, template = operation
         path = filled(template, callers.real_values(), junk)
         answered_safely(
-            app, send(callers, method, path, data=body, headers={"Content-Type": content_type})
+            app, send_to(callers, method, path, data=body, headers={"Content-Type": content_type})
         )
 
     write()
@@ -153,10 +155,30 @@ def test_write_operations_refuse_json_of_the_wrong_types(app: Flask, callers: Ca
         # A document that happens to be valid may be applied: that is not a refusal.
         answered_safely(
             app,
-            send(callers, method, path, data=body, headers={"Content-Type": "application/json"}),
+            send_to(callers, method, path, data=body, headers={"Content-Type": "application/json"}),
         )
 
     write()
+
+
+def test_every_json_reader_refuses_a_document_nested_too_deeply(
+    app: Flask, callers: Callers, scim_token: str
+) -> None:
+    scim_writes = [("POST", "/scim/v2/Users"), ("POST", "/scim/v2/Users/.search")]
+    scim_writes += [(m, "/scim/v2/Users/{id}") for m in ("PUT", "PATCH")]
+    scim_writes += [(m, "/scim/v2/Groups/admin") for m in ("PUT", "PATCH")]
+
+    @fuzz(examples=40)
+    @given(operation=st.sampled_from(WRITES + scim_writes), document=deep_documents)
+    def deep(operation: tuple[str, str], document: str) -> None:
+        method, template = operation
+        path = filled(template, callers.real_values(), {})
+        headers = {"Content-Type": "application/json"}
+        if path.startswith("/scim/"):
+            headers = {"Content-Type": SCIM_JSON, "Authorization": f"Bearer {scim_token}"}
+        answered_safely(app, send_to(callers, method, path, data=document, headers=headers))
+
+    deep()
 
 
 def test_read_operations_take_any_query(app: Flask, callers: Callers) -> None:
@@ -170,6 +192,6 @@ def test_read_operations_take_any_query(app: Flask, callers: Callers) -> None:
         template, names = read
         query = data.draw(query_params(names))
         path = filled(template, callers.real_values(), junk)
-        answered_safely(app, send(callers, "GET", path, query_string=MultiDict(query)))
+        answered_safely(app, send_to(callers, "GET", path, query_string=MultiDict(query)))
 
     read()

@@ -96,3 +96,20 @@ def test_the_scim_root_is_a_scim_error(app: Flask, client: FlaskClient, scim_tok
     )
     assert reply.status_code == 404
     assert reply.mimetype == SCIM_JSON
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/Users", "/scim/v2/Users/.search"])
+def test_a_scim_body_nested_too_deeply_is_invalid_syntax(
+    app: Flask, client: FlaskClient, scim_token: str, path: str
+) -> None:
+    # The JSON decoder raised RecursionError, which get_json(silent=True) lets through: a 500.
+    reply = answered_safely(
+        app,
+        lambda: client.post(
+            path,
+            data=b"[" * 100_000,
+            headers={"Authorization": f"Bearer {scim_token}", "Content-Type": SCIM_JSON},
+        ),
+    )
+    assert reply.status_code == 400
+    assert reply.get_json()["scimType"] == "invalidSyntax"
