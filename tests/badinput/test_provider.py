@@ -89,14 +89,21 @@ def test_authorize_takes_any_query(
     @fuzz(examples=100)
     @given(
         signed_in=st.booleans(),
+        response_type=st.one_of(
+            st.just("code"), st.sampled_from(["token", "code id_token", "none"]), value_text
+        ),
         replaced=st.dictionaries(st.sampled_from(AUTHORIZE_PARAMS), value_text, max_size=3),
         dropped=st.sets(st.sampled_from(list(good)), max_size=2),
         extra=query_params(AUTHORIZE_PARAMS),
     )
     def authorize(
-        signed_in: bool, replaced: dict[str, str], dropped: set[str], extra: list[tuple[str, str]]
+        signed_in: bool,
+        response_type: str,
+        replaced: dict[str, str],
+        dropped: set[str],
+        extra: list[tuple[str, str]],
     ) -> None:
-        query = {**good, **replaced}
+        query = {**good, "response_type": response_type, **replaced}
         for name in dropped:
             query.pop(name, None)
         browser = user_client if signed_in else client

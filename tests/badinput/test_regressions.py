@@ -113,3 +113,20 @@ def test_a_scim_body_nested_too_deeply_is_invalid_syntax(
     )
     assert reply.status_code == 400
     assert reply.get_json()["scimType"] == "invalidSyntax"
+
+
+@pytest.mark.parametrize("response_type", ["é", 'co"de', "code\\", "\x01"])
+def test_a_response_type_authlib_cannot_quote_is_refused_with_a_page(
+    app: Flask, client: FlaskClient, rp: RelyingParty, response_type: str
+) -> None:
+    # authlib put the value in an error description that must be plain ASCII and raised
+    # ValueError building the error: a 500.
+    query = {"client_id": rp.client_id, "redirect_uri": rp.redirect_uri, "prompt": "none"}
+    reply = answered_safely(
+        app,
+        lambda: client.get(
+            "/oidc/authorize", query_string={**query, "response_type": response_type}
+        ),
+    )
+    assert reply.status_code == 400
+    assert "unsupported_response_type" in reply.get_data(as_text=True)
