@@ -299,6 +299,10 @@ def validate_rows(
             yield None, [problem] if problem else []
             continue
         reader = FieldReader(line, values)
+        for field, value in values.items():
+            # PostgreSQL cannot store NUL in text (SQLite would, unseen): refuse it here.
+            if "\x00" in value:
+                reader.reject(field, "holds a NUL character")
         record = spec.parse(reader, refs)
         key = record[spec.key]
         if key in first_seen:

@@ -59,6 +59,9 @@ def read_jsonl(stream: TextIO, _columns: Sequence[str]) -> Iterator[SourceItem]:
         except json.JSONDecodeError as error:
             yield RowError(line, None, f"not valid JSON: {error.msg}")
             continue
+        except RecursionError:  # the decoder recurses once per level of nesting
+            yield RowError(line, None, "not valid JSON: nested too deeply")
+            continue
         if not isinstance(value, dict):
             yield RowError(line, None, "must be a JSON object")
             continue

@@ -32,6 +32,7 @@ from scim2_models import (
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from gateway.core.access import limit_failed_credentials
 from gateway.core.api_tokens import active_token
@@ -184,7 +185,10 @@ def _root() -> str:
 def _body() -> Any:
     if not request.is_json:
         raise ScimRefused(415, f"Send the body as {SCIM_JSON} (or application/json).")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # `silent` covers ValueError only; the decoder recurses per level
+        body = None
     if body is None:
         raise ScimRefused(400, "The body is not JSON.", "invalidSyntax")
     return body
@@ -317,7 +321,10 @@ def list_users() -> ResponseReturnValue:
         query = query.where(user_filter(text))
     start, count = _page(params)
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(_sorted(query, params).offset(start - 1).limit(count)).all() if count else []
+    # A start past the last result is an empty page; it is never sent to the database,
+    # where an index beyond its integers (startIndex=10**20) fails instead of matching none.
+    wanted = count and start <= total
+    rows = db.scalars(_sorted(query, params).offset(start - 1).limit(count)).all() if wanted else []
     root = _root()
     listing = ListResponse[ScimUser](
         total_results=total,
@@ -528,7 +535,20 @@ def delete_group(group_id: str) -> ResponseReturnValue:
     raise NotImplementedException(detail=FIXED_GROUPS.format(", ".join(PERMISSIONS)))
 
 
-@bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], endpoint="unknown")
+class AnyPath(PathConverter):
+    """Werkzeug's path converter, also across line breaks (`.` stops at a newline):
+    without it /Users/%0A matched only /Users/<public_id>, and a POST there was the
+    app's HTML 405 instead of SCIM's error."""
+
+    regex = "(?s:[^/].*?)"
+
+
+@bp.route(  # the root too, which no converter matches: /scim/v2/ is SCIM's 404 as well
+    "/", defaults={"anything": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]
+)
+@bp.route(
+    "/<scim_path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], endpoint="unknown"
+)
 def unknown(anything: str) -> ResponseReturnValue:
     if anything.split("/")[0] in READ_ONLY_ENDPOINTS:
         raise ScimRefused(405, f"/scim/v2/{anything} is read-only.", headers={"Allow": "GET"})
@@ -540,4 +560,5 @@ def init_app(app: Flask) -> None:
     from gateway.core.extensions import csrf
 
     csrf.exempt(bp)
+    app.url_map.converters["scim_path"] = AnyPath
     app.register_blueprint(bp)

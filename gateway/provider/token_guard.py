@@ -27,11 +27,12 @@ CLIENT_ID_LOGGED = 64
 
 
 def unreadable_basic_credentials() -> bool:
-    """Whether the request carries HTTP Basic credentials that are not UTF-8 (authlib
-    would raise on them rather than answer invalid_client)."""
+    """Whether the request carries HTTP Basic credentials authlib cannot read: not UTF-8,
+    or a scheme with nothing after it ("Basic " and a tab); authlib would raise on them
+    (UnicodeDecodeError, ValueError) rather than answer invalid_client."""
     try:
         extract_basic_authorization(request.headers)
-    except UnicodeDecodeError:
+    except ValueError:  # UnicodeDecodeError is one
         return True
     return False
 
@@ -40,7 +41,7 @@ def claimed_client_id() -> str:
     """The client id this token request names, unverified; "" when it names none."""
     try:
         basic_id, _ = extract_basic_authorization(request.headers)
-    except UnicodeDecodeError:
+    except ValueError:  # unreadable: the token endpoint answers invalid_client
         basic_id = None
     claimed = basic_id or request.form.get("client_id") or _assertion_subject()
     return str(claimed or "")[:CLIENT_ID_LOGGED]

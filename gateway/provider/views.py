@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import (
     Blueprint,
@@ -125,6 +126,11 @@ def authorize() -> Any:
     user = current_user()
     if user is None and not asks_about_the_sign_in(request.args):
         return redirect(url_for("sso.login", next=request.full_path))
+    if invalid_error_characters(request.args.get("response_type", "")):
+        # authlib echoes an unsupported response_type into its error description, which
+        # must be plain ASCII, and raises ValueError building the error instead (a 500).
+        refused = UnsupportedResponseTypeError("The response type is not supported.", "")
+        return authorization_error(refused)
     try:
         grant = server().get_consent_grant(end_user=user)
         detour = freshness_detour(grant, signed_in=user is not None)
