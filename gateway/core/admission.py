@@ -20,8 +20,6 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.wsgi import ClosingIterator
-
 log = logging.getLogger(__name__)
 
 # Never queued: they answer at once, whatever the other requests are waiting for.
@@ -53,13 +51,12 @@ class Admission:
                 extra={"event": "request.shed", "path": path[:200]},
             )  # fmt: skip
             return busy(path, start_response)
+        # The turn ends when the app has made its answer: Flask builds the whole body
+        # before it returns, and sending it to a slow client holds no turn.
         try:
-            body = self.wsgi_app(environ, start_response)
-        except BaseException:
+            return self.wsgi_app(environ, start_response)
+        finally:
             self.turns.release()
-            raise
-        # The turn ends when the server has sent the answer and closes it.
-        return ClosingIterator(body, self.turns.release)
 
 
 def busy(path: str, start_response: StartResponse) -> list[bytes]:

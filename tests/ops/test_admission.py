@@ -1,8 +1,7 @@
 """Admission: a worker runs GATEWAY_ACTIVE_REQUESTS requests at once; the others wait
 at most GATEWAY_QUEUE_SECONDS for a turn, then answer 503 with Retry-After, and the
 health checks never wait. Driven through real WSGI apps with real threads: the request
-holding the turn waits in its view until the test releases it. Answers are read
-buffered, which closes them as a server does once it has sent them: that ends a turn."""
+holding the turn waits in its view until the test releases it."""
 
 from __future__ import annotations
 
@@ -55,15 +54,13 @@ def test_a_request_with_no_turn_gets_a_503_and_health_never_waits(
 ) -> None:
     app, entered, release = held_app
     answers: list[str] = []
-    holder = threading.Thread(
-        target=lambda: answers.append(Client(app).get("/hold", buffered=True).text)
-    )
+    holder = threading.Thread(target=lambda: answers.append(Client(app).get("/hold").text))
     holder.start()
     assert entered.wait(5)
 
-    refused = Client(app).get("/quick", buffered=True)
-    api = Client(app).get("/api/v1/me", buffered=True)
-    health = Client(app).get("/healthz", buffered=True)
+    refused = Client(app).get("/quick")
+    api = Client(app).get("/api/v1/me")
+    health = Client(app).get("/healthz")
 
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
     assert "busy" in refused.text and refused.mimetype == "text/html"
@@ -73,17 +70,15 @@ def test_a_request_with_no_turn_gets_a_503_and_health_never_waits(
     release.set()
     holder.join(5)
     assert answers == ["held"]
-    assert Client(app).get("/quick", buffered=True).text == "quick"  # the turn came back
+    assert Client(app).get("/quick").text == "quick"  # the turn came back
 
 
 def test_a_failing_request_gives_its_turn_back(
     held_app: tuple[Flask, threading.Event, threading.Event],
 ) -> None:
     app, _entered, _release = held_app
-    assert Client(app).get("/boom", buffered=True).status_code == 500
-    assert (
-        Client(app).get("/quick", buffered=True).status_code == 200
-    )  # not left holding the only turn
+    assert Client(app).get("/boom").status_code == 500
+    assert Client(app).get("/quick").status_code == 200  # not left holding the only turn
 
 
 @pytest.fixture
@@ -97,9 +92,9 @@ def test_the_gateway_admits_as_many_requests_as_configured(app: Flask) -> None:
     assert isinstance(admission, Admission) and admission.wait_seconds == QUEUE_SECONDS
     assert admission.turns.acquire(blocking=False)  # its one turn, taken here
     try:
-        answer = Client(app).get("/login", buffered=True)
+        answer = Client(app).get("/login")
         assert answer.status_code == 503 and "busy" in answer.text
-        assert Client(app).get("/healthz", buffered=True).status_code == 200
+        assert Client(app).get("/healthz").status_code == 200
     finally:
         admission.turns.release()
-    assert Client(app).get("/healthz", buffered=True).status_code == 200
+    assert Client(app).get("/healthz").status_code == 200
