@@ -113,8 +113,8 @@ def markdown_table() -> str:
         "# Resilience: what users saw under each fault",
         "",
         f"`make resilience`, {at}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        "two gateway instances (2 workers x 2 threads each) on their own PostgreSQL "
-        "and Redis. See docs/resilience.md for what each scenario does.",
+        "two gateway instances (2 workers x 8 threads, 2 requests at once, each) on their "
+        "own PostgreSQL and Redis. See docs/resilience.md for what each scenario does.",
         "",
         "| " + " | ".join(HEADERS) + " |",
         "|" + "---|" * len(HEADERS),
