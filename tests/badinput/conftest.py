@@ -19,11 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway.core.api_tokens import create_account_token
 from gateway.core.secret_keys import secret_keys
-from gateway.provider.clients import add_client
 from tests.badinput import harness
-from tests.conftest import SECRET
 from tests.it_console import ACTOR, admin_client, it_client, user_client
-from tests.provider.conftest import REDIRECT_URI, RelyingParty
+from tests.provider.conftest import RelyingParty, register_legacy_center
 from tests.world import World
 
 __all__ = ["admin_client", "it_client", "user_client"]  # fixtures
@@ -74,15 +72,4 @@ def scim_token(app: Flask, dbs: Session, world: World) -> str:
 @pytest.fixture
 def rp(dbs: Session, world: World) -> RelyingParty:
     """The legacy license center, registered as `gateway client add` registers it."""
-    new = add_client(
-        dbs,
-        name="Legacy license center",
-        redirect_uris=[REDIRECT_URI],
-        actor="test",
-        secret_key=SECRET,
-        initiate_login_uri="https://legacy.licenses.test/oidc/login",
-        post_logout_redirect_uris=["https://legacy.licenses.test/bye"],
-        system_key="legacy",
-    )
-    assert new.client_secret
-    return RelyingParty(new.client_id, new.client_secret)
+    return register_legacy_center(dbs)

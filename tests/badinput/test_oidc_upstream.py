@@ -20,7 +20,8 @@ from werkzeug.datastructures import MultiDict
 from tests.badinput.conftest import UNLIMITED
 from tests.badinput.harness import answered_safely, fuzz
 from tests.badinput.strategies import query_params, value_text
-from tests.sso.portal_op import CLIENT_ID, CLIENT_SECRET, PortalOP, serve_portal
+from tests.sso.oidc.conftest import portal_settings
+from tests.sso.portal_op import PortalOP, serve_portal
 from tests.sso.test_upstream_oidc import USER
 from tests.world import World
 
@@ -43,10 +44,7 @@ def op(portal: PortalOP) -> Iterator[PortalOP]:
 @pytest.fixture
 def settings_overrides(op: PortalOP) -> dict[str, object]:
     return {
-        "oidc_issuer": op.issuer,
-        "oidc_client_id": CLIENT_ID,
-        "oidc_client_secret": CLIENT_SECRET,
-        "login_method": "oidc",
+        **portal_settings(op),
         "signin_rate_limit": UNLIMITED,
         "credential_failure_rate_limit": UNLIMITED,
     }

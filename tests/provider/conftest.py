@@ -150,8 +150,8 @@ def account(dbs: Session) -> Account:
     return factories.account(dbs, ACCOUNT, "Acme Corp")
 
 
-@pytest.fixture
-def rp(dbs: Session, systems: dict[str, System]) -> RelyingParty:
+def register_legacy_center(dbs: Session) -> RelyingParty:
+    """The legacy license center, registered as `gateway client add` registers it."""
     new = add_client(
         dbs,
         name="Legacy license center",
@@ -164,6 +164,11 @@ def rp(dbs: Session, systems: dict[str, System]) -> RelyingParty:
     )
     assert new.client_secret
     return RelyingParty(new.client_id, new.client_secret)
+
+
+@pytest.fixture
+def rp(dbs: Session, systems: dict[str, System]) -> RelyingParty:
+    return register_legacy_center(dbs)
 
 
 @pytest.fixture

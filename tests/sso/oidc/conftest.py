@@ -27,14 +27,19 @@ def op(portal: PortalOP) -> Iterator[PortalOP]:
     portal.released.set()
 
 
-@pytest.fixture
-def settings_overrides(op: PortalOP) -> dict[str, object]:
+def portal_settings(op: PortalOP) -> dict[str, object]:
+    """The gateway signing in through the stand-in portal by OpenID Connect."""
     return {
         "oidc_issuer": op.issuer,
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": CLIENT_SECRET,
         "login_method": "oidc",
     }
+
+
+@pytest.fixture
+def settings_overrides(op: PortalOP) -> dict[str, object]:
+    return portal_settings(op)
 
 
 @pytest.fixture
