@@ -7,7 +7,14 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, g, jsonify, make_response, render_template, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from gateway.core.metrics import count_dependency_error
@@ -160,9 +167,13 @@ def init_app(app: Flask) -> None:
         answer.headers.update(error.headers)
         return answer
 
+    # Only the errors of a server that cannot be reached or does not answer in time are
+    # "down". Any other database error is about the request (below) or a bug (a 500).
     @app.errorhandler(StoreUnavailable)
     @app.errorhandler(redis.RedisError)
-    @app.errorhandler(SQLAlchemyError)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
     def _dependency_down(error: Exception) -> Any:
         # Fail closed: without the shared store or the database nobody is let in.
         count_dependency_error(error)
@@ -177,6 +188,31 @@ def init_app(app: Flask) -> None:
             ServiceUnavailable.title,
             f"{unavailable_part(error)} is not answering. Please try again in a minute.",
             unavailable=True,  # the page's masthead must not ask it again (a 500)
+        )
+
+    @app.errorhandler(DataError)
+    def _value_out_of_range(error: DataError) -> Any:
+        # A value our checks let through and the database refused (too long, out of
+        # range): the request's fault, and nothing was written. Logged in full, since it
+        # means a check is missing.
+        log.warning(
+            "database refused a value",
+            extra={"event": "request.value_refused", "error": str(error.orig)},
+        )
+        return render_error(
+            400, "Request refused", "A value in the request is too long or out of range."
+        )
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(error: IntegrityError) -> Any:
+        # Two requests raced to create the same thing; the loser's transaction was
+        # rolled back whole, so trying again sees the winner's result.
+        log.warning(
+            "concurrent change conflicted",
+            extra={"event": "request.conflict", "error": str(error.orig)},
+        )
+        return render_error(
+            409, "Conflicting change", "Another change got there first. Please try again."
         )
 
     @app.errorhandler(HTTPException)

@@ -8,6 +8,7 @@ connection holding LOCK TABLE in an open transaction."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +18,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -275,3 +277,68 @@ def test_a_full_pool_is_a_clear_503_within_the_pool_timeout(app: Flask) -> None:
         for connection in held:
             connection.close()
     assert https_client(app).get("/readyz").status_code == 200
+
+
+def dependency_errors() -> float:
+    return REGISTRY.get_sample_value("gateway_dependency_errors_total", {"part": "database"}) or 0.0
+
+
+def database_refusal_app(settings: Settings) -> Flask:
+    """The gateway with two routes of this test's own, whose statements the database
+    refuses for what they hold: a value it cannot read as its type, a duplicate key."""
+    app = make_app(settings)
+
+    def out_of_range() -> str:
+        if not DATABASE_URL:
+            # SQLite stores any value in any column; its driver's one DataError (a value
+            # past SQLite's length limit) would need a gigabyte, so raise what it wraps.
+            raise DataError("SELECT ?", ("…",), sqlite3.DataError("string or blob too big"))
+        db.get_session().execute(text("SELECT CAST(:value AS integer)"), {"value": "ten"})
+        return "unreachable"
+
+    def duplicate() -> str:
+        session = db.get_session()
+        taken = session.scalars(select(System.key)).first()
+        session.add(System(key=taken, name="copy", entry_url="https://copy.example/"))
+        session.commit()
+        return "unreachable"
+
+    app.add_url_rule("/test/out-of-range", "out_of_range", out_of_range)
+    app.add_url_rule("/test/duplicate", "duplicate", duplicate)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [("/test/out-of-range", 400, "DataError"), ("/test/duplicate", 409, "IntegrityError")],
+    ids=["value out of range", "duplicate key"],
+)
+def test_a_database_refusal_of_the_request_is_not_a_dependency_down(
+    settings: Settings,
+    world: World,
+    dbs: Session,
+    path: str,
+    status: int,
+    error: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only an unreachable or silent server is "down" (503, counted, readiness); a value
+    the database refuses is the request's 4xx, logged, with the server still ready."""
+    app = database_refusal_app(settings)
+    try:
+        client = https_client(app)
+        before = dependency_errors()
+        reply = client.get(path, headers={"Accept": "application/json"})
+        assert reply.status_code == status
+        assert reply.mimetype == "application/problem+json"
+        assert "not answering" not in reply.get_json()["detail"]
+        assert client.get("/readyz").status_code == 200
+        assert dependency_errors() == before
+        refused = [r for r in caplog.records if getattr(r, "event", "").startswith("request.")]
+        assert refused and refused[-1].levelname == "WARNING"
+        dbs.expire_all()
+        assert (
+            dbs.scalar(select(func.count()).select_from(System).where(System.name == "copy")) == 0
+        )
+    finally:
+        db.engine_of(app).dispose()
