@@ -30,15 +30,23 @@ FULL = os.environ.get("RESILIENCE_FULL") == "1"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "resilience: a fault scenario on real processes")
     config.addinivalue_line("markers", "resilience_full: only in make resilience (slow)")
+    config.addinivalue_line("markers", "soak: only in make soak (30 minutes)")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if FULL:
-        return
-    skip = pytest.mark.skip(reason="full resilience run only: make resilience")
-    for item in items:
-        if "resilience_full" in item.keywords:
-            item.add_marker(skip)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside `make resilience` the slow scenarios are deselected (not skipped: a skip
+    would read as something that should have run), and so is the soak outside `make soak`."""
+    soak = os.environ.get("RESILIENCE_SOAK") == "1"
+
+    def left_out(item: pytest.Item) -> bool:
+        if "soak" in item.keywords and not soak:
+            return True
+        return "resilience_full" in item.keywords and not FULL
+
+    deselected = [item for item in items if left_out(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not left_out(item)]
 
 
 @pytest.fixture(scope="session")

@@ -31,9 +31,7 @@ from tests.resilience.traffic import USER_FACING, Account, Sample
 pytestmark = [
     pytest.mark.resilience,
     pytest.mark.shared_store,
-    pytest.mark.skipif(
-        os.environ.get("RESILIENCE_SOAK") != "1", reason="the soak runs with make soak"
-    ),
+    pytest.mark.soak,  # deselected outside make soak (conftest)
 ]
 SOAK_SECONDS = float(os.environ.get("RESILIENCE_SOAK_SECONDS", "1800"))
 CAPACITY_SECONDS = 10.0
