@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Flask, g
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, Row, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -130,7 +130,7 @@ def make_engine(
         # No pre-ping: it costs a SELECT 1 round trip at every checkout, on every request.
         # A connection the database dropped (a restart) fails its first statement
         # instead; SQLAlchemy then discards the whole pool, and routing's read tries
-        # once more on a fresh connection (read_once_more). Recycling connections idle
+        # once more on a fresh connection (read_row). Recycling connections idle
         # for a quarter of an hour keeps firewalls and poolers from dropping them first.
         pool_pre_ping=False,
         pool_recycle=RECYCLE_SECONDS,
@@ -152,15 +152,21 @@ def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None
 
     Requests get `limits`. Background work and commands (new_session) get an engine of
     their own without the statement and lock deadlines, rather than a SET LOCAL round
-    trip per transaction; it is disposed of with the requests' engine."""
+    trip per transaction; it is disposed of with the requests' engine. The hot path's
+    single reads (read_row) get the requests' engine in autocommit."""
     engine = make_engine(url, limits)
     app.extensions["db_engine"] = engine
-    background = engine
+    background: Engine = engine
     if limits is not None and engine.dialect.name == "postgresql":
         background = make_engine(url, limits.unhurried(), pool_size=2, max_overflow=8)
         event.listen(engine, "engine_disposed", lambda _engine: background.dispose())
     app.extensions["db_background_engine"] = background
+    # The requests' pool, so a connection the database dropped (a restart) found by a
+    # single read renews the pool for every request after it.
+    reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.extensions["db_reads_engine"] = reads
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["db_read_sessions"] = sessionmaker(reads)
     app.teardown_appcontext(_close_session)
 
 
@@ -174,6 +180,45 @@ def engines_of(app: Flask) -> list[Engine]:
     """Every engine of `app`: the requests' and, on PostgreSQL, background work's."""
     engines: list[Engine] = [app.extensions["db_engine"], app.extensions["db_background_engine"]]
     return engines[:1] if engines[0] is engines[1] else engines
+
+
+def get_read_session() -> Session:
+    """The current request's session for reads that each stand alone (routing's): in
+    autocommit, so no BEGIN and ROLLBACK round trips, and holding no connection until
+    its first statement (routing's inputs usually come from caches). It cannot write:
+    an ORM flush in it fails (_refuse_autocommit_flush)."""
+    from flask import current_app
+
+    if "db_read_session" not in g:
+        sessions: sessionmaker[Session] = current_app.extensions["db_read_sessions"]
+        g.db_read_session = sessions()
+    session: Session = g.db_read_session
+    return session
+
+
+def read_row(statement: Executable, parameters: dict[str, Any]) -> Row[Any] | None:
+    """The one row (or none) of a read-only `statement`, in the current request, on a
+    connection that is in autocommit and goes back to its pool at once.
+
+    For the reads of nearly every request (the signed-in user): no ORM session and no
+    BEGIN/ROLLBACK round trips (docs/performance.md has what it saves). When its pooled
+    connection was dead (the database restarted since it was opened), it runs once more
+    on a fresh one: what pool_pre_ping would do, without its round trip on every request."""
+    from flask import current_app
+
+    reads: Engine = current_app.extensions["db_reads_engine"]
+    try:
+        return _one_row(reads, statement, parameters)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        return _one_row(reads, statement, parameters)
+
+
+def _one_row(engine: Engine, statement: Executable, parameters: dict[str, Any]) -> Row[Any] | None:
+    with engine.connect() as connection:
+        row: Row[Any] | None = connection.execute(statement, parameters).one_or_none()
+        return row
 
 
 def new_session(app: Flask) -> Session:
@@ -193,19 +238,6 @@ def get_session() -> Session:
         g.db_session = sessions()
     session: Session = g.db_session
     return session
-
-
-def read_once_more(db: Session, statement: Executable, parameters: dict[str, Any]) -> Any:
-    """Run a read-only `statement` in single_statements; when its pooled connection was
-    dead (the database restarted since it was opened), once more on a fresh one. What
-    pool_pre_ping would do, without its round trip on every request."""
-    try:
-        return single_statements(db).execute(statement, parameters)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        db.rollback()
-        return single_statements(db).execute(statement, parameters)
 
 
 def single_statements(db: Session) -> Session:
@@ -248,9 +280,10 @@ def _refuse_autocommit_flush(db: Session, _context: object, _instances: object) 
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    session: Session | None = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    for name in ("db_session", "db_read_session"):
+        session: Session | None = g.pop(name, None)
+        if session is not None:
+            session.close()
 
 
 def alembic_config(url: str) -> Config:

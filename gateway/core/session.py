@@ -23,7 +23,7 @@ from redis.client import Pipeline
 from sqlalchemy import Row, Table, bindparam, func, select
 
 from gateway.core import announce
-from gateway.core.db import get_session, read_once_more
+from gateway.core.db import get_session, read_row
 from gateway.core.errors import GatewayError
 from gateway.core.models import Account, DirectoryRevision, Permission, User
 from gateway.core.server_sessions import STORELESS_ENDPOINTS
@@ -143,9 +143,8 @@ def _session_user_is_active() -> bool:
     account_id = session.get("account_id")
     if not isinstance(user_id, int) or not isinstance(account_id, int):
         return False
-    # An ordinary transaction (not single_statements): the caller may write next.
     parameters = {"user_id": user_id, "account_id": account_id}
-    active = get_session().execute(_ACTIVE_USER, parameters).one_or_none() is not None
+    active = read_row(_ACTIVE_USER, parameters) is not None
     _remember_whether_active(user_id, active)
     return active
 
@@ -171,7 +170,7 @@ def current_signed_in_user() -> SignedInUser | None:
     if not isinstance(user_id, int) or not isinstance(account_id, int):
         return None
     parameters = {"user_id": user_id, "account_id": account_id}
-    row = read_once_more(get_session(), _ACTIVE_USER, parameters).one_or_none()
+    row = read_row(_ACTIVE_USER, parameters)
     _remember_whether_active(user_id, row is not None)
     return signed_in_user_from(row) if row is not None else None
 

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from gateway.core import hooks
 from gateway.core import metrics as ops_metrics
-from gateway.core.db import get_session, single_statements
+from gateway.core.db import get_read_session, get_session
 from gateway.core.headers import allow_form_targets
 from gateway.core.models import User
 from gateway.core.models.base import utcnow
@@ -94,7 +94,7 @@ def route_response(user: SignedInUser, target: str | None) -> WerkzeugResponse:
     local_path = _local_path(target)
     if local_path is not None and local_path not in ROUTING_PATHS:
         return redirect(local_path)
-    db = single_statements(get_session())  # routing only reads
+    db = get_read_session()  # routing only reads
     config = current_routing_config(db)
     deep_link = _deep_link(target, config.systems) if local_path is None else None
     decision = _summary_decision(db, user, config, deep_link.system if deep_link else None)

@@ -1,8 +1,10 @@
-"""gateway.core.db.single_statements: autocommit for one transaction only, never leaking
-into the next transaction or into the next user of a pooled connection."""
+"""gateway.core.db's autocommit (single_statements, read_row, the read session): only
+where asked, never leaking into the next transaction or the next user of a pooled
+connection."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -51,3 +53,37 @@ def test_it_leaves_a_started_transaction_alone(app: Flask) -> None:
         _add(session, "TX-5")
         session.rollback()
         assert not _exists(session, "TX-4") and not _exists(session, "TX-5")
+
+
+def test_single_reads_leave_the_pool_transactional(app: Flask) -> None:
+    """read_row and the read session run in autocommit on the requests' pool: the next
+    user of their connection gets an ordinary transaction again."""
+    with app.test_request_context():
+        assert db.read_row(select(func.count()).select_from(Account), {}) is not None
+        db.get_read_session().execute(select(1))
+    with app.test_request_context():
+        session = db.get_session()
+        _add(session, "TX-6")
+        session.rollback()
+        assert not _exists(session, "TX-6")
+
+
+def test_the_read_session_cannot_write(app: Flask) -> None:
+    with app.test_request_context():
+        session = db.get_read_session()
+        session.add(Account(account_number="TX-7", name="TX-7"))
+        with pytest.raises(RuntimeError, match="autocommit"):
+            session.flush()
+    with db.new_session(app) as check:
+        assert not _exists(check, "TX-7")
+
+
+def test_the_read_session_holds_no_connection_until_it_reads(app: Flask) -> None:
+    pool = db.engine_of(app).pool
+    with app.test_request_context():
+        before = pool.checkedout()
+        session = db.get_read_session()
+        assert pool.checkedout() == before
+        session.execute(select(1))
+        assert pool.checkedout() == before + 1
+    assert pool.checkedout() == before
