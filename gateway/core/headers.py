@@ -36,18 +36,27 @@ def init_app(app: Flask, *, https: bool, form_targets: Iterable[str] = ()) -> No
     app.extensions["csp_form_targets"] = tuple(form_targets)
     policy = content_security_policy(form_targets)
 
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", policy)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
+    defaults = [
+        ("Content-Security-Policy", policy),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
         # same-origin: Flask-WTF checks the Referer of https form posts, and no other
         # site learns our URLs (which may carry deep-link targets).
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cache-Control", "no-store")
-        if https:
-            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        ("Referrer-Policy", "same-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Cache-Control", "no-store"),
+    ]
+    if https:
+        defaults.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+    lowered = [(name.lower(), name, value) for name, value in defaults]
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        # A view may set its own (a wider form-action, a cacheable page); the rest are
+        # added. One pass over the response's headers, not one per default.
+        present = {name.lower() for name, _ in response.headers.items()}
+        response.headers.extend(
+            [(name, value) for key, name, value in lowered if key not in present]
+        )
         return response

@@ -38,6 +38,16 @@ def test_security_headers_on_every_response(client: FlaskClient) -> None:
         assert headers["Referrer-Policy"] == "same-origin"
         assert headers["Strict-Transport-Security"].startswith("max-age=")
         assert headers["X-Request-ID"]
+        assert headers["Cache-Control"] == "no-store"
+        assert all(len(headers.getlist(name)) == 1 for name in headers.keys())  # noqa: SIM118
+
+
+def test_a_header_the_view_set_is_kept(client: FlaskClient) -> None:
+    """The provider's discovery document may be cached: its own Cache-Control stays, and
+    is not joined by the default no-store."""
+    headers = client.get("/.well-known/openid-configuration").headers
+    assert headers.getlist("Cache-Control") == ["public, max-age=300"]
+    assert headers["X-Frame-Options"] == "DENY"
 
 
 def test_request_id_is_echoed_only_when_safe(client: FlaskClient) -> None:
