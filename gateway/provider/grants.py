@@ -44,6 +44,7 @@ from gateway.provider.keys import KeyCache, KeyRing, key_encryption
 from gateway.provider.tokens import (
     AuthorizationCode,
     digest,
+    new_code,
     redeem_code,
     save_code,
     session_ended,
@@ -97,6 +98,9 @@ def active_user(user_id: int) -> User | None:
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def generate_authorization_code(self) -> str:
+        return new_code()
 
     @staticmethod
     def validate_authorization_redirect_uri(request: Any, client: RegisteredClient) -> str:

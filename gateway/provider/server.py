@@ -18,7 +18,12 @@ from gateway.provider import grants
 from gateway.provider.claims import SCOPES_SUPPORTED, user_claims
 from gateway.provider.clients import RegisteredClient, find_client
 from gateway.provider.keys import KeyCache
-from gateway.provider.tokens import AccessToken, find_access_token, issue_access_token
+from gateway.provider.tokens import (
+    AccessToken,
+    find_access_token,
+    issue_access_token,
+    new_access_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +123,7 @@ def build_server(app: Flask, settings: Settings) -> tuple[AuthorizationServer, R
         "authorization_code": settings.oidc_access_token_seconds,
         "client_credentials": settings.oidc_access_token_seconds,
     }
+    app.config["OAUTH2_ACCESS_TOKEN_GENERATOR"] = new_access_token
     app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = False
     app.extensions["provider_keys"] = KeyCache()
     server = AuthorizationServer(app, query_client=query_client, save_token=save_token)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 import time
 from dataclasses import replace
@@ -65,6 +67,25 @@ def test_code_flow_issues_verifiable_id_token_with_scoped_claims(
     assert info.get_json()["sub"] == claims["sub"] and info.get_json()["product_lines"] == [
         "NETGUARD"
     ]
+
+
+def test_codes_and_access_tokens_carry_256_random_bits(
+    browser: FlaskClient, rp: RelyingParty
+) -> None:
+    """Each is 32 bytes from the system's generator, base64url (43 characters); two are
+    never the same."""
+    seen = set()
+    for _ in range(2):
+        attempt = AuthorizationAttempt()
+        code = rp.code_from(rp.authorize(browser, attempt), attempt)
+        reply = rp.redeem(browser.application.test_client(), code, attempt)
+        assert reply.status_code == 200
+        token = reply.get_json()["access_token"]
+        for value in (code, token):
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value), value
+            assert len(base64.urlsafe_b64decode(value + "=")) == 32
+        seen |= {code, token}
+    assert len(seen) == 4
 
 
 def test_scopes_decide_which_claims_are_released(browser: FlaskClient, rp: RelyingParty) -> None:
