@@ -24,7 +24,7 @@ from gateway.core import (
 from gateway.core import logs as ops_logging
 from gateway.core import metrics as ops_metrics
 from gateway.core import session as signed_in
-from gateway.core.extensions import csrf, limiter
+from gateway.core.extensions import csrf, keep_answers_when_limit_headers_fail, limiter
 from gateway.core.settings import Settings, load_settings, require_secret_key
 
 SESSION_COOKIE = "switchyard_session"
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
     signed_in.init_app(app)  # after the store check: reading the session needs the store
     csrf.init_app(app)
     limiter.init_app(app)
+    keep_answers_when_limit_headers_fail(app)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies

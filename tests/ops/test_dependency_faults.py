@@ -26,6 +26,7 @@ from werkzeug.test import TestResponse
 
 from gateway.core import db
 from gateway.core.api_tokens import TOKEN_PREFIX, create_token
+from gateway.core.extensions import limiter
 from gateway.core.models import AuditEvent, System
 from gateway.core.secret_keys import secret_keys
 from gateway.core.settings import Settings
@@ -340,5 +341,51 @@ def test_a_database_refusal_of_the_request_is_not_a_dependency_down(
         assert (
             dbs.scalar(select(func.count()).select_from(System).where(System.name == "copy")) == 0
         )
+    finally:
+        db.engine_of(app).dispose()
+
+
+def test_the_store_failing_after_the_view_keeps_its_answer(
+    settings: Settings, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis dies after a rate-limited view has answered (a sign-in, at the moment of an
+    outage): flask-limiter's headers, read from Redis after the view, are left out; the
+    answer is not turned into a 500. Found by the Redis-killed resilience scenario."""
+    update = {"redis_url": own_redis.url, "redis_timeout_seconds": REDIS_TIMEOUT}
+    app = make_app(settings.model_copy(update=update))
+
+    @limiter.limit("1000/minute")
+    def limited_then_store_gone() -> str:
+        own_redis.process.kill()
+        own_redis.process.wait(timeout=10)
+        return "made"
+
+    app.add_url_rule("/test/limited", "limited_then_store_gone", limited_then_store_gone)
+    try:
+        reply = https_client(app).get("/test/limited")
+        assert reply.status_code == 200, reply.get_data(as_text=True)[:300]
+        assert reply.get_data(as_text=True) == "made"
+        assert "X-RateLimit-Limit" not in reply.headers
+        events = [getattr(r, "event", "") for r in caplog.records]
+        assert "ratelimit.headers_unavailable" in events
+    finally:
+        db.engine_of(app).dispose()
+
+
+def test_the_limit_headers_are_there_while_the_store_answers(
+    settings: Settings, own_redis: RedisServer
+) -> None:
+    update = {"redis_url": own_redis.url, "redis_timeout_seconds": REDIS_TIMEOUT}
+    app = make_app(settings.model_copy(update=update))
+
+    @limiter.limit("1000/minute")
+    def limited() -> str:
+        return "made"
+
+    app.add_url_rule("/test/limited-ok", "limited", limited)
+    try:
+        reply = https_client(app).get("/test/limited-ok")
+        assert reply.status_code == 200
+        assert reply.headers["X-RateLimit-Limit"] == "1000"
     finally:
         db.engine_of(app).dispose()
