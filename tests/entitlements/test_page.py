@@ -13,15 +13,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.core.models import Account
+from gateway.core.models import Account, Entitlement
 from gateway.entitlements.service import CSV_HEADER
 from tests import factories
 from tests.conftest import https_client
 from tests.world import World
-
-TODAY = date.today()
 
 
 def rows_of(html: str) -> list[str]:
@@ -48,7 +47,7 @@ def terms(dbs: Session, world: World) -> dict[str, str]:
         [world.new],
         kind="perpetual",
         product="CAD forever",
-        end_date=TODAY
+        end_date=date.today()
         + timedelta(days=3),  # a perpetual licence has no term, whatever its row says
     ).external_id
     return made
@@ -188,7 +187,11 @@ def test_the_csv_reads_strictly_with_every_matching_row(
     assert evil["license_centers"] == "legacy new"
     ended = next(row for row in body if row["entitlement"] == terms["ended"])
     assert ended["days_left"] == "-5"
-    assert ended["end_date"] == (TODAY - timedelta(days=5)).isoformat()
+    # The row's own date, not one computed here: a run that crosses midnight made it a day on.
+    ended_on = dbs.scalar(
+        select(Entitlement.end_date).where(Entitlement.external_id == terms["ended"])
+    )
+    assert ended_on is not None and ended["end_date"] == ended_on.isoformat()
     forever = next(row for row in body if row["entitlement"] == terms["perpetual"])
     assert (forever["end_date"], forever["days_left"]) == ("", "")
 
