@@ -12,6 +12,7 @@ from gateway.core import (
     admission,
     announce,
     db,
+    deadline,
     errors,
     headers,
     jobs,
@@ -71,6 +72,9 @@ def create_app(settings: Settings | None = None, *, demo: Any = None) -> Flask:
         init_devidp(app, demo)
     announce.init_app(app, store.get_store(app))
     mail.init_app(app)  # the delivery job, when GATEWAY_SMTP_URL is set
+    # Last: its middleware wraps admission (the wait for a turn counts), and its
+    # after_request hook runs first.
+    deadline.init_app(app, settings.request_deadline_seconds)
     jobs.start(app)
     return app
 

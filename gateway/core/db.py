@@ -4,6 +4,7 @@ database lives when GATEWAY_DATABASE_URL is unset."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
 
+from gateway.core import deadline
 from gateway.core.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -155,6 +157,7 @@ def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None
     trip per transaction; it is disposed of with the requests' engine. The hot path's
     single reads (read_row) get the requests' engine in autocommit."""
     engine = make_engine(url, limits)
+    keep_statements_within_the_request_deadline(engine, limits)
     app.extensions["db_engine"] = engine
     background: Engine = engine
     if limits is not None and engine.dialect.name == "postgresql":
@@ -168,6 +171,55 @@ def init_app(app: Flask, url: str, limits: DatabaseLimits | None = None) -> None
     app.extensions["db_sessions"] = sessionmaker(engine, expire_on_commit=False)
     app.extensions["db_read_sessions"] = sessionmaker(reads)
     app.teardown_appcontext(_close_session)
+
+
+# conn.info: the statement_timeout (ms) this connection's server session has now, when
+# it differs from the configured one, and what it was before a transaction changed it.
+LOWERED_MS, BEFORE_TRANSACTION_MS = "statement_timeout_ms", "statement_timeout_before_ms"
+# A lowered timeout stricter than the time left by more than this is raised again.
+TIMEOUT_SLACK_MS = 250
+
+
+def keep_statements_within_the_request_deadline(
+    engine: Engine, limits: DatabaseLimits | None
+) -> None:
+    """No statement of a request starts after its deadline (gateway.core.deadline), and
+    on PostgreSQL none runs past it: when less time is left than the configured
+    statement_timeout, the connection's is lowered to what is left first (one SET, paid
+    only by a request already that late). The next request that has the time raises it
+    again. A SET inside a transaction that rolls back is undone by the server, so what
+    this connection believes is put back too."""
+    configured_ms = (
+        round(limits.statement_seconds * 1000) if limits and limits.statement_seconds else 0
+    )
+    lowers = configured_ms > 0 and engine.dialect.name == "postgresql"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _within_deadline(
+        conn: Any, cursor: Any, _statement: str, _parameters: Any, _context: Any, _many: bool
+    ) -> None:
+        left = deadline.remaining()
+        if left is not None and left <= 0:
+            raise deadline.RequestTooSlow("database")
+        if not lowers:
+            return
+        wanted = configured_ms if left is None else min(configured_ms, math.ceil(left * 1000))
+        now = conn.info.get(LOWERED_MS, configured_ms)
+        if wanted - TIMEOUT_SLACK_MS <= now <= wanted:
+            return  # the ordinary request: nothing to change
+        cursor.execute(f"SET statement_timeout = {int(wanted)}")
+        if not conn.connection.dbapi_connection.autocommit:
+            conn.info.setdefault(BEFORE_TRANSACTION_MS, now)
+        conn.info[LOWERED_MS] = wanted
+
+    @event.listens_for(engine, "commit")
+    def _kept(conn: Any) -> None:
+        conn.info.pop(BEFORE_TRANSACTION_MS, None)
+
+    @event.listens_for(engine, "rollback")
+    def _undone(conn: Any) -> None:
+        if BEFORE_TRANSACTION_MS in conn.info:
+            conn.info[LOWERED_MS] = conn.info.pop(BEFORE_TRANSACTION_MS)
 
 
 def engine_of(app: Flask) -> Engine:

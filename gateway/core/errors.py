@@ -17,7 +17,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from gateway.core.metrics import count_dependency_error
+from gateway.core import deadline
+from gateway.core.metrics import count_dependency_error, count_past_deadline
 from gateway.core.store import StoreUnavailable, mark_failed
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,30 @@ def wants_problem_json() -> bool:
     )
 
 
+DEADLINE_DETAIL = "This took longer than it should. Please try again in a minute."
+
+
+def part_of(error: Exception) -> str:
+    if isinstance(error, deadline.RequestTooSlow):
+        return error.part
+    return "database" if isinstance(error, SQLAlchemyError) else "redis"
+
+
+def past_deadline(error: Exception) -> Any:
+    """The 503 of a request whose deadline (gateway.core.deadline) passed: before a
+    call could start, or while one ran (a statement cancelled at the lowered timeout,
+    a Redis command that timed out when the time left was already spent)."""
+    part = part_of(error)
+    count_past_deadline(part)
+    if part == "redis":
+        mark_failed()  # the hooks after this do not wait on the store again
+    log.error(
+        "request past its deadline",
+        extra={"event": "request.past_deadline", "part": part, "error": type(error).__name__},
+    )
+    return render_error(503, ServiceUnavailable.title, DEADLINE_DETAIL, unavailable=True)
+
+
 def unavailable_part(error: Exception) -> str:
     """What failed, as the person or client is told it."""
     return "The database" if isinstance(error, SQLAlchemyError) else "The session store"
@@ -175,6 +200,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def _dependency_down(error: Exception) -> Any:
+        if deadline.passed():
+            return past_deadline(error)  # the request ran out of time, the part may be well
         # Fail closed: without the shared store or the database nobody is let in.
         count_dependency_error(error)
         if not isinstance(error, SQLAlchemyError):
@@ -189,6 +216,8 @@ def init_app(app: Flask) -> None:
             f"{unavailable_part(error)} is not answering. Please try again in a minute.",
             unavailable=True,  # the page's masthead must not ask it again (a 500)
         )
+
+    app.register_error_handler(deadline.RequestTooSlow, past_deadline)
 
     @app.errorhandler(DataError)
     def _value_out_of_range(error: DataError) -> Any:

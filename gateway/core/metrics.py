@@ -49,6 +49,12 @@ DEPENDENCY_ERRORS = Counter(
     "Requests answered 503 because a dependency failed, by part (database, redis).",
     ["part"],
 )
+REQUESTS_PAST_DEADLINE = Counter(
+    "gateway_requests_past_deadline",
+    "Requests answered 503 because their deadline passed (GATEWAY_REQUEST_DEADLINE_SECONDS), "
+    "by the part they were waiting on or about to call (database, redis).",
+    ["part"],
+)
 REQUEST_SECONDS = Histogram(
     "gateway_request_duration_seconds",
     "Time from the request's first hook to its response, by Flask endpoint.",
@@ -94,6 +100,11 @@ def count_dependency_error(error: BaseException) -> None:
     """A request refused because the database or the shared store failed."""
     part = "database" if isinstance(error, SQLAlchemyError) else "redis"
     DEPENDENCY_ERRORS.labels(part=part).inc()
+
+
+def count_past_deadline(part: str) -> None:
+    """A request refused because its deadline passed while it waited on `part`."""
+    REQUESTS_PAST_DEADLINE.labels(part=part).inc()
 
 
 def count_failed_scheduled_change() -> None:

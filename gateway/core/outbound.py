@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from gateway.core import deadline
+
 DEFAULT_DEADLINE_SECONDS = 5.0
 DEFAULT_MAX_BYTES = 1024 * 1024
 _CHUNK = 16 * 1024
@@ -48,10 +50,14 @@ class OutboundSession(requests.Session):
         deadline: per-read socket timeouts restart with every byte, so only a wait on
         the whole exchange bounds a peer that drips its headers or its body. At the
         deadline the connection is shut, which ends the helper's read too."""
+        # Within a request, never past the request's own deadline (gateway.core.deadline).
+        wait_seconds = deadline.capped(self.deadline_seconds)
+        if wait_seconds <= 0:
+            raise OutboundError(f"{_name(url)}: not asked, the request's deadline passed")
         exchange = _Exchange(self, method, url, args, kwargs)
         helper = threading.Thread(target=exchange.run, name="outbound", daemon=True)
         helper.start()
-        if not exchange.done.wait(self.deadline_seconds):
+        if not exchange.done.wait(wait_seconds):
             exchange.abandon()
             raise OutboundError(f"{_name(url)}: no complete answer within the deadline")
         if exchange.error is not None:

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # wait for a turn at most queue_seconds, then answer 503 (gateway.core.admission).
     active_requests: int = Field(default=2, ge=0, le=256)
     queue_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The whole request, from its arrival (the wait for a turn included) to its answer:
+    # no dependency call starts after it, and no PostgreSQL statement runs past it
+    # (gateway.core.deadline). Below the worker timeout (30 s), which kills a worker.
+    request_deadline_seconds: float = Field(default=15.0, gt=0, le=600)
     # python3-saml settings folder (settings.json, advanced_settings.json, certs/).
     saml_dir: Path = Path("idp_config")
     # The root of the keys that sign cookies and CSRF tokens and hash API tokens (one
@@ -227,6 +231,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError("must be an IANA time zone name such as Europe/Berlin") from None
+        return value
+
+    @field_validator("request_deadline_seconds")
+    @classmethod
+    def _longer_than_the_queue(cls, value: float, info: ValidationInfo) -> float:
+        queue = info.data.get("queue_seconds")
+        if queue is not None and value <= queue:
+            raise ValueError(f"must be longer than GATEWAY_QUEUE_SECONDS ({queue})")
         return value
 
     @field_validator("log_level")

@@ -18,6 +18,8 @@ from flask import Flask, current_app, g, has_request_context
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from gateway.core import deadline
+
 log = logging.getLogger(__name__)
 
 # Both the real client and the embedded store return bytes.
@@ -66,12 +68,19 @@ def failed_in_this_request() -> bool:
     return has_request_context() and bool(g.get(FAILED_FLAG))
 
 
+class StoreCommandTooSlow(deadline.RequestTooSlow, redis.TimeoutError):
+    """A Redis command the request's deadline refused: to callers, a store that timed out."""
+
+
 class _FailsFastInAFailedRequest:
-    """A connection pool that hands a request no connection once it is marked failed."""
+    """A connection pool that hands a request no connection once it is marked failed,
+    or once its deadline passed (gateway.core.deadline)."""
 
     def get_connection(self, *args: Any, **kwargs: Any) -> Any:
         if failed_in_this_request():
             raise redis.ConnectionError("the shared store already failed in this request")
+        if deadline.passed():
+            raise StoreCommandTooSlow("redis")
         return super().get_connection(*args, **kwargs)  # type: ignore[misc]
 
 
