@@ -212,13 +212,16 @@ def keep_statements_within_the_request_deadline(
             conn.info.setdefault(BEFORE_TRANSACTION_MS, now)
         conn.info[LOWERED_MS] = wanted
 
+    # A connection the database dropped has no info left to keep: its replacement
+    # starts with the configured deadline (and asking would raise).
     @event.listens_for(engine, "commit")
     def _kept(conn: Any) -> None:
-        conn.info.pop(BEFORE_TRANSACTION_MS, None)
+        if not conn.invalidated:
+            conn.info.pop(BEFORE_TRANSACTION_MS, None)
 
     @event.listens_for(engine, "rollback")
     def _undone(conn: Any) -> None:
-        if BEFORE_TRANSACTION_MS in conn.info:
+        if not conn.invalidated and BEFORE_TRANSACTION_MS in conn.info:
             conn.info[LOWERED_MS] = conn.info.pop(BEFORE_TRANSACTION_MS)
 
 

@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.test import Client
 
 from gateway.core.admission import Admission
+from gateway.core.deadline import RequestDeadline
 
 QUEUE_SECONDS = 0.3
 
@@ -87,8 +88,11 @@ def settings_overrides() -> dict[str, object]:
 
 
 def test_the_gateway_admits_as_many_requests_as_configured(app: Flask) -> None:
-    """The shipped app is wrapped (the suite's other tests run it without a limit)."""
-    admission = app.wsgi_app
+    """The shipped app is wrapped (the suite's other tests run it without a limit),
+    inside the request deadline, whose clock counts the wait for a turn."""
+    outermost = app.wsgi_app
+    assert isinstance(outermost, RequestDeadline)
+    admission = outermost.wsgi_app
     assert isinstance(admission, Admission) and admission.wait_seconds == QUEUE_SECONDS
     assert admission.turns.acquire(blocking=False)  # its one turn, taken here
     try:
