@@ -8,11 +8,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from flask import Flask, g
 from sqlalchemy import Engine, Row, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -22,6 +19,11 @@ from sqlalchemy.sql.expression import Executable
 
 from gateway.core import deadline
 from gateway.core.settings import Settings
+
+if TYPE_CHECKING:
+    # Alembic (10 MB of a process's memory) is imported only by what migrates or checks
+    # the schema: commands, never a worker serving requests.
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Pooled PostgreSQL connections are replaced after this long (see make_engine).
@@ -342,6 +344,8 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -350,6 +354,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply Alembic migrations up to `revision`; DatabaseNotReady when unreachable."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(url), revision)
     except CONNECTION_ERRORS as error:
@@ -364,6 +370,8 @@ def unreachable(url: str, error: DBAPIError) -> DatabaseNotReady:
 
 def require_current_schema(engine: Engine) -> None:
     """Raise DatabaseNotReady unless the database is migrated to this code's head."""
+    from alembic.script import ScriptDirectory
+
     url = engine.url.render_as_string(hide_password=False)
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     try:

@@ -53,6 +53,9 @@ def configure_logging(level: str) -> None:
         handler._gateway = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic's INFO lines (its plugins set up as it is imported, each step it runs) are
+    # for its own command line; `gateway db upgrade` prints what it did in one line.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 # Start-up notices a server should log and a one-shot command should not: logger, event.

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -44,8 +44,10 @@ from gateway.core.models.salesforce import (
     SalesforceSyncRun,
 )
 from gateway.core.settings import Settings
-from gateway.salesforce.client import SalesforceClient
 from gateway.salesforce.errors import QueryLocatorExpired, SalesforceSyncError
+
+if TYPE_CHECKING:
+    from gateway.salesforce.client import SalesforceClient
 
 # Salesforce keeps deleted records (and answers getDeleted) for 15 to 30 days; a cursor
 # older than that could miss deletions, so the run reads everything instead.
@@ -484,7 +486,12 @@ def _sync(
     slot: int | None,
 ) -> RunSummary | None:
     fields = Fields.of(settings)
-    client = client or SalesforceClient(settings)  # no I/O yet: settings checked first
+    if client is None:
+        # Imported here: simple-salesforce (and zeep, which it brings) is 18 MB of a
+        # worker's memory, and only a sync, never a request, talks to Salesforce.
+        from gateway.salesforce.client import SalesforceClient
+
+        client = SalesforceClient(settings)  # no I/O yet: settings checked first
     with _one_run_at_a_time(db):
         _close_interrupted_runs(db)
         known = cursors(db)

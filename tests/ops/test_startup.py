@@ -160,3 +160,37 @@ def test_top_level_wsgi_module_still_serves_from_a_checkout(tmp_path: Path) -> N
     result = run([sys.executable, "-c", "import wsgi"], tmp_path, env)
     assert result.returncode == 3
     assert one_line(result.stderr).startswith("switchyard: cannot start: GATEWAY_BASE_URL")
+
+
+# A process that serves a few requests, then says which of the packages only commands
+# and the Salesforce sync need it loaded.
+SERVED = """
+import sys
+from gateway.app import create_app
+
+client = create_app().test_client()
+for path in ("/healthz", "/login", "/entitlements", "/api/v1/product-lines", "/scim/v2/Users"):
+    client.get(path, base_url="https://sso.test")
+print(sorted(name for name in ("alembic", "simple_salesforce", "zeep") if name in sys.modules))
+"""
+
+
+def test_serving_requests_loads_neither_alembic_nor_the_salesforce_client(
+    tmp_path: Path, saml_dir: Path
+) -> None:
+    """Alembic (10 MB of a worker's memory) loads only to migrate or check the schema,
+    simple-salesforce and zeep (18 MB) only for a sync."""
+    env = app_env(tmp_path, saml_dir)
+    assert run([BIN / "gateway", "db", "upgrade"], tmp_path, env).returncode == 0
+    served = run([sys.executable, "-c", SERVED], tmp_path, env)
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "[]"
+    # What needs them does load them (so the check above cannot pass on a misspelt name).
+    needs = (
+        "import sys, gateway.salesforce.client\n"
+        "from gateway.core.db import alembic_config\n"
+        "alembic_config('sqlite://')\n"
+        "print(sorted({'alembic', 'simple_salesforce', 'zeep'} & set(sys.modules)))"
+    )
+    loaded = run([sys.executable, "-c", needs], tmp_path, env).stdout.strip()
+    assert loaded == "['alembic', 'simple_salesforce', 'zeep']"
