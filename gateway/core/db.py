@@ -21,7 +21,7 @@ from gateway.core import deadline
 from gateway.core.settings import Settings
 
 if TYPE_CHECKING:
-    # Alembic (10 MB of a process's memory) is imported only by what migrates or checks
+    # Alembic (8 MB of a worker's memory) is imported only by what migrates or checks
     # the schema: commands, never a worker serving requests.
     from alembic.config import Config
 

@@ -487,7 +487,7 @@ def _sync(
 ) -> RunSummary | None:
     fields = Fields.of(settings)
     if client is None:
-        # Imported here: simple-salesforce (and zeep, which it brings) is 18 MB of a
+        # Imported here: simple-salesforce (and zeep, which it brings) add 3 MB to a
         # worker's memory, and only a sync, never a request, talks to Salesforce.
         from gateway.salesforce.client import SalesforceClient
 

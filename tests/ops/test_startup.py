@@ -178,8 +178,8 @@ print(sorted(name for name in ("alembic", "simple_salesforce", "zeep") if name i
 def test_serving_requests_loads_neither_alembic_nor_the_salesforce_client(
     tmp_path: Path, saml_dir: Path
 ) -> None:
-    """Alembic (10 MB of a worker's memory) loads only to migrate or check the schema,
-    simple-salesforce and zeep (18 MB) only for a sync."""
+    """Alembic (8 MB of a worker's memory) loads only to migrate or check the schema,
+    simple-salesforce and zeep (3 MB more) only for a sync."""
     env = app_env(tmp_path, saml_dir)
     assert run([BIN / "gateway", "db", "upgrade"], tmp_path, env).returncode == 0
     served = run([sys.executable, "-c", SERVED], tmp_path, env)
